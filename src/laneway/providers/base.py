@@ -1,0 +1,103 @@
+"""The seam every provider kind implements, and what an adapter is built from.
+
+Adapters translate and transport; they never retry, never fall back and never
+read routing state. The engine picks the credential profile for each call, so
+rotation on `rate_limit`/`auth` shows in the trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from laneway.types import Completion, CompletionRequest, Delta, ModelInfo
+
+if TYPE_CHECKING:
+    from laneway.clock import Clock
+    from laneway.providers.http import HttpTransport
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialStatus:
+    """Whether one credential profile is usable, found without any network call.
+
+    `source` names where the secret comes from (`env:ZAI_API_KEY`, `config`,
+    `command`), never the secret itself; `problem` says what is missing and how to fix it.
+    """
+
+    provider: str
+    profile: str
+    source: str
+    present: bool
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A handle on one profile; the secret is fetched only when a call needs it."""
+
+    provider: str
+    profile: str
+    source: str
+
+    @property
+    def label(self) -> str:
+        """How the trace names it: `anthropic[team-b]`, or just `anthropic` for the default."""
+        return self.provider if self.profile == "default" else f"{self.provider}[{self.profile}]"
+
+
+class Adapter(Protocol):
+    provider_id: str
+    kind: str
+
+    def credentials(self) -> tuple[Credential, ...]:
+        """Usable profiles in the order to try them; empty when none is configured."""
+        ...
+
+    def check_credentials(self) -> tuple[CredentialStatus, ...]:
+        """Every profile with whether its secret is present; no network call."""
+        ...
+
+    def capabilities(self, model: str) -> ModelInfo:
+        """What this model can do and costs, from defaults, genai-prices and config."""
+        ...
+
+    async def complete(
+        self,
+        request: CompletionRequest,
+        model: str,
+        *,
+        timeout_s: float,
+        credential: Credential | None = None,
+    ) -> Completion:
+        """One call. Raises `ProviderError` (never a library exception) on any failure."""
+        ...
+
+    def stream(
+        self,
+        request: CompletionRequest,
+        model: str,
+        *,
+        timeout_s: float,
+        credential: Credential | None = None,
+    ) -> AsyncIterator[Delta]:
+        """Deltas as they arrive. Raises `ProviderError` before the first delta;
+        a failure after it is yielded as a final `ErrorDelta`."""
+        ...
+
+    async def probe(self, credential: Credential | None = None) -> None:
+        """A live, cheap credential check (`laneway check --live`); raises `ProviderError`."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterDeps:
+    """What an adapter is built with: injected, so tests swap the transport and clock."""
+
+    transport: HttpTransport
+    clock: Clock
+    env: Mapping[str, str] = field(default_factory=dict)
+    catalog: Mapping[str, ModelInfo] = field(default_factory=dict)  # model name -> info

@@ -1,0 +1,337 @@
+"""Core value objects: what a request, a context, a decision and a result are.
+
+Frozen dataclasses with no I/O, shared by every layer. Provider adapters see
+only `CompletionRequest`; `TaskContext` (user id, job id, private metadata)
+stays inside laneway and never reaches a provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Literal
+
+from laneway.errors import ConfigError, ProviderError
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class Capability(StrEnum):
+    TOOLS = "tools"
+    JSON_SCHEMA = "json_schema"
+    STREAMING = "streaming"
+    VISION = "vision"
+
+
+class Complexity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class FinishReason(StrEnum):
+    STOP = "stop"
+    LENGTH = "length"
+    TOOL_CALLS = "tool_calls"
+    CONTENT_FILTER = "content_filter"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ModelRef:
+    """`provider/model`: the provider id from config, then the provider's model name."""
+
+    provider: str
+    model: str
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        provider, sep, model = text.strip().partition("/")
+        if not sep or not provider or not model:
+            raise ConfigError(
+                f"model {text!r} does not name its provider",
+                hint=f"write it as provider/model, e.g. 'openai/{text.strip() or 'gpt-4o'}'",
+            )
+        return cls(provider, model)
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    output: float
+
+    def cost_usd(self, tokens_in: int, tokens_out: int) -> float:
+        return (tokens_in * self.input + tokens_out * self.output) / 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What laneway knows of one model: from built-in defaults, genai-prices and config."""
+
+    ref: ModelRef
+    capabilities: frozenset[Capability]
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    price: Price | None = None
+
+    def supports(self, required: frozenset[Capability]) -> bool:
+        return required <= self.capabilities
+
+
+@dataclass(frozen=True, slots=True)
+class TaskContext:
+    """Who asks, for which lane and phase. Never sent to a provider."""
+
+    lane: str
+    phase: str | None = None
+    complexity: Complexity | None = None
+    job_id: str | None = None
+    user_id: str | None = None
+    budget_remaining_usd: float | None = None
+    description: str | None = None
+    requires: frozenset[Capability] = frozenset()
+    prompt_version: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    #: strings (names, ids) that must never appear in model output
+    redact: tuple[str, ...] = ()
+    request_id: str | None = None
+
+    def attribute(self, name: str) -> str | None:
+        """A routing-rule attribute: a named field first, then metadata."""
+        if name in _CONTEXT_ATTRIBUTES:
+            value = getattr(self, name)
+            return None if value is None else str(value)
+        return self.metadata.get(name)
+
+
+_CONTEXT_ATTRIBUTES = frozenset({"lane", "phase", "complexity", "job_id", "prompt_version"})
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    text: str
+    type: Literal["text"] = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image by URL; `data:` URLs carry inline base64."""
+
+    url: str
+    detail: str | None = None
+    type: Literal["image"] = "image"
+
+
+Part = TextPart | ImagePart
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, exactly as the model produced it
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | tuple[Part, ...] = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content if isinstance(part, TextPart))
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    name: str
+    description: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    schema: Mapping[str, Any] | None = None
+    name: str = "response"
+    strict: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    """The canonical request every adapter translates. No caller identity in it."""
+
+    messages: tuple[Message, ...]
+    tools: tuple[Tool, ...] = ()
+    tool_choice: str | None = None  # "auto" | "none" | "required" | a tool name
+    response_format: ResponseFormat | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    stream: bool = False
+
+    @classmethod
+    def from_prompt(cls, prompt: str, *, system: str | None = None) -> CompletionRequest:
+        messages = (Message("system", system),) if system else ()
+        return cls(messages=(*messages, Message("user", prompt)))
+
+    def estimated_input_tokens(self) -> int:
+        """A cheap, provider-free estimate: about four characters a token."""
+        chars = sum(len(m.text) + 8 for m in self.messages)
+        chars += sum(len(t.name) + len(str(t.parameters)) for t in self.tools)
+        return max(1, chars // 4)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class RuleEvaluation:
+    """One routing rule as `route --explain` shows it."""
+
+    index: int
+    conditions: Mapping[str, Any]
+    matched: bool
+    why: str
+    model: ModelRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingDecision:
+    model: ModelRef
+    fallback_chain: tuple[ModelRef, ...]
+    reasoning: str
+    method: str
+    estimated_cost_usd: float | None = None
+    endpoint: str | None = None
+    rule_index: int | None = None
+    explanation: tuple[RuleEvaluation, ...] = ()
+
+    @property
+    def candidates(self) -> tuple[ModelRef, ...]:
+        return (self.model, *self.fallback_chain)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One candidate tried or skipped. `code` is "success", an ErrorCode value or a skip reason."""
+
+    model: ModelRef
+    code: str
+    attempt: int
+    elapsed_ms: float
+    retried: bool = False
+    skipped: bool = False
+    credential: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code == "success"
+
+    def describe(self) -> str:
+        if self.skipped:
+            return f"{self.model}: skipped ({self.code})"
+        retry = ", retried" if self.retried else ""
+        return (
+            f"{self.model}: {self.code} (attempt {self.attempt}, {self.elapsed_ms:.0f} ms{retry})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    content: str
+    provider: str
+    model: str
+    finish_reason: FinishReason = FinishReason.STOP
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    latency_ms: float = 0.0
+    decision: RoutingDecision | None = None
+    trace: tuple[str, ...] = ()
+    attempts: tuple[Attempt, ...] = ()
+    request_id: str | None = None
+    credential: str | None = None
+
+    @property
+    def model_ref(self) -> ModelRef:
+        return ModelRef(self.provider, self.model)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the never-raising `Gateway.run` returns."""
+
+    status: Literal["ok", "degraded"]
+    completion: Completion | None = None
+    content: str = ""
+    errors: tuple[ProviderError, ...] = ()
+    error: str | None = None
+    code: str | None = None
+    decision: RoutingDecision | None = None
+    trace: tuple[str, ...] = ()
+    attempts: tuple[Attempt, ...] = ()
+    request_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+# -- streaming deltas -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of tool call `index`: id and name come first, arguments in pieces."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UsageDelta:
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class FinishDelta:
+    finish_reason: FinishReason
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDelta:
+    """Ends a stream that failed after it began; never followed by another delta."""
+
+    error: ProviderError
+    trace: tuple[str, ...] = ()
+
+
+Delta = TextDelta | ToolCallDelta | UsageDelta | FinishDelta | ErrorDelta
