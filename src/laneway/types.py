@@ -335,3 +335,23 @@ class ErrorDelta:
 
 
 Delta = TextDelta | ToolCallDelta | UsageDelta | FinishDelta | ErrorDelta
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOpened:
+    """First item of `Gateway.stream`: a provider accepted the stream; no model switch after."""
+
+    model: ModelRef
+    decision: RoutingDecision
+    trace: tuple[str, ...]
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDone:
+    """Last item of a stream that succeeded: the whole completion, as `complete` returns it."""
+
+    completion: Completion
+
+
+StreamEvent = StreamOpened | Delta | StreamDone

@@ -1,8 +1,9 @@
 """The seam every provider kind implements, and what an adapter is built from.
 
 Adapters translate and transport; they never retry, never fall back and never
-read routing state. The engine picks the credential profile for each call, so
-rotation on `rate_limit`/`auth` shows in the trace.
+read routing state. The engine picks the credential profile for each call
+(`laneway.config.credentials`), so rotation on `rate_limit`/`auth` shows in
+the trace.
 """
 
 from __future__ import annotations
@@ -11,40 +12,12 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from laneway.config.credentials import Credential, CredentialStatus
 from laneway.types import Completion, CompletionRequest, Delta, ModelInfo
 
 if TYPE_CHECKING:
     from laneway.clock import Clock
     from laneway.providers.http import HttpTransport
-
-
-@dataclass(frozen=True, slots=True)
-class CredentialStatus:
-    """Whether one credential profile is usable, found without any network call.
-
-    `source` names where the secret comes from (`env:ZAI_API_KEY`, `config`,
-    `command`), never the secret itself; `problem` says what is missing and how to fix it.
-    """
-
-    provider: str
-    profile: str
-    source: str
-    present: bool
-    problem: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Credential:
-    """A handle on one profile; the secret is fetched only when a call needs it."""
-
-    provider: str
-    profile: str
-    source: str
-
-    @property
-    def label(self) -> str:
-        """How the trace names it: `anthropic[team-b]`, or just `anthropic` for the default."""
-        return self.provider if self.profile == "default" else f"{self.provider}[{self.profile}]"
 
 
 class Adapter(Protocol):
@@ -101,3 +74,6 @@ class AdapterDeps:
     clock: Clock
     env: Mapping[str, str] = field(default_factory=dict)
     catalog: Mapping[str, ModelInfo] = field(default_factory=dict)  # model name -> info
+
+
+__all__ = ["Adapter", "AdapterDeps", "Credential", "CredentialStatus"]
