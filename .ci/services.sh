@@ -34,4 +34,11 @@ if [ ! -x .tools/node_modules/.bin/prism ] && command -v npm >/dev/null 2>&1; th
   npm install --silent --no-audit --no-fund --prefix .tools @stoplight/prism-cli@5.14.2 >/dev/null 2>&1 \
     || echo "could not install Prism"
 fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing Chromium (renders the audit HTML report in a test)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+    || echo "could not install Chromium"
+fi
+
 exit 0

@@ -6,7 +6,7 @@ The heavy parts (the engine, pydantic config, HTTP clients) load on first use.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from laneway.errors import (
     BudgetExceededError,
@@ -37,6 +37,10 @@ from laneway.types import (
     Usage,
 )
 
+if TYPE_CHECKING:
+    from laneway.engine.gateway import Gateway
+    from laneway.engine.sync import SyncGateway
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -64,6 +68,7 @@ __all__ = [
     "ConfigError",
     "ErrorCode",
     "FinishReason",
+    "Gateway",
     "ImagePart",
     "LanewayError",
     "Message",
@@ -74,6 +79,7 @@ __all__ = [
     "ResponseFormat",
     "RoutingDecision",
     "RoutingExhaustedError",
+    "SyncGateway",
     "TaskContext",
     "TextPart",
     "Tool",

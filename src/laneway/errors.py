@@ -49,11 +49,34 @@ HEALTH_FAILURES: frozenset[ErrorCode] = frozenset(
 
 
 class LanewayError(Exception):
-    """Root of every error laneway raises on purpose."""
+    """Root of every error laneway raises on purpose.
+
+    Errors raised by the engine carry the request's story: its id, the routing
+    decision, the trace and every attempt (set with `attach`).
+    """
+
+    request_id: str | None = None
+    decision: RoutingDecision | None = None
+    trace: tuple[str, ...] = ()
+    attempts: tuple[Attempt, ...] = ()
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def attach(
+        self,
+        *,
+        request_id: str | None,
+        decision: RoutingDecision | None,
+        trace: Sequence[str],
+        attempts: Sequence[Attempt],
+    ) -> LanewayError:
+        self.request_id = request_id
+        self.decision = decision
+        self.trace = tuple(trace)
+        self.attempts = tuple(attempts)
+        return self
 
     def __str__(self) -> str:
         return self.message

@@ -57,6 +57,8 @@ class Config:
     retry_table: Mapping[ErrorCode, RetryRule]
     #: environment overrides applied, e.g. {"lanes.coding.primary": "LANEWAY_LANE_CODING"}
     overrides: Mapping[str, str] = field(default_factory=dict)
+    #: variables interpolated into each key path, e.g. {"providers.zai.api_key": ("ZAI_API_KEY",)}
+    env_refs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def lane(self, name: str) -> Lane:
         try:

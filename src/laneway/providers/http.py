@@ -7,9 +7,12 @@ docs/performance.md for the measurement that chose it).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +59,253 @@ class TransportError(Exception):
     def __init__(self, message: str, *, kind: str) -> None:
         super().__init__(message)
         self.kind = kind  # "timeout" | "network"
+
+
+# -- aiohttp -----------------------------------------------------------------
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+class AiohttpTransport:
+    """One pooled `aiohttp.ClientSession` with keep-alive, made on first use in the loop.
+
+    A transport belongs to the event loop that first used it (aiohttp sessions
+    cannot move between loops). `post` and `get` bound the whole call by
+    `timeout_s`; `open_stream` bounds the time to headers and then each gap
+    between chunks, so a stalled stream ends in a timeout rather than a hang.
+    """
+
+    def __init__(self, *, limit: int = 256, keepalive_timeout_s: float = 30.0) -> None:
+        self._limit = limit
+        self._keepalive_timeout_s = keepalive_timeout_s
+        self._session: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _client(self) -> Any:
+        import aiohttp
+
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._limit, keepalive_timeout=self._keepalive_timeout_s, ttl_dns_cache=300
+            )
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
+            self._loop = loop
+        elif self._loop is not loop:
+            raise RuntimeError("an AiohttpTransport is bound to one event loop; make one per loop")
+        return self._session
+
+    async def post(
+        self, url: str, *, headers: Mapping[str, str], body: bytes, timeout_s: float
+    ) -> HttpResponse:
+        return await self._request("POST", url, headers=headers, body=body, timeout_s=timeout_s)
+
+    async def get(self, url: str, *, headers: Mapping[str, str], timeout_s: float) -> HttpResponse:
+        return await self._request("GET", url, headers=headers, body=None, timeout_s=timeout_s)
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout_s: float,
+    ) -> HttpResponse:
+        import aiohttp
+
+        session = self._client()
+        timeout = aiohttp.ClientTimeout(total=timeout_s)
+        with _aiohttp_errors(url, timeout_s):
+            async with session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as response:
+                data = await response.read()
+                return HttpResponse(response.status, _lower(response.headers), data)
+
+    async def open_stream(
+        self, url: str, *, headers: Mapping[str, str], body: bytes, timeout_s: float
+    ) -> HttpStream:
+        import aiohttp
+
+        session = self._client()
+        timeout = aiohttp.ClientTimeout(total=None, connect=timeout_s, sock_read=timeout_s)
+        with _aiohttp_errors(url, timeout_s):
+            async with asyncio.timeout(timeout_s):
+                response = await session.post(url, data=body, headers=headers, timeout=timeout)
+        return _AiohttpStream(response, url, timeout_s)
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+
+class _AiohttpStream:
+    def __init__(self, response: Any, url: str, timeout_s: float) -> None:
+        self._response = response
+        self._url = url
+        self._timeout_s = timeout_s
+        self.status: int = response.status
+        self.headers: Mapping[str, str] = _lower(response.headers)
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        with _aiohttp_errors(self._url, self._timeout_s):
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+
+    async def read(self) -> bytes:
+        with _aiohttp_errors(self._url, self._timeout_s):
+            data: bytes = await self._response.read()
+            return data
+
+    async def aclose(self) -> None:
+        """Back to the pool when fully read; a half-read connection is closed, not reused."""
+        if self._response.content.at_eof():
+            self._response.release()
+        else:
+            self._response.close()
+
+
+@contextmanager
+def _aiohttp_errors(url: str, timeout_s: float) -> Iterator[None]:
+    """Translate aiohttp's exceptions to `TransportError` (timeouts first: some are both)."""
+    import aiohttp
+
+    host = _host(url)
+    try:
+        yield
+    except TimeoutError as exc:
+        raise TransportError(
+            f"no answer from {host} within {timeout_s:g} s", kind="timeout"
+        ) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise TransportError(_network_message(host, exc), kind="network") from exc
+
+
+# -- httpx -------------------------------------------------------------------
+
+
+class HttpxTransport:
+    """An `httpx.AsyncClient`; pass `transport=httpx.MockTransport(handler)` in tests.
+
+    Timeouts match `AiohttpTransport`: `timeout_s` bounds each whole call (by
+    cancellation), and for streams the time to headers and each read.
+    """
+
+    def __init__(self, *, transport: Any = None, limit: int = 256) -> None:
+        import httpx
+
+        limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
+        self._client = httpx.AsyncClient(transport=transport, limits=limits, timeout=None)
+
+    async def post(
+        self, url: str, *, headers: Mapping[str, str], body: bytes, timeout_s: float
+    ) -> HttpResponse:
+        return await self._request("POST", url, headers=headers, body=body, timeout_s=timeout_s)
+
+    async def get(self, url: str, *, headers: Mapping[str, str], timeout_s: float) -> HttpResponse:
+        return await self._request("GET", url, headers=headers, body=None, timeout_s=timeout_s)
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout_s: float,
+    ) -> HttpResponse:
+        with _httpx_errors(url, timeout_s):
+            async with asyncio.timeout(timeout_s):
+                response = await self._client.request(
+                    method, url, headers=dict(headers), content=body, timeout=timeout_s
+                )
+        return HttpResponse(response.status_code, _lower(response.headers), response.content)
+
+    async def open_stream(
+        self, url: str, *, headers: Mapping[str, str], body: bytes, timeout_s: float
+    ) -> HttpStream:
+        request = self._client.build_request(
+            "POST", url, headers=dict(headers), content=body, timeout=timeout_s
+        )
+        with _httpx_errors(url, timeout_s):
+            async with asyncio.timeout(timeout_s):
+                response = await self._client.send(request, stream=True)
+        return _HttpxStream(response, url, timeout_s)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class _HttpxStream:
+    def __init__(self, response: Any, url: str, timeout_s: float) -> None:
+        self._response = response
+        self._url = url
+        self._timeout_s = timeout_s
+        self.status: int = response.status_code
+        self.headers: Mapping[str, str] = _lower(response.headers)
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        with _httpx_errors(self._url, self._timeout_s):
+            async for chunk in self._response.aiter_bytes():
+                yield chunk
+
+    async def read(self) -> bytes:
+        with _httpx_errors(self._url, self._timeout_s):
+            data: bytes = await self._response.aread()
+            return data
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+@contextmanager
+def _httpx_errors(url: str, timeout_s: float) -> Iterator[None]:
+    import httpx
+
+    host = _host(url)
+    try:
+        yield
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise TransportError(
+            f"no answer from {host} within {timeout_s:g} s", kind="timeout"
+        ) from exc
+    except (httpx.TransportError, httpx.StreamError, OSError) as exc:
+        raise TransportError(_network_message(host, exc), kind="network") from exc
+
+
+# -- shared ------------------------------------------------------------------
+
+
+def _host(url: str) -> str:
+    """Scheme and host of a URL: error messages name the server, never a query string."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0].rsplit('@', 1)[-1]}"
+
+
+def _network_message(host: str, exc: BaseException) -> str:
+    """Which kind of connection failure, by exception type along the chain, not by text."""
+    what = f"connection failed ({type(exc).__name__})"
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            break
+        if isinstance(seen, ConnectionRefusedError):
+            what = "connection refused"
+            break
+        if isinstance(seen, socket.gaierror):
+            what = "host name not found (DNS)"
+            break
+        if isinstance(seen, ConnectionResetError):
+            what = "connection reset"
+            break
+        seen = seen.__cause__ or seen.__context__
+    return f"{what}: {host}; check base_url and that the server is reachable"
+
+
+def default_transport() -> HttpTransport:
+    """The client measured fastest for forwarding (bench/bench_transport.py)."""
+    return AiohttpTransport()

@@ -1,0 +1,143 @@
+"""SQL text shared by both stores, written with `?` placeholders.
+
+The PostgreSQL store renumbers them to `$1..$n` (`to_numbered`); everything else
+is the SQL both backends accept (`ON CONFLICT ... DO UPDATE SET x = excluded.x`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from laneway.audit.records import (
+    EVENT_COLUMNS,
+    FINAL_COLUMNS,
+    REQUEST_COLUMNS,
+    RequestRow,
+    RoutingEventRow,
+)
+from laneway.audit.store import Interrupted, RequestFilter
+
+_REQ_COLS = ", ".join(REQUEST_COLUMNS)
+_REQ_MARKS = ", ".join("?" for _ in REQUEST_COLUMNS)
+_EVT_COLS = ", ".join(EVENT_COLUMNS)
+
+INSERT_PENDING = (
+    f"INSERT INTO audit_requests ({_REQ_COLS}) VALUES ({_REQ_MARKS}) "
+    "ON CONFLICT (request_id) DO NOTHING"
+)
+
+# A final status replaces `pending` (or an `interrupted` set by a too-eager recovery),
+# never another final status: each request ends exactly once.
+UPSERT_FINAL = (
+    f"INSERT INTO audit_requests ({_REQ_COLS}) VALUES ({_REQ_MARKS}) "
+    "ON CONFLICT (request_id) DO UPDATE SET "
+    + ", ".join(f"{col} = excluded.{col}" for col in FINAL_COLUMNS)
+    + " WHERE audit_requests.status IN ('pending', 'interrupted')"
+)
+
+INSERT_EVENT = (
+    f"INSERT INTO audit_routing_events ({_EVT_COLS}) "
+    f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
+)
+
+SELECT_PENDING = "SELECT request_id, host, pid, ts FROM audit_requests WHERE status = 'pending'"
+
+MARK_INTERRUPTED = (
+    "UPDATE audit_requests SET status = 'interrupted', error_code = 'interrupted', "
+    "finished_ts = ? WHERE request_id = ? AND status = 'pending'"
+)
+
+PRUNE_EVENTS = "DELETE FROM audit_routing_events WHERE ts < ?"
+PRUNE_REQUESTS = "DELETE FROM audit_requests WHERE ts < ? AND status <> 'pending'"
+
+INSERT_SALT = "INSERT INTO audit_meta (key, value) VALUES ('user_salt', ?) ON CONFLICT DO NOTHING"
+SELECT_SALT = "SELECT value FROM audit_meta WHERE key = 'user_salt'"
+SELECT_VERSIONS = "SELECT version FROM audit_migrations"
+INSERT_VERSION = "INSERT INTO audit_migrations (version, name, applied_ts) VALUES (?, ?, ?)"
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+def request_params(row: RequestRow) -> tuple[Any, ...]:
+    return tuple(getattr(row, col) for col in REQUEST_COLUMNS)
+
+
+def event_params(row: RoutingEventRow) -> tuple[Any, ...]:
+    return tuple(getattr(row, col) for col in EVENT_COLUMNS)
+
+
+def select_requests(query: RequestFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, op, value in (
+        ("ts", ">=", query.since_ts),
+        ("ts", "<", query.until_ts),
+        ("lane", "=", query.lane),
+        ("status", "=", query.status),
+        ("request_id", "=", query.request_id),
+    ):
+        if value is not None:
+            clauses.append(f"{column} {op} ?")
+            params.append(value)
+    if query.model is not None:
+        clauses.append("(model = ? OR model LIKE ?)")
+        params.extend([query.model, f"%/{query.model}"])
+    sql = f"SELECT {_REQ_COLS} FROM audit_requests"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    if query.limit is not None:
+        sql += " ORDER BY ts DESC LIMIT ?"
+        params.append(query.limit)
+    else:
+        sql += " ORDER BY ts"
+    return sql, params
+
+
+def select_events(
+    request_ids: Sequence[str] | None, since_ts: float | None
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if request_ids is not None:
+        clauses.append(f"request_id IN ({', '.join('?' for _ in request_ids) or 'NULL'})")
+        params.extend(request_ids)
+    if since_ts is not None:
+        clauses.append("ts >= ?")
+        params.append(since_ts)
+    sql = f"SELECT {_EVT_COLS} FROM audit_routing_events"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    return sql + " ORDER BY ts, seq", params
+
+
+def abandoned(
+    rows: Sequence[tuple[str, str | None, int | None, float]], rule: Interrupted
+) -> list[str]:
+    """Request ids of `pending` rows whose writer is gone.
+
+    On this host a row is abandoned when its process is no longer running (or is
+    this process, which has just started and so wrote nothing yet). Rows of
+    other hosts are abandoned only when older than `stale_before_ts`, because a
+    replica elsewhere may still be serving them.
+    """
+    gone: list[str] = []
+    for request_id, host, pid, ts in rows:
+        if host == rule.host:
+            if pid is None or pid == rule.own_pid or not rule.is_alive(pid):
+                gone.append(request_id)
+        elif ts < rule.stale_before_ts:
+            gone.append(request_id)
+    return gone
+
+
+def to_numbered(sql: str) -> str:
+    """`?` placeholders to PostgreSQL's `$1, $2, ...`."""
+    pieces = sql.split("?")
+    out = [pieces[0]]
+    for index, piece in enumerate(pieces[1:], start=1):
+        out.append(f"${index}{piece}")
+    return "".join(out)

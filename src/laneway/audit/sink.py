@@ -1,0 +1,185 @@
+"""The engine's view of the audit log: `start`, `record`, `aclose`.
+
+`StoreSink` turns events into rows (`records.py`) and hands them to the batched
+writer. Durability:
+
+- `strict` (default): `start()` returns only once the request's `pending` row is
+  committed, so no provider is ever called for a request the log does not know.
+  Concurrent starts share one commit (group commit, see `writer.py`). If the
+  store cannot be written, `start()` raises `AuditError` and the engine must not
+  call a provider.
+- `batched`: `start()` queues the row and returns at once.
+
+Either way `record()` never blocks and `aclose()` writes everything queued.
+When the sink opens its store it marks rows left `pending` by a dead process
+(same host: its pid is gone; other hosts: older than `stale_after_s`) as
+`interrupted`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from itertools import count
+from pathlib import Path
+from typing import Literal, Protocol
+
+from laneway.audit import records
+from laneway.audit.records import RecordPolicy
+from laneway.audit.store import (
+    AuditStore,
+    Interrupted,
+    WriteBatch,
+    build_store,
+    parse_store_url,
+)
+from laneway.audit.writer import AuditWriter, Spawn
+from laneway.clock import Clock
+from laneway.config.schema import AuditSpec
+from laneway.events import Event, RequestFinished, RequestStarted
+
+DEFAULT_STALE_AFTER_S = 3600.0
+
+
+class AuditSink(Protocol):
+    async def start(self, event: RequestStarted) -> None: ...
+    def record(self, event: Event) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+class NullSink:
+    """Audit disabled: accepts everything, stores nothing."""
+
+    async def start(self, event: RequestStarted) -> None:
+        return None
+
+    def record(self, event: Event) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+class StoreSink:
+    def __init__(
+        self,
+        store: AuditStore,
+        *,
+        clock: Clock,
+        durability: Literal["strict", "batched"] = "strict",
+        store_content: bool = False,
+        store_raw_user_id: bool = False,
+        spawn: Spawn | None = None,
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    ) -> None:
+        self.store = store
+        self.strict = durability == "strict"
+        self._clock = clock
+        self._flags = (store_content, store_raw_user_id)
+        self._policy = RecordPolicy()
+        self._stale_after_s = stale_after_s
+        self._seq = count()
+        self._started: set[str] = set()
+        self._opened = False
+        self._open_lock: asyncio.Lock | None = None
+        self.writer: AuditWriter[Event] = AuditWriter(
+            store, self._to_batch, before_first_write=self.open, spawn=spawn
+        )
+        self.interrupted = 0  # rows marked `interrupted` when this sink opened
+
+    async def open(self) -> None:
+        """Open the store, apply migrations and recover abandoned `pending` rows (once)."""
+        if self._opened:
+            return
+        if self._open_lock is None:
+            self._open_lock = asyncio.Lock()
+        async with self._open_lock:
+            if self._opened:
+                return
+            await self.store.open()
+            store_content, store_raw = self._flags
+            self._policy = RecordPolicy(
+                salt=self.store.user_salt,
+                store_content=store_content,
+                store_raw_user_id=store_raw,
+            )
+            now = self._clock.wall()
+            rule = Interrupted(
+                host=self._policy.host,
+                own_pid=self._policy.pid,
+                is_alive=_pid_alive,
+                stale_before_ts=now - self._stale_after_s,
+            )
+            self.interrupted = await self.store.mark_interrupted(rule, now_ts=now)
+            self._opened = True
+
+    async def start(self, event: RequestStarted) -> None:
+        self._started.add(event.request_id)
+        if self.strict:
+            await self.open()
+            await self.writer.submit_and_wait(event)
+        else:
+            self.writer.submit(event)
+
+    def record(self, event: Event) -> None:
+        if isinstance(event, RequestStarted) and event.request_id in self._started:
+            return  # already written by start()
+        if isinstance(event, RequestFinished):
+            self._started.discard(event.request_id)
+        self.writer.submit(event)
+
+    async def flush(self) -> None:
+        await self.writer.flush()
+
+    async def aclose(self) -> None:
+        try:
+            await self.writer.aclose()
+        finally:
+            await self.store.aclose()
+
+    def _to_batch(self, events: list[Event]) -> WriteBatch:
+        batch = WriteBatch()
+        for event in events:
+            if isinstance(event, RequestStarted):
+                batch.pending.append(records.pending_row(event, self._policy))
+            elif isinstance(event, RequestFinished):
+                batch.finals.append(records.final_row(event, self._policy))
+            else:
+                row = records.routing_row(event, next(self._seq), self._policy)
+                if row is not None:
+                    batch.events.append(row)
+        return batch
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def build_audit_sink(
+    spec: AuditSpec,
+    *,
+    clock: Clock,
+    source_dir: Path | None = None,
+    spawn: Spawn | None = None,
+) -> AuditSink:
+    """The sink `audit:` asks for; nothing is opened until the first request."""
+    if not spec.enabled:
+        return NullSink()
+    location = parse_store_url(spec.url, source_dir=source_dir)
+    return StoreSink(
+        build_store(location, clock=clock),
+        clock=clock,
+        durability=spec.durability,
+        store_content=spec.store_content,
+        store_raw_user_id=spec.store_raw_user_id,
+        spawn=spawn,
+    )
+
+
+__all__ = ["AuditSink", "NullSink", "StoreSink", "build_audit_sink"]

@@ -1,0 +1,145 @@
+"""The audit store seam: a few batch-oriented operations both backends implement.
+
+Writes arrive in batches from the single writer (`writer.py`); each batch is one
+transaction, so the rows of a batch are durable together. Reads are plain
+filtered selects; aggregation happens in Python (`query.py`) so both backends
+return the same statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from laneway.audit.records import RequestRow, RoutingEventRow
+from laneway.clock import Clock
+from laneway.errors import ConfigError, LanewayError
+
+
+class AuditError(LanewayError):
+    """The audit store could not be opened or written; the message names the store, not secrets."""
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """Everything one flush writes, in one transaction."""
+
+    pending: list[RequestRow] = field(default_factory=list)
+    finals: list[RequestRow] = field(default_factory=list)
+    events: list[RoutingEventRow] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.pending) + len(self.finals) + len(self.events)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFilter:
+    since_ts: float | None = None
+    until_ts: float | None = None
+    lane: str | None = None
+    status: str | None = None
+    model: str | None = None  # "provider/model" or just the model name
+    request_id: str | None = None
+    limit: int | None = None  # newest first when set
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    """Which `pending` rows the recovery on start may mark `interrupted`."""
+
+    host: str
+    own_pid: int
+    is_alive: Callable[[int], bool]  # is this pid on this host still running?
+    stale_before_ts: float  # rows of other hosts older than this are abandoned
+
+
+class AuditStore(Protocol):
+    """A durable home for request rows and routing events."""
+
+    user_salt: str
+
+    async def open(self) -> None:
+        """Connect, apply missing migrations and load the per-store salt."""
+
+    async def write(self, batch: WriteBatch) -> None:
+        """Insert pending rows, upsert final rows and append events, atomically."""
+
+    async def mark_interrupted(self, rule: Interrupted, *, now_ts: float) -> int:
+        """Mark rows left `pending` by dead processes `interrupted`; return how many."""
+
+    async def prune(self, before_ts: float) -> int:
+        """Delete requests and events older than `before_ts`; return the number of requests."""
+
+    async def select_requests(self, query: RequestFilter) -> list[RequestRow]: ...
+
+    async def select_events(
+        self, *, request_ids: Sequence[str] | None = None, since_ts: float | None = None
+    ) -> list[RoutingEventRow]: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLocation:
+    kind: str  # "sqlite" | "postgres"
+    path: Path | None = None
+    url: str | None = None
+    schema: str | None = None
+
+
+def parse_store_url(url: str, *, source_dir: Path | None = None) -> StoreLocation:
+    """Resolve `audit.url`; a relative SQLite path is relative to the config file's folder."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        raw = url[len("sqlite://") :]
+        if raw.startswith("/") and not raw.startswith("//"):
+            raw = raw[1:]  # sqlite:///laneway.db -> laneway.db (relative)
+        elif raw.startswith("//"):
+            raw = raw[1:]  # sqlite:////abs/path.db -> /abs/path.db
+        raw = raw.split("?", 1)[0]
+        if not raw:
+            raise _bad_url(url)
+        path = Path(raw)
+        if not path.is_absolute():
+            path = (source_dir or Path.cwd()) / path
+        return StoreLocation("sqlite", path=path)
+    if parts.scheme in ("postgresql", "postgres"):
+        schema = parse_qs(parts.query).get("schema", [None])[0]
+        base = url.split("?", 1)[0]
+        return StoreLocation("postgres", url=base, schema=schema)
+    raise _bad_url(url)
+
+
+def _bad_url(url: str) -> ConfigError:
+    scheme = urlsplit(url).scheme or "(none)"
+    return ConfigError(
+        f"unsupported audit store URL scheme {scheme!r}",
+        path="audit.url",
+        hint="use sqlite:///laneway.db (relative), sqlite:////abs/path.db "
+        "or postgresql://user@host/db[?schema=name]",
+    )
+
+
+def build_store(location: StoreLocation, *, clock: Clock | None = None) -> AuditStore:
+    """The store for a location; the PostgreSQL one imports asyncpg only when used."""
+    if location.kind == "sqlite":
+        from laneway.audit.sqlite import SqliteStore
+
+        assert location.path is not None
+        return SqliteStore(location.path, clock=clock)
+    from laneway.audit.postgres import PostgresStore
+
+    assert location.url is not None
+    return PostgresStore(location.url, schema=location.schema, clock=clock)
+
+
+def redact_url(url: str) -> str:
+    """`url` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()

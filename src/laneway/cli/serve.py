@@ -1,0 +1,121 @@
+"""`laneway serve`: the OpenAI-compatible HTTP server on uvicorn (uvloop + httptools).
+
+Without client keys the server is open, so it binds to 127.0.0.1 only;
+binding elsewhere without keys needs `--insecure-no-auth`. On SIGINT/SIGTERM
+uvicorn stops accepting, lets in-flight requests finish for up to
+`--graceful-timeout` seconds, then the app closes the gateway (audit flushed).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from laneway.cli.config_source import ConfigOption, environment, load_cli_config
+from laneway.errors import LanewayError
+
+if TYPE_CHECKING:
+    from laneway.config.model import Config
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_command)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, *, has_keys: bool, insecure_no_auth: bool) -> None:
+    """Refuse to expose an open server unless told to, naming the two fixes."""
+    if has_keys or insecure_no_auth or is_loopback(host):
+        return
+    raise LanewayError(
+        f"refusing to serve on {host} without client keys: anyone who can reach it could "
+        "spend your provider credits. Add keys under server.keys in the config, or pass "
+        "--insecure-no-auth if this network is trusted."
+    )
+
+
+def serve_command(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Interface (default server.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default server.port).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    insecure_no_auth: Annotated[
+        bool, typer.Option("--insecure-no-auth", help="Allow a non-loopback bind without keys.")
+    ] = False,
+    graceful_timeout: Annotated[
+        float, typer.Option(help="Seconds in-flight requests get to finish on shutdown.")
+    ] = 30.0,
+    access_log: Annotated[bool, typer.Option(help="Log every request (costs throughput).")] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the OpenAI-compatible API: POST /v1/chat/completions, GET /v1/models."""
+    env = environment()
+    resolved = load_cli_config(config, env)
+    server = resolved.spec.server
+    has_keys = bool(server.keys) or server.admin_key is not None
+    bind_host = host or server.host
+    bind_port = server.port if port is None else port
+    check_bind(bind_host, has_keys=has_keys, insecure_no_auth=insecure_no_auth)
+    console = Console(stderr=True)
+    if not has_keys:
+        console.print(
+            f"[yellow]no client keys configured (server.keys): serving without auth on "
+            f"{bind_host} only[/yellow]"
+        )
+    console.print(
+        f"laneway serving {resolved.source} on http://{bind_host}:{bind_port} "
+        f"({workers} worker{'s' if workers > 1 else ''}, {len(resolved.lanes)} lanes)"
+    )
+    options = {
+        "host": bind_host,
+        "port": bind_port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "timeout_graceful_shutdown": graceful_timeout,
+        "access_log": access_log,
+        "log_level": log_level,
+        "server_header": False,
+    }
+    if workers > 1:
+        _serve_workers(config, workers, options)
+    else:
+        _serve_one(resolved, env, options)
+
+
+def _serve_one(resolved: Config, env: dict[str, str], options: dict[str, object]) -> None:
+    import uvicorn
+
+    from laneway.engine.gateway import Gateway
+    from laneway.server.app import create_app
+
+    gateway = Gateway.from_config(resolved, env=env)
+    app = create_app(gateway, env=env)
+    uvicorn.Server(uvicorn.Config(app, **options)).run()  # type: ignore[arg-type]
+
+
+def _serve_workers(config: Path | None, workers: int, options: dict[str, object]) -> None:
+    """Each worker process builds its own gateway from `LANEWAY_CONFIG`."""
+    import uvicorn
+
+    if config is not None:
+        os.environ["LANEWAY_CONFIG"] = str(config.resolve())
+    uvicorn.run(
+        "laneway.server.app:app_from_env",
+        factory=True,
+        workers=workers,
+        **options,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,215 @@
+"""What a Gateway is built from, assembled once: config, adapters, state, policies, audit.
+
+`EngineCore` is where the layers meet. It answers the attempt loop's questions
+(is this provider's key present, what does this model cost, may this job spend
+more) so `RequestRun` stays about order and outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from laneway.budgets import BudgetLedger, BudgetScope, Reservation, estimate_request, lane_scopes
+from laneway.clock import Clock, SystemClock
+from laneway.config.credentials import Credential, check_credential, credentials_for
+from laneway.config.loader import load_config
+from laneway.config.model import Config, Lane
+from laneway.engine.bus import EventBus
+from laneway.errors import BudgetExceededError
+from laneway.events import Event, RequestStarted
+from laneway.providers import build_adapter
+from laneway.providers.base import Adapter, AdapterDeps
+from laneway.resilience.backoff import BackoffPolicy
+from laneway.resilience.breaker import Breakers
+from laneway.routing import load_routing_provider
+from laneway.state import open_state
+from laneway.types import CompletionRequest, ModelInfo, ModelRef, TaskContext, Usage
+
+if TYPE_CHECKING:
+    from laneway.audit.sink import AuditSink
+    from laneway.engine.plan import Candidate
+    from laneway.providers.http import HttpTransport
+    from laneway.routing.base import RoutingProvider
+    from laneway.state.base import StateStore
+
+
+@dataclass
+class EngineCore:
+    config: Config
+    env: Mapping[str, str]
+    clock: Clock
+    adapters: dict[str, Adapter]
+    state: StateStore
+    breakers: Breakers
+    ledger: BudgetLedger
+    backoff: BackoffPolicy
+    routing: RoutingProvider
+    bus: EventBus
+    audit: AuditSink | None
+    transport: HttpTransport | None
+    store_content: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        source: str | Path | Mapping[str, Any] | Config | None,
+        *,
+        env: Mapping[str, str] | None,
+        transport: HttpTransport | None,
+        clock: Clock | None,
+        audit: AuditSink | None,
+    ) -> EngineCore:
+        env = dict(os.environ if env is None else env)
+        config = source if isinstance(source, Config) else load_config(source, env=env)
+        clock = clock or SystemClock()
+        if transport is None:
+            from laneway.providers.http import default_transport
+
+            transport = default_transport()
+        adapters = {
+            provider_id: build_adapter(
+                provider_id,
+                spec,
+                AdapterDeps(
+                    transport=transport,
+                    clock=clock,
+                    env=env,
+                    catalog={
+                        ref.model: info
+                        for ref, info in config.catalog.items()
+                        if ref.provider == provider_id
+                    },
+                ),
+            )
+            for provider_id, spec in config.providers.items()
+        }
+        state = open_state(config.spec.state.url)
+        if audit is None and config.spec.audit.enabled:
+            from laneway.audit.sink import build_audit_sink
+
+            base = Path(config.source).parent if Path(config.source).is_file() else Path.cwd()
+            audit = build_audit_sink(config.spec.audit, clock=clock, source_dir=base)
+        bus = EventBus()
+        core = cls(
+            config=config,
+            env=env,
+            clock=clock,
+            adapters=adapters,
+            state=state,
+            breakers=Breakers(state.breakers, config.spec.breaker),
+            ledger=BudgetLedger(state.budgets),
+            backoff=BackoffPolicy.from_spec(config.spec.backoff),
+            routing=load_routing_provider(config),
+            bus=bus,
+            audit=audit,
+            transport=transport,
+            store_content=config.spec.audit.store_content,
+        )
+        if audit is not None:
+            bus.subscribe(_recorder(audit))
+        return core
+
+    # -- facts the attempt loop asks for ---------------------------------------
+
+    def request_id_of(self, ctx: TaskContext) -> str:
+        return ctx.request_id or uuid.uuid4().hex
+
+    def adapter(self, provider_id: str) -> Adapter:
+        try:
+            return self.adapters[provider_id]
+        except KeyError:
+            known = ", ".join(sorted(self.adapters)) or "none"
+            raise KeyError(f"no provider {provider_id!r} (configured: {known})") from None
+
+    def _credentials(self, provider_id: str) -> tuple[Credential, ...]:
+        return credentials_for(provider_id, self.config.providers[provider_id])
+
+    def credential_problem(self, provider_id: str) -> str | None:
+        """None when some credential profile is present; else what to set, per profile."""
+        statuses = [check_credential(c, self.env) for c in self._credentials(provider_id)]
+        if any(status.present for status in statuses):
+            return None
+        return "; ".join(s.problem or "" for s in statuses)
+
+    def present_credentials(self, provider_id: str) -> tuple[Credential, ...]:
+        return tuple(
+            c for c in self._credentials(provider_id) if check_credential(c, self.env).present
+        )
+
+    def model_info(self, model: ModelRef) -> ModelInfo:
+        info = self.config.catalog.get(model)
+        if info is not None:
+            return info
+        adapter = self.adapters.get(model.provider)
+        return adapter.capabilities(model.model) if adapter else ModelInfo(model, frozenset())
+
+    def priced(self, usage: Usage, candidate: Candidate) -> Usage:
+        if usage.cost_usd is not None or candidate.info.price is None:
+            return usage
+        cost = candidate.info.price.cost_usd(usage.input_tokens, usage.output_tokens)
+        return replace(usage, cost_usd=cost)
+
+    # -- budgets -----------------------------------------------------------------
+
+    async def reserve(
+        self, request: CompletionRequest, ctx: TaskContext, lane: Lane, candidate: Candidate
+    ) -> Reservation | None:
+        """Reserve this model's estimated cost against the task and job budgets, or refuse."""
+        budget = lane.spec.budget
+        if budget is None:
+            return None
+        scopes = lane_scopes(budget, task_id=self.request_id_of(ctx), job_id=ctx.job_id)
+        if not scopes:
+            return None
+        estimate = estimate_request(request, candidate.info)
+        return await self.ledger.reserve(scopes, estimate.cost_usd, estimate.tokens)
+
+    async def forget_task(self, ctx: TaskContext, lane: Lane) -> None:
+        """Drop the per-task scope when a request ends, so state does not grow."""
+        budget = lane.spec.budget
+        if budget is not None and budget.usd_per_task is not None:
+            await self.ledger.close(BudgetScope("task", self.request_id_of(ctx)))
+
+    async def with_budget_left(self, ctx: TaskContext, lane: Lane) -> TaskContext:
+        """Tell budget-aware routing what the job has left."""
+        budget = lane.spec.budget
+        if budget is None or budget.usd_per_job is None or ctx.job_id is None:
+            return ctx
+        remaining = await self.ledger.remaining(
+            BudgetScope("job", ctx.job_id, usd_limit=budget.usd_per_job)
+        )
+        left = remaining.usd if remaining.usd is not None else budget.usd_per_job
+        if ctx.budget_remaining_usd is not None:
+            left = min(left, ctx.budget_remaining_usd)
+        return replace(ctx, budget_remaining_usd=left)
+
+    async def breaker_states(self) -> dict[str, str]:
+        return await self.breakers.snapshot()
+
+    async def budget_report(self) -> dict[str, dict[str, float]]:
+        return await self.ledger.report()
+
+    async def aclose(self) -> None:
+        for adapter in self.adapters.values():
+            await adapter.aclose()
+        if self.transport is not None:
+            await self.transport.aclose()
+        if self.audit is not None:
+            await self.audit.aclose()
+        await self.state.aclose()
+
+
+def _recorder(audit: AuditSink) -> Any:
+    def record(event: Event) -> None:
+        if not isinstance(event, RequestStarted):  # start() already wrote it
+            audit.record(event)
+
+    return record
+
+
+__all__ = ["BudgetExceededError", "EngineCore"]

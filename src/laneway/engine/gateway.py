@@ -1,0 +1,477 @@
+"""`Gateway`: the library's front door. Guards, routing, the attempt loop and the record.
+
+gw = Gateway.from_config("laneway.yaml")
+completion = await gw.complete(CompletionRequest.from_prompt("hi"), TaskContext(lane="coding"))
+outcome = await gw.run(request, ctx)        # never raises
+async for event in gw.stream(request, ctx): ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from laneway.engine.core import EngineCore
+from laneway.engine.guard import judge
+from laneway.engine.pii import deidentify
+from laneway.engine.run import RequestRun
+from laneway.engine.validation import OutputPolicy, Validator
+from laneway.errors import (
+    BudgetExceededError,
+    ErrorCode,
+    LanewayError,
+    OutputRejectedError,
+    ProviderError,
+    RoutingExhaustedError,
+)
+from laneway.events import DecisionMade, Event, RequestFinished, RequestStarted, RequestStatus
+from laneway.types import (
+    Completion,
+    CompletionRequest,
+    FinishReason,
+    Message,
+    Outcome,
+    RoutingDecision,
+    StreamDone,
+    StreamEvent,
+    TaskContext,
+    TextPart,
+)
+
+if TYPE_CHECKING:
+    from laneway.audit.sink import AuditSink
+    from laneway.clock import Clock
+    from laneway.config.model import Config, Lane
+    from laneway.providers.base import Adapter
+    from laneway.providers.http import HttpTransport
+
+
+class Gateway:
+    """One process's gateway: config, adapters, state, routing and audit, built once."""
+
+    def __init__(self, core: EngineCore) -> None:
+        self._core = core
+
+    @classmethod
+    def from_config(
+        cls,
+        source: str | Path | Mapping[str, Any] | Config | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        transport: HttpTransport | None = None,
+        clock: Clock | None = None,
+        audit: AuditSink | None = None,
+    ) -> Gateway:
+        """Load and check the config, then build adapters, state and audit (no network)."""
+        return cls(EngineCore.build(source, env=env, transport=transport, clock=clock, audit=audit))
+
+    # -- introspection --------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self._core.config
+
+    def adapter(self, provider_id: str) -> Adapter:
+        return self._core.adapter(provider_id)
+
+    def subscribe(self, subscriber: Callable[[Event], None]) -> None:
+        self._core.bus.subscribe(subscriber)
+
+    def route(self, ctx: TaskContext, request: CompletionRequest | None = None) -> RoutingDecision:
+        """The routing decision alone; no call is made."""
+        tokens = request.estimated_input_tokens() if request is not None else None
+        self._core.config.lane(ctx.lane)
+        return self._core.routing.route(ctx, input_tokens=tokens)
+
+    async def breaker_states(self) -> dict[str, str]:
+        return await self._core.breaker_states()
+
+    async def budget_report(self) -> dict[str, dict[str, float]]:
+        return await self._core.budget_report()
+
+    # -- the three ways to ask ------------------------------------------------
+
+    async def complete(
+        self,
+        request: CompletionRequest,
+        ctx: TaskContext,
+        *,
+        output_model: type[BaseModel] | None = None,
+        validators: Sequence[Validator] = (),
+    ) -> Completion:
+        """One completion, with fallback. Raises `RoutingExhaustedError`,
+        `BudgetExceededError`, `OutputRejectedError` or a caller-fault `ProviderError`."""
+        ctx, lane, request = self._prepare(request, ctx)
+        started = self._core.clock.monotonic()
+        await self._start(request, ctx)
+        try:
+            completion = await self._complete(request, ctx, lane, output_model, validators)
+        except LanewayError as exc:
+            self._finish_error(ctx, exc, started, degraded=False)
+            raise
+        except BaseException:
+            self._finish(ctx, "interrupted", started)
+            raise
+        self._finish_success(ctx, completion, started)
+        return completion
+
+    async def run(
+        self,
+        request: CompletionRequest,
+        ctx: TaskContext,
+        *,
+        output_model: type[BaseModel] | None = None,
+        validators: Sequence[Validator] = (),
+    ) -> Outcome:
+        """Like `complete`, but never raises: a failure becomes a degraded `Outcome`."""
+        try:
+            ctx, lane, request = self._prepare(request, ctx)
+        except LanewayError as exc:
+            return _degraded(exc, ctx.request_id or "", message="")
+        started = self._core.clock.monotonic()
+        try:
+            await self._start(request, ctx)
+            completion = await self._complete(request, ctx, lane, output_model, validators)
+        except LanewayError as exc:
+            self._finish_error(ctx, exc, started, degraded=True)
+            message = lane.spec.degraded.message if lane.spec.degraded else ""
+            return _degraded(exc, ctx.request_id or "", message=message)
+        except Exception as exc:  # the promise: run() never raises for a request's failure
+            self._finish(ctx, "failed", started, error_code=ErrorCode.UNKNOWN.value)
+            wrapped = LanewayError(f"internal error: {type(exc).__name__}")
+            return _degraded(wrapped, ctx.request_id or "", message="")
+        self._finish_success(ctx, completion, started)
+        return Outcome(
+            status="ok",
+            completion=completion,
+            content=completion.content,
+            decision=completion.decision,
+            trace=completion.trace,
+            attempts=completion.attempts,
+            request_id=completion.request_id,
+        )
+
+    async def stream(
+        self,
+        request: CompletionRequest,
+        ctx: TaskContext,
+        *,
+        output_model: type[BaseModel] | None = None,
+        validators: Sequence[Validator] = (),
+    ) -> AsyncIterator[StreamEvent]:
+        """`StreamOpened`, deltas, then `StreamDone`, or an `ErrorDelta` after a late failure."""
+        ctx, lane, request = self._prepare(request, ctx)
+        started = self._core.clock.monotonic()
+        await self._start(request, ctx)
+        done: Completion | None = None
+        try:
+            blocked = await self._guard(request, ctx, lane)
+            if blocked is not None:
+                done = blocked
+                async for event in _replay(blocked, self._core.request_id_of(ctx)):
+                    yield event
+                return
+            decision = await self._decide(ctx, request)
+            run = RequestRun(
+                self._core,
+                request,
+                ctx,
+                lane,
+                decision,
+                self._policy(lane, ctx, request, output_model, validators),
+                request_id=self._core.request_id_of(ctx),
+                streaming=True,
+            )
+            async for event in run.stream():
+                if isinstance(event, StreamDone):
+                    done = event.completion
+                yield event
+        except LanewayError as exc:
+            self._finish_error(ctx, exc, started, degraded=False)
+            raise
+        except BaseException:
+            self._finish(ctx, "interrupted", started)
+            raise
+        if done is not None:
+            self._finish_success(ctx, done, started)
+        else:
+            self._finish(ctx, "failed", started, error_code="stream_error")
+
+    # -- lifecycle ------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        await self._core.aclose()
+
+    async def __aenter__(self) -> Gateway:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- the steps ------------------------------------------------------------
+
+    def _prepare(
+        self, request: CompletionRequest, ctx: TaskContext
+    ) -> tuple[TaskContext, Lane, CompletionRequest]:
+        if ctx.request_id is None:
+            ctx = replace(ctx, request_id=uuid.uuid4().hex)
+        lane = self._core.config.lane(ctx.lane)
+        if not request.messages:
+            raise ProviderError(
+                "the request has no messages",
+                provider="laneway",
+                code=ErrorCode.BAD_REQUEST,
+            )
+        if ctx.redact:
+            request = _deidentified(request, ctx.redact)
+        return ctx, lane, request
+
+    async def _start(self, request: CompletionRequest, ctx: TaskContext) -> None:
+        core = self._core
+        content = _payload_text(request) if core.store_content else None
+        event = RequestStarted(
+            core.request_id_of(ctx),
+            core.clock.wall(),
+            ctx,
+            _sha256(_payload_text(request)),
+            content,
+        )
+        core.bus.emit(event)
+        if core.audit is not None:
+            await core.audit.start(event)
+
+    async def _decide(self, ctx: TaskContext, request: CompletionRequest) -> RoutingDecision:
+        core = self._core
+        if core.config.spec.routing.method == "llm_enhanced":
+            from laneway.engine.enhanced import decide_enhanced
+
+            decision = await decide_enhanced(core, ctx, request)
+        else:
+            decision = core.routing.route(ctx, input_tokens=request.estimated_input_tokens())
+        core.bus.emit(DecisionMade(core.request_id_of(ctx), core.clock.wall(), decision))
+        return decision
+
+    async def _complete(
+        self,
+        request: CompletionRequest,
+        ctx: TaskContext,
+        lane: Lane,
+        output_model: type[BaseModel] | None,
+        validators: Sequence[Validator],
+    ) -> Completion:
+        blocked = await self._guard(request, ctx, lane)
+        if blocked is not None:
+            return blocked
+        ctx = await self._core.with_budget_left(ctx, lane)
+        decision = await self._decide(ctx, request)
+        policy = self._policy(lane, ctx, request, output_model, validators)
+        run = RequestRun(
+            self._core,
+            request,
+            ctx,
+            lane,
+            decision,
+            policy,
+            request_id=self._core.request_id_of(ctx),
+        )
+        try:
+            return await run.complete()
+        finally:
+            await self._core.forget_task(ctx, lane)
+
+    async def _guard(
+        self, request: CompletionRequest, ctx: TaskContext, lane: Lane
+    ) -> Completion | None:
+        """Run the lane's guard first; a risky input gets the configured answer, no main call."""
+        guard = lane.spec.guard
+        if guard is None:
+            return None
+        guard_ctx = replace(ctx, lane=guard.lane, requires=frozenset())
+        guard_lane = self._core.config.lane(guard.lane)
+        decision = self._core.routing.route(guard_ctx)
+        run = RequestRun(
+            self._core,
+            replace(request, stream=False, tools=(), response_format=None),
+            guard_ctx,
+            guard_lane,
+            decision,
+            OutputPolicy(),
+            request_id=self._core.request_id_of(ctx),
+        )
+        try:
+            verdict = judge((await run.complete()).content, guard.block_at)
+        except LanewayError:
+            verdict = judge("", guard.block_at)  # fail closed: an unreadable guard blocks
+        if not verdict.blocked:
+            return None
+        reason = f"guard lane {guard.lane!r} judged the input {verdict.risk} risk"
+        return Completion(
+            content=guard.message,
+            provider="laneway",
+            model=f"guard:{guard.lane}",
+            finish_reason=FinishReason.CONTENT_FILTER,
+            decision=RoutingDecision(
+                model=decision.model,
+                fallback_chain=(),
+                reasoning=f"{reason}: {guard.action}"
+                + (f" ({verdict.reason})" if verdict.reason else ""),
+                method="guard",
+            ),
+            trace=(*run.trace, f"guard/{guard.lane}:{guard.action}({verdict.risk})"),
+            attempts=tuple(run.attempts),
+            request_id=self._core.request_id_of(ctx),
+        )
+
+    def _policy(
+        self,
+        lane: Lane,
+        ctx: TaskContext,
+        request: CompletionRequest,
+        output_model: type[BaseModel] | None,
+        validators: Sequence[Validator],
+    ) -> OutputPolicy:
+        schema = lane.output_schema
+        response_format = request.response_format
+        if schema is None and response_format is not None and response_format.schema is not None:
+            schema = response_format.schema
+        json_required = response_format is not None and response_format.type != "text"
+        pii = lane.spec.pii
+        return OutputPolicy(
+            json_required=json_required,
+            schema=schema,
+            model=output_model,
+            validators=tuple(validators),
+            pii_emails=pii.scan and pii.emails,
+            pii_phones=pii.scan and pii.phones,
+            redact=ctx.redact if pii.scan else (),
+        )
+
+    # -- the record -----------------------------------------------------------
+
+    def _finish_success(self, ctx: TaskContext, completion: Completion, started: float) -> None:
+        status: RequestStatus = "rejected" if completion.provider == "laneway" else "success"
+        self._core.bus.emit(
+            RequestFinished(
+                request_id=self._core.request_id_of(ctx),
+                ts=self._core.clock.wall(),
+                context=ctx,
+                status=status,
+                duration_ms=(self._core.clock.monotonic() - started) * 1000,
+                decision=completion.decision,
+                model=completion.model_ref,
+                attempts=completion.attempts,
+                trace=completion.trace,
+                usage=completion.usage,
+                output_sha256=_sha256(completion.content),
+                output=completion.content if self._core.store_content else None,
+            )
+        )
+
+    def _finish_error(
+        self, ctx: TaskContext, error: LanewayError, started: float, *, degraded: bool
+    ) -> None:
+        status, code = _status_of(error)
+        if degraded and status == "failed":
+            status = "degraded"
+        self._finish(ctx, status, started, error_code=code, error=error)
+
+    def _finish(
+        self,
+        ctx: TaskContext,
+        status: RequestStatus,
+        started: float,
+        *,
+        error_code: str | None = None,
+        error: LanewayError | None = None,
+    ) -> None:
+        self._core.bus.emit(
+            RequestFinished(
+                request_id=self._core.request_id_of(ctx),
+                ts=self._core.clock.wall(),
+                context=ctx,
+                status=status,
+                duration_ms=(self._core.clock.monotonic() - started) * 1000,
+                decision=error.decision if error else None,
+                error_code=error_code,
+                attempts=error.attempts if error else (),
+                trace=error.trace if error else (),
+            )
+        )
+
+
+def _status_of(error: LanewayError) -> tuple[RequestStatus, str]:
+    if isinstance(error, BudgetExceededError):
+        return "budget_exceeded", ErrorCode.BUDGET_EXCEEDED.value
+    if isinstance(error, OutputRejectedError):
+        if error.code is ErrorCode.PII_LEAK:
+            return "pii_leak", error.code.value
+        parse = any(
+            "not valid JSON" in r or "JSON parse" in r for r in (error.message, *error.reasons)
+        )
+        return ("parse_error" if parse else "validation_error"), error.code.value
+    if isinstance(error, ProviderError):
+        return "failed", error.code.value
+    if isinstance(error, RoutingExhaustedError):
+        code = error.attempts[-1].code if error.attempts else ErrorCode.UNKNOWN.value
+        return "failed", "deadline_exhausted" if error.deadline_exhausted else code
+    return "failed", ErrorCode.UNKNOWN.value
+
+
+def _degraded(error: LanewayError, request_id: str, *, message: str) -> Outcome:
+    code = _status_of(error)[1]
+    return Outcome(
+        status="degraded",
+        content=message,
+        errors=tuple(getattr(error, "errors", ()))
+        or ((error,) if isinstance(error, ProviderError) else ()),
+        error=str(error),
+        code=code,
+        decision=error.decision,
+        trace=error.trace,
+        attempts=error.attempts,
+        request_id=error.request_id or request_id,
+    )
+
+
+async def _replay(completion: Completion, request_id: str) -> AsyncIterator[StreamEvent]:
+    from laneway.types import FinishDelta, StreamOpened, TextDelta
+
+    assert completion.decision is not None
+    yield StreamOpened(completion.model_ref, completion.decision, completion.trace, request_id)
+    yield TextDelta(completion.content)
+    yield FinishDelta(completion.finish_reason)
+    yield StreamDone(completion)
+
+
+def _deidentified(request: CompletionRequest, names: Sequence[str]) -> CompletionRequest:
+    def clean(message: Message) -> Message:
+        if isinstance(message.content, str):
+            return replace(message, content=deidentify(message.content, names))
+        parts = tuple(
+            TextPart(deidentify(p.text, names)) if isinstance(p, TextPart) else p
+            for p in message.content
+        )
+        return replace(message, content=parts)
+
+    return replace(request, messages=tuple(clean(m) for m in request.messages))
+
+
+def _payload_text(request: CompletionRequest) -> str:
+    return json.dumps([[m.role, m.text] for m in request.messages], ensure_ascii=False)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()

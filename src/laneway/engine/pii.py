@@ -1,0 +1,57 @@
+"""A PII scan of model output: e-mail addresses, phone numbers, and the caller's redact list.
+
+Deliberately conservative: it rejects output; it never rewrites it. A phone
+number needs 9 to 15 digits in a phone-like layout, so dates, versions and
+prices do not trip it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"(?<![\w.])\+?(?:\(\d{1,4}\)[\s.-]?)?\d[\d\s().-]{6,18}\d(?![\w])")
+
+
+@dataclass(frozen=True, slots=True)
+class PiiFinding:
+    kind: str  # "email" | "phone" | "name"
+
+    def __str__(self) -> str:
+        return f"output contains a {'redacted name' if self.kind == 'name' else self.kind}"
+
+
+def _is_phone(candidate: str) -> bool:
+    digits = sum(ch.isdigit() for ch in candidate)
+    separators = sum(ch in " -.()" for ch in candidate)
+    return 9 <= digits <= 15 and (separators > 0 or candidate.startswith("+") or digits >= 10)
+
+
+def scan(
+    text: str, *, emails: bool = True, phones: bool = True, names: Iterable[str] = ()
+) -> list[PiiFinding]:
+    """Kinds of PII found in `text`; the matched text itself is never returned."""
+    findings: list[PiiFinding] = []
+    if emails and _EMAIL.search(text):
+        findings.append(PiiFinding("email"))
+    if phones and any(_is_phone(m.group(0)) for m in _PHONE.finditer(text)):
+        findings.append(PiiFinding("phone"))
+    lowered = text.casefold()
+    if any(name.strip() and _contains_word(lowered, name.strip().casefold()) for name in names):
+        findings.append(PiiFinding("name"))
+    return findings
+
+
+def _contains_word(haystack: str, needle: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) is not None
+
+
+def deidentify(text: str, names: Iterable[str]) -> str:
+    """Replace each redact-list name in input text with a stable placeholder."""
+    for index, name in enumerate(n.strip() for n in names):
+        if name:
+            pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE)
+            text = pattern.sub(f"[person-{index + 1}]", text)
+    return text

@@ -1,0 +1,87 @@
+"""Which of a decision's models may be tried for this request, and why the others may not.
+
+Pure: capability and credential facts come in, candidates and skips go out.
+Breaker and budget checks need the state store, so the attempt loop makes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from laneway.config.model import Config, Lane
+from laneway.types import (
+    Capability,
+    CompletionRequest,
+    ImagePart,
+    ModelInfo,
+    ModelRef,
+    RoutingDecision,
+    TaskContext,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    model: ModelRef
+    info: ModelInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    model: ModelRef
+    reason: str  # not_configured | missing_capability | circuit_open | over_budget | ...
+    detail: str = ""
+
+
+def required_capabilities(
+    request: CompletionRequest, ctx: TaskContext, lane: Lane, *, streaming: bool
+) -> frozenset[Capability]:
+    """What the lane, the caller and the request itself need of a model."""
+    needed = set(lane.requires) | set(ctx.requires)
+    if request.tools:
+        needed.add(Capability.TOOLS)
+    if request.response_format is not None and request.response_format.type == "json_schema":
+        needed.add(Capability.JSON_SCHEMA)
+    if any(
+        isinstance(part, ImagePart)
+        for message in request.messages
+        if not isinstance(message.content, str)
+        for part in message.content
+    ):
+        needed.add(Capability.VISION)
+    if streaming:
+        needed.add(Capability.STREAMING)
+    return frozenset(needed)
+
+
+def plan_candidates(
+    decision: RoutingDecision,
+    config: Config,
+    required: frozenset[Capability],
+    credential_problem: Callable[[str], str | None],
+    info_for: Callable[[ModelRef], ModelInfo],
+) -> tuple[list[Candidate], list[Skip]]:
+    """Candidates in decision order (never repeated), and each skipped model with its reason."""
+    candidates: list[Candidate] = []
+    skips: list[Skip] = []
+    seen: set[ModelRef] = set()
+    for model in decision.candidates:
+        if model in seen:
+            continue
+        seen.add(model)
+        if model.provider not in config.providers:
+            skips.append(Skip(model, "not_configured", f"no provider {model.provider!r}"))
+            continue
+        problem = credential_problem(model.provider)
+        if problem is not None:
+            skips.append(Skip(model, "not_configured", problem))
+            continue
+        info = info_for(model)
+        missing = required - info.capabilities
+        if missing:
+            names = ", ".join(sorted(c.value for c in missing))
+            skips.append(Skip(model, "missing_capability", f"lacks {names}"))
+            continue
+        candidates.append(Candidate(model, info))
+    return candidates, skips

@@ -1,0 +1,150 @@
+"""`SyncGateway`: the same Gateway for code without an event loop.
+
+One private event loop per SyncGateway (an `asyncio.Runner`), so pooled
+connections survive between calls. Not for use from inside a running loop:
+there, use `Gateway` directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from laneway.engine.gateway import Gateway
+from laneway.engine.validation import Validator
+from laneway.events import Event
+from laneway.types import (
+    Completion,
+    CompletionRequest,
+    Outcome,
+    RoutingDecision,
+    StreamEvent,
+    TaskContext,
+)
+
+if TYPE_CHECKING:
+    from laneway.audit.sink import AuditSink
+    from laneway.clock import Clock
+    from laneway.config.model import Config
+    from laneway.providers.base import Adapter
+    from laneway.providers.http import HttpTransport
+
+
+class SyncGateway:
+    def __init__(self, gateway: Gateway, runner: asyncio.Runner) -> None:
+        self._gateway = gateway
+        self._runner = runner
+
+    @classmethod
+    def from_config(
+        cls,
+        source: str | Path | Mapping[str, Any] | Config | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        transport: HttpTransport | None = None,
+        clock: Clock | None = None,
+        audit: AuditSink | None = None,
+    ) -> SyncGateway:
+        runner = asyncio.Runner()
+        gateway = Gateway.from_config(
+            source, env=env, transport=transport, clock=clock, audit=audit
+        )
+        return cls(gateway, runner)
+
+    @property
+    def config(self) -> Config:
+        return self._gateway.config
+
+    @property
+    def gateway(self) -> Gateway:
+        return self._gateway
+
+    def adapter(self, provider_id: str) -> Adapter:
+        return self._gateway.adapter(provider_id)
+
+    def subscribe(self, subscriber: Callable[[Event], None]) -> None:
+        self._gateway.subscribe(subscriber)
+
+    def route(self, ctx: TaskContext, request: CompletionRequest | None = None) -> RoutingDecision:
+        return self._gateway.route(ctx, request)
+
+    def complete(
+        self,
+        request: CompletionRequest,
+        ctx: TaskContext,
+        *,
+        output_model: type[BaseModel] | None = None,
+        validators: Sequence[Validator] = (),
+    ) -> Completion:
+        return self._runner.run(
+            self._gateway.complete(request, ctx, output_model=output_model, validators=validators)
+        )
+
+    def run(
+        self,
+        request: CompletionRequest,
+        ctx: TaskContext,
+        *,
+        output_model: type[BaseModel] | None = None,
+        validators: Sequence[Validator] = (),
+    ) -> Outcome:
+        return self._runner.run(
+            self._gateway.run(request, ctx, output_model=output_model, validators=validators)
+        )
+
+    def stream(
+        self,
+        request: CompletionRequest,
+        ctx: TaskContext,
+        *,
+        output_model: type[BaseModel] | None = None,
+        validators: Sequence[Validator] = (),
+    ) -> Iterator[StreamEvent]:
+        events = self._gateway.stream(
+            request, ctx, output_model=output_model, validators=validators
+        ).__aiter__()
+
+        async def step() -> StreamEvent | None:
+            try:
+                return await events.__anext__()
+            except StopAsyncIteration:
+                return None
+
+        async def close() -> None:
+            closer = getattr(events, "aclose", None)
+            if closer is not None:
+                await closer()
+
+        try:
+            while (event := self._runner.run(step())) is not None:
+                yield event
+        finally:
+            self._runner.run(close())
+
+    def breaker_states(self) -> dict[str, str]:
+        return self._runner.run(self._gateway.breaker_states())
+
+    def budget_report(self) -> dict[str, dict[str, float]]:
+        return self._runner.run(self._gateway.budget_report())
+
+    def close(self) -> None:
+        try:
+            self._runner.run(self._gateway.aclose())
+        finally:
+            self._runner.close()
+
+    def __enter__(self) -> SyncGateway:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,111 @@
+"""Output validation per lane: parse JSON, check the schema or pydantic model, run
+custom validators, scan for PII. A failure rejects the output (the engine moves to
+the next model); nothing is silently repaired.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from laneway.engine.pii import scan
+from laneway.errors import ErrorCode, OutputRejectedError
+from laneway.types import Completion
+
+#: A custom check: return None when the output is fine, else a short reason.
+Validator = Callable[[str, Any], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputPolicy:
+    """Everything one request's output must satisfy."""
+
+    json_required: bool = False
+    schema: Mapping[str, Any] | None = None
+    model: type[BaseModel] | None = None
+    validators: Sequence[Validator] = ()
+    pii_emails: bool = False
+    pii_phones: bool = False
+    redact: Sequence[str] = field(default_factory=tuple)
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            self.json_required
+            or self.schema is not None
+            or self.model is not None
+            or self.validators
+            or self.pii_emails
+            or self.pii_phones
+            or self.redact
+        )
+
+
+def validate_output(completion: Completion, policy: OutputPolicy) -> None:
+    """Raise `OutputRejectedError` when the completion breaks the policy."""
+    if not policy.active:
+        return
+    text = completion.content
+    findings = scan(
+        text + "".join(call.arguments for call in completion.tool_calls),
+        emails=policy.pii_emails,
+        phones=policy.pii_phones,
+        names=policy.redact,
+    )
+    if findings:
+        reasons = [str(finding) for finding in findings]
+        raise OutputRejectedError(
+            "output failed the PII scan", code=ErrorCode.PII_LEAK, reasons=reasons
+        )
+    parsed = _parse_if_needed(text, policy)
+    reasons = _structural_problems(parsed, policy)
+    reasons += [r for v in policy.validators if (r := _run_validator(v, text, parsed))]
+    if reasons:
+        raise OutputRejectedError(
+            "output failed validation", code=ErrorCode.INVALID_RESPONSE, reasons=reasons
+        )
+
+
+def _parse_if_needed(text: str, policy: OutputPolicy) -> Any:
+    if not (policy.json_required or policy.schema is not None or policy.model is not None):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise OutputRejectedError(
+            "output is not valid JSON",
+            code=ErrorCode.INVALID_RESPONSE,
+            reasons=[f"JSON parse error at line {getattr(exc, 'lineno', '?')}: {exc}"[:200]],
+        ) from None
+
+
+def _structural_problems(parsed: Any, policy: OutputPolicy) -> list[str]:
+    problems: list[str] = []
+    if policy.schema is not None:
+        import jsonschema
+
+        validator = jsonschema.Draft202012Validator(dict(policy.schema))
+        for error in sorted(validator.iter_errors(parsed), key=lambda e: list(e.path))[:5]:
+            where = "/".join(str(p) for p in error.path) or "(root)"
+            problems.append(f"schema: {where}: {error.message}"[:200])
+    if policy.model is not None:
+        try:
+            policy.model.model_validate(parsed)
+        except ValidationError as exc:
+            for error in exc.errors()[:5]:
+                where = ".".join(str(p) for p in error["loc"]) or "(root)"
+                problems.append(f"{policy.model.__name__}: {where}: {error['msg']}"[:200])
+    return problems
+
+
+def _run_validator(validator: Validator, text: str, parsed: Any) -> str | None:
+    name = getattr(validator, "__name__", "validator")
+    try:
+        reason = validator(text, parsed)
+    except Exception as exc:  # a user's validator must not crash the attempt loop
+        return f"{name} raised {type(exc).__name__}: {exc}"[:200]
+    return f"{name}: {reason}"[:200] if reason else None

@@ -1,0 +1,344 @@
+"""Pure helpers every adapter shares: body decoding, error building, cost, secrets.
+
+Each adapter's `classify_error` reads its own provider's structured error
+fields and then calls `error_from_status`, so the status -> `ErrorCode` table
+and the retryable rule live in one place. Messages that leave this module are
+sanitised: anything shaped like a key or bearer token is masked and the text
+is truncated, so a provider echoing our key back can never leak it.
+
+`SecretResolver` fetches the secret of one credential profile: inline or from
+the environment (`read_secret`), or by running `api_key_command` without a
+shell and caching the token until its stated expiry or `command_ttl_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from laneway.clock import Clock
+from laneway.config.credentials import Credential, read_secret
+from laneway.errors import ErrorCode, ProviderError
+from laneway.providers.http import TransportError
+from laneway.providers.ratelimit import retry_after_s
+from laneway.types import ModelInfo, Usage
+
+#: Codes worth retrying on the same model; everything else moves on or stops.
+RETRYABLE_CODES: frozenset[ErrorCode] = frozenset(
+    {ErrorCode.RATE_LIMIT, ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT}
+)
+
+#: Structured error codes/types (any provider) that mean "the prompt is too long".
+CONTEXT_LENGTH_CODES: frozenset[str] = frozenset(
+    {"context_length_exceeded", "model_context_window_exceeded", "string_above_max_length"}
+)
+
+_STATUS_CODES: Mapping[int, ErrorCode] = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.AUTH,
+    403: ErrorCode.AUTH,
+    404: ErrorCode.BAD_REQUEST,
+    408: ErrorCode.TIMEOUT,
+    413: ErrorCode.CONTEXT_LENGTH,
+    422: ErrorCode.BAD_REQUEST,
+    429: ErrorCode.RATE_LIMIT,
+    500: ErrorCode.UNAVAILABLE,
+    502: ErrorCode.UNAVAILABLE,
+    503: ErrorCode.UNAVAILABLE,
+    504: ErrorCode.UNAVAILABLE,
+    529: ErrorCode.UNAVAILABLE,
+}
+
+_HINTS: Mapping[ErrorCode, str] = {
+    ErrorCode.AUTH: "check the provider's API key (or its credential profile) and its access",
+    ErrorCode.RATE_LIMIT: "slow down, raise the provider's limits, or add a credential profile",
+    ErrorCode.CONTEXT_LENGTH: "shorten the prompt or route to a model with a larger window",
+    ErrorCode.BAD_REQUEST: "the request was refused as invalid; check the model name and inputs",
+}
+
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"\b(?:sk|pk|rk|gh[pousr]|github_pat|xai|gsk|AIza)[A-Za-z0-9_-]{12,}"),
+    re.compile(r"(?i)\b(?:api[_-]?key|token|secret|password)\s*[:=]\s*['\"]?[^\s'\",}]{6,}"),
+    re.compile(r"\b[A-Za-z0-9_-]{40,}\b"),
+)
+MAX_MESSAGE_CHARS = 300
+
+
+def sanitize_message(text: str | None, *, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """A provider's message made safe to show: secrets masked, one line, at most `limit`."""
+    if not text:
+        return ""
+    clean = " ".join(str(text).split())
+    for pattern in _SECRET_PATTERNS:
+        clean = pattern.sub("[redacted]", clean)
+    if len(clean) > limit:
+        clean = clean[: limit - 1].rstrip() + "…"
+    return clean
+
+
+def invalid_response(provider: str, model: str | None, what: str) -> ProviderError:
+    """The provider answered, but not in its documented shape."""
+    return ProviderError(
+        f"unexpected response: {what}",
+        provider=provider,
+        model=model,
+        code=ErrorCode.INVALID_RESPONSE,
+    )
+
+
+def decode_json(data: bytes | str) -> Any:
+    """Parse JSON (orjson: about 5x faster than `json` on provider bodies); ValueError if bad."""
+    return orjson.loads(data)
+
+
+def parse_json_body(provider: str, model: str | None, body: bytes) -> Any:
+    """Decode a JSON body; non-JSON or truncated bodies become invalid_response."""
+    try:
+        return orjson.loads(body)
+    except ValueError as exc:
+        what = "empty body" if not body.strip() else "the body is not valid JSON (truncated?)"
+        raise invalid_response(provider, model, what) from exc
+
+
+def encode_json(payload: Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 JSON for request bodies; falls back to `json` for what orjson refuses."""
+    try:
+        return orjson.dumps(payload)
+    except TypeError:  # e.g. integers beyond 64 bits, or Mapping types orjson does not know
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def code_for_status(
+    status: int, *, error_type: str | None = None, error_code: str | None = None
+) -> ErrorCode:
+    """The `ErrorCode` for a status, refined by structured context-length codes."""
+    if error_code in CONTEXT_LENGTH_CODES or error_type in CONTEXT_LENGTH_CODES:
+        return ErrorCode.CONTEXT_LENGTH
+    return _STATUS_CODES.get(status, ErrorCode.UNKNOWN)
+
+
+def error_from_status(
+    provider: str,
+    model: str | None,
+    status: int,
+    headers: Mapping[str, str],
+    *,
+    now_wall: float,
+    error_type: str | None = None,
+    error_code: str | None = None,
+    message: str | None = None,
+    code: ErrorCode | None = None,
+    credential: str | None = None,
+) -> ProviderError:
+    """A `ProviderError` from an HTTP status and the body's structured fields.
+
+    `code` lets an adapter force the classification it read from a structured
+    field (e.g. Anthropic's `overloaded_error`); otherwise the status decides.
+    Retry hints come from the headers for rate limits and unavailability.
+    """
+    if code is None:
+        code = code_for_status(status, error_type=error_type, error_code=error_code)
+    retryable = code in RETRYABLE_CODES
+    wait_s = retry_after_s(headers, now_wall=now_wall) if retryable else None
+    detail = sanitize_message(message)
+    label = error_code or error_type
+    text = f"provider returned HTTP {status}" + (f" ({label})" if label else "")
+    if detail:
+        text += f": {detail}"
+    if hint := _HINTS.get(code):
+        text += f"; {hint}"
+    return ProviderError(
+        text,
+        provider=provider,
+        model=model,
+        code=code,
+        retryable=retryable,
+        status=status,
+        retry_after_s=wait_s,
+        credential=credential,
+    )
+
+
+def from_transport_error(
+    provider: str, model: str | None, exc: TransportError, *, credential: str | None = None
+) -> ProviderError:
+    """A connection-level failure as a `ProviderError` (timeout or network)."""
+    code = ErrorCode.TIMEOUT if exc.kind == "timeout" else ErrorCode.NETWORK
+    return ProviderError(
+        sanitize_message(str(exc)) or code.value,
+        provider=provider,
+        model=model,
+        code=code,
+        retryable=code in RETRYABLE_CODES,
+        credential=credential,
+    )
+
+
+def with_cost(usage: Usage, info: ModelInfo | None) -> Usage:
+    """`usage` with `cost_usd` filled from the model's price, when one is known."""
+    if info is None or info.price is None or usage.cost_usd is not None:
+        return usage
+    cost = info.price.cost_usd(usage.input_tokens, usage.output_tokens)
+    return Usage(usage.input_tokens, usage.output_tokens, cost)
+
+
+def as_int(value: object) -> int:
+    """A token count from a JSON field; anything that is not a number counts as 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)  # Gemini's int64 fields arrive as strings
+    return 0
+
+
+# -- secrets -----------------------------------------------------------------
+
+#: Refresh a command's token this long before the expiry it stated.
+EXPIRY_SKEW_S = 5.0
+COMMAND_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class _CachedToken:
+    token: str
+    expires_at: float  # monotonic seconds
+
+
+class SecretResolver:
+    """The secret for a credential profile, running `api_key_command` when there is one.
+
+    A command is split with `shlex` and run without a shell. Its output is the
+    token, or JSON `{"token": ..., "expires_in": s}` / `{"token": ..., "expires_at":
+    epoch_s}`. Tokens are cached until that expiry (less `EXPIRY_SKEW_S`) or
+    `command_ttl_s`. Failures name the command, never its output.
+    """
+
+    def __init__(self, env: Mapping[str, str], clock: Clock) -> None:
+        self._env = env
+        self._clock = clock
+        self._cache: dict[tuple[str, str, str], _CachedToken] = {}
+        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+
+    async def secret(self, credential: Credential) -> str | None:
+        """The secret, or None when the profile has none (e.g. a local server)."""
+        if credential.command is None:
+            return read_secret(credential, self._env)
+        key = (credential.provider, credential.profile, credential.command)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            cached = self._cache.get(key)
+            if cached is not None and self._clock.monotonic() < cached.expires_at:
+                return cached.token
+            token = await self._run(credential, credential.command)
+            self._cache[key] = token
+            return token.token
+
+    async def require(self, credential: Credential) -> str | None:
+        """Like `secret`, but a required profile without a secret is `not_configured`."""
+        value = await self.secret(credential)
+        if value is None and credential.required:
+            where = f"set the environment variable {credential.env_var}"
+            if credential.env_var is None:
+                where = "set api_key, api_key_env or api_key_command in the provider's config"
+            raise ProviderError(
+                f"no API key for profile {credential.label!r}; {where}",
+                provider=credential.provider,
+                code=ErrorCode.NOT_CONFIGURED,
+                credential=credential.label,
+            )
+        return value
+
+    def invalidate(self, credential: Credential) -> None:
+        """Forget a cached command token (after the provider rejected it)."""
+        if credential.command is not None:
+            self._cache.pop((credential.provider, credential.profile, credential.command), None)
+
+    async def _run(self, credential: Credential, command: str) -> _CachedToken:
+        output = await _run_command(credential, command)
+        return self._parse_output(credential, command, output)
+
+    def _parse_output(self, credential: Credential, command: str, output: str) -> _CachedToken:
+        now = self._clock.monotonic()
+        default = _CachedToken(output, now + credential.command_ttl_s)
+        if not output.startswith("{"):
+            if not output:
+                raise _command_failure(credential, command, "printed nothing")
+            return default
+        try:
+            data = json.loads(output)
+        except ValueError:
+            return default  # a token that happens to start with "{"
+        token = data.get("token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token.strip():
+            raise _command_failure(credential, command, 'printed JSON without a "token" string')
+        lifetime = _lifetime_s(data, now_wall=self._clock.wall())
+        if lifetime is None:
+            return _CachedToken(token.strip(), default.expires_at)
+        return _CachedToken(token.strip(), now + max(0.0, lifetime - EXPIRY_SKEW_S))
+
+
+def _lifetime_s(data: Mapping[str, Any], *, now_wall: float) -> float | None:
+    expires_in = data.get("expires_in")
+    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+        return float(expires_in)
+    expires_at = data.get("expires_at")
+    if isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
+        return float(expires_at) - now_wall
+    return None
+
+
+def _command_failure(credential: Credential, command: str, what: str) -> ProviderError:
+    """An auth error naming the command's program, never its arguments or output."""
+    try:
+        parts = shlex.split(command)
+    except ValueError:
+        parts = command.split()
+    program = parts[0] if parts else "<empty>"
+    return ProviderError(
+        f"api_key_command {program!r} of profile {credential.label!r} {what}; "
+        "run it by hand to see why",
+        provider=credential.provider,
+        code=ErrorCode.AUTH,
+        credential=credential.label,
+    )
+
+
+async def _run_command(credential: Credential, command: str) -> str:
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        raise _command_failure(credential, command, "cannot be parsed (check its quotes)") from None
+    if not argv:
+        raise _command_failure(credential, command, "is empty")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        raise _command_failure(credential, command, "could not be started") from exc
+    try:
+        stdout, _ = await asyncio.wait_for(proc.communicate(), COMMAND_TIMEOUT_S)
+    except TimeoutError as exc:
+        proc.kill()
+        await proc.wait()
+        raise _command_failure(
+            credential, command, f"did not finish within {COMMAND_TIMEOUT_S:.0f} s"
+        ) from exc
+    if proc.returncode != 0:
+        raise _command_failure(credential, command, f"exited with status {proc.returncode}")
+    return stdout.decode("utf-8", errors="replace").strip()

@@ -1,0 +1,122 @@
+"""Circuit breakers per provider+model, kept in the state store so replicas share them.
+
+The transitions themselves are pure and live with the store
+(`state.breaker_record`, mirrored in `state/lua/breaker.lua`) so each one is
+atomic in Redis. This module is the policy on top: which failures count
+against a provider's health, and what the engine learns from each call.
+
+Only `errors.HEALTH_FAILURES` (timeout, network, unavailable, rate_limit)
+count. Any other outcome — a bad request, a content filter, an auth error —
+means the provider answered, so it counts as a success for the breaker (as
+pybreaker treats excluded exceptions): it resets the failure run and closes
+a half-open breaker.
+
+`now` is wall-clock seconds (`Clock.wall()`) when the store is shared by
+replicas, since monotonic clocks differ between machines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from laneway.config.schema import BreakerSpec
+from laneway.errors import HEALTH_FAILURES, ErrorCode
+from laneway.state.base import (
+    BreakerOp,
+    BreakerOutcome,
+    BreakerParams,
+    BreakerStateName,
+    BreakerStore,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One state change of one breaker; the engine emits it as `events.BreakerChanged`."""
+
+    key: str
+    old: BreakerStateName
+    new: BreakerStateName
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """May this request call the model; is it the half-open probe; the state after admitting."""
+
+    allowed: bool
+    probe: bool
+    state: BreakerStateName
+    transitions: tuple[Transition, ...] = ()
+
+
+_STILL_CLOSED = BreakerOutcome("closed", "closed", True, False)
+_ADMITTED = Admission(allowed=True, probe=False, state="closed")
+
+
+def params_from_spec(spec: BreakerSpec) -> BreakerParams:
+    """A lost probe frees its slot after `open_s`, the same wait as an open breaker."""
+    return BreakerParams(
+        failure_threshold=spec.failure_threshold,
+        window_s=spec.window_s,
+        open_s=spec.open_s,
+        probe_timeout_s=spec.open_s,
+    )
+
+
+def counts_against_health(code: ErrorCode) -> bool:
+    return code in HEALTH_FAILURES
+
+
+class Breakers:
+    """All breakers of one gateway, keyed "provider/model"."""
+
+    def __init__(self, store: BreakerStore, spec: BreakerSpec | None = None) -> None:
+        self._store = store
+        self._params = params_from_spec(spec or BreakerSpec())
+
+    @property
+    def params(self) -> BreakerParams:
+        return self._params
+
+    async def admit(self, key: str, now: float) -> Admission:
+        """Ask before calling: refused while open, and while half-open unless this is the probe."""
+        outcome = await self._store.apply(key, "admit", now, self._params)
+        if outcome == _STILL_CLOSED:
+            return _ADMITTED
+        return Admission(
+            allowed=outcome.allowed,
+            probe=outcome.probe,
+            state=outcome.new,
+            transitions=self._transitions(key, outcome.old, outcome.new),
+        )
+
+    async def record_success(self, key: str, now: float) -> tuple[Transition, ...]:
+        return await self._apply(key, "success", now)
+
+    async def record_failure(self, key: str, code: ErrorCode, now: float) -> tuple[Transition, ...]:
+        """Count a health failure; any other code shows the provider answered (a success)."""
+        return await self._apply(key, "failure" if counts_against_health(code) else "success", now)
+
+    async def release_probe(self, key: str, now: float = 0.0) -> None:
+        """The probe ended with no verdict (cancelled, over budget): let the next request probe.
+
+        `now` is not needed by the transition; it is accepted for symmetry.
+        """
+        await self._apply(key, "release", now)
+
+    async def snapshot(self) -> dict[str, str]:
+        """Stored states by key; keys never tripped may be absent (they are closed)."""
+        return dict(await self._store.states())
+
+    async def _apply(self, key: str, op: BreakerOp, now: float) -> tuple[Transition, ...]:
+        outcome = await self._store.apply(key, op, now, self._params)
+        if outcome.old == outcome.new:
+            return ()
+        return (Transition(key, outcome.old, outcome.new),)
+
+    @staticmethod
+    def _transitions(
+        key: str, old: BreakerStateName, new: BreakerStateName
+    ) -> tuple[Transition, ...]:
+        """Empty, or the one change; a tuple so the engine can emit without a None check."""
+        return (Transition(key, old, new),) if old != new else ()

@@ -1,0 +1,23 @@
+"""The seam every router implements: a task context in, a decision out.
+
+Routers are pure: no I/O, no clock, no event loop. The same config and the same
+context always give the same decision, so a decision can be explained, cached
+and tested without a provider.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from laneway.types import RoutingDecision, TaskContext
+
+
+class RoutingProvider(Protocol):
+    def route(self, ctx: TaskContext, *, input_tokens: int | None = None) -> RoutingDecision:
+        """The model to try first and its fallback chain, with the reasoning.
+
+        `input_tokens` is the caller's estimate of the prompt size, used for cost
+        estimates; without it the router assumes a typical request.
+        Raises `ConfigError` for an unknown lane.
+        """
+        ...

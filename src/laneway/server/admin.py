@@ -1,0 +1,94 @@
+"""Admin endpoints (admin key only): kill switch, breaker states, budgets.
+
+    POST /admin/kill-switch {"on": true|false}   -> {"kill_switch": bool}
+    GET  /admin/kill-switch                      -> {"kill_switch": bool}
+    GET  /admin/breakers                         -> {"breakers": {"provider/model": state}}
+    GET  /admin/budgets                          -> {"budgets": {...}, "keys": {...}}
+
+The kill switch flipped here lives in this process (see `state.KillSwitch`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from laneway.server.asgi import JSON, Receive, Request, Send, read_body, respond, respond_error
+from laneway.server.auth import admin_required
+from laneway.server.errors import ApiError, bad_request
+from laneway.server.openai_wire import render_json
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from laneway.server.state import ServerState
+
+_MAX_ADMIN_BODY = 4096
+
+
+def _headers(req: Request) -> list[tuple[bytes, bytes]]:
+    return [(b"x-request-id", req.request_id.encode("ascii")), JSON]
+
+
+def admin_only(
+    handler: Callable[[ServerState, Request, Receive], Awaitable[object]],
+) -> Callable[[ServerState, Request, Receive, Send], Awaitable[int]]:
+    """Authenticate, require an admin principal, answer the handler's value as JSON."""
+
+    async def endpoint(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
+        try:
+            principal = state.keys.authenticate(req.authorization)
+            if not principal.admin:
+                raise admin_required()
+            value = await handler(state, req, receive)
+        except ApiError as exc:
+            await respond_error(send, exc, _headers(req))
+            return exc.status
+        await respond(send, 200, render_json(value), _headers(req))
+        return 200
+
+    return endpoint
+
+
+async def _set_kill_switch(state: ServerState, req: Request, receive: Receive) -> object:
+    raw = await read_body(
+        receive, limit=_MAX_ADMIN_BODY, declared=req.content_length, timeout_s=state.body_timeout_s
+    )
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    on = body.get("on") if isinstance(body, dict) else None
+    if not isinstance(on, bool):
+        raise bad_request('send {"on": true} or {"on": false}', param="on", code="invalid_field")
+    state.kill_switch.on = on
+    return {"kill_switch": on}
+
+
+async def _get_kill_switch(state: ServerState, req: Request, receive: Receive) -> object:
+    return {"kill_switch": state.kill_switch.on}
+
+
+async def _breakers(state: ServerState, req: Request, receive: Receive) -> object:
+    return {"breakers": await state.gateway.breaker_states()}
+
+
+async def _budgets(state: ServerState, req: Request, receive: Receive) -> object:
+    spent = state.spend.report()
+    keys = {}
+    for principal in state.keys.principals:
+        if principal.budget_usd is None:
+            continue
+        used = spent.get(principal.name, {}).get("spent_usd", 0.0)
+        keys[principal.name] = {
+            "budget_usd": principal.budget_usd,
+            "spent_usd": used,
+            "remaining_usd": max(0.0, principal.budget_usd - used),
+        }
+    return {"budgets": await state.gateway.budget_report(), "keys": keys}
+
+
+set_kill_switch = admin_only(_set_kill_switch)
+get_kill_switch = admin_only(_get_kill_switch)
+breakers = admin_only(_breakers)
+budgets = admin_only(_budgets)

@@ -1,0 +1,219 @@
+"""The ASGI app: `create_app(gateway, config=...)`, a route table and an error guard.
+
+    ErrorGuard            outermost: any exception becomes an OpenAI-shaped 500
+      └─ Router           (method, path) -> handler by dict lookup; lifespan
+           └─ handlers    chat.py, admin.py, probes.py
+
+The stack is built once here and never changes at run time. No framework on
+the hot path: uvicorn (uvloop + httptools) calls this directly, which measured
+fastest (/work/shared/PERFORMANCE-NOTES.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
+
+from laneway.clock import Clock, SystemClock
+from laneway.server import admin, probes
+from laneway.server.asgi import (
+    ASGIApp,
+    ClientGone,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    read_request,
+    respond_error,
+)
+from laneway.server.auth import KeyRing
+from laneway.server.chat import chat_completions
+from laneway.server.context import HEADER_FIELDS, LaneResolver
+from laneway.server.errors import ApiError, internal_error
+from laneway.server.limits import ConcurrencySlots, KeySpend, RateLimits
+from laneway.server.metrics import HttpMetrics
+from laneway.server.state import KillSwitch, ServerState
+
+if TYPE_CHECKING:
+    from laneway.config.model import Config
+    from laneway.engine.gateway import Gateway
+
+log = logging.getLogger("laneway.server")
+
+Handler = Callable[[ServerState, Request, Receive, Send], Awaitable[int]]
+
+ROUTES: Mapping[tuple[str, str], Handler] = {
+    ("POST", "/v1/chat/completions"): chat_completions,
+    ("GET", "/v1/models"): probes.models,
+    ("GET", "/healthz"): probes.healthz,
+    ("GET", "/readyz"): probes.readyz,
+    ("GET", "/metrics"): probes.metrics,
+    ("POST", "/admin/kill-switch"): admin.set_kill_switch,
+    ("GET", "/admin/kill-switch"): admin.get_kill_switch,
+    ("GET", "/admin/breakers"): admin.breakers,
+    ("GET", "/admin/budgets"): admin.budgets,
+}
+_PATHS = frozenset(path for _, path in ROUTES)
+CLIENT_CLOSED = 499  # nginx's code for "the client went away first", for metrics only
+
+
+def create_app(
+    gateway: Gateway,
+    *,
+    config: Config | None = None,
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    owns_gateway: bool = True,
+) -> ASGIApp:
+    """The server for `gateway`. With `owns_gateway`, lifespan shutdown closes it."""
+    state = build_state(gateway, config=config, env=env, clock=clock)
+    router = Router(state, owns_gateway=owns_gateway)
+    return ErrorGuard(router, state)
+
+
+def build_state(
+    gateway: Gateway,
+    *,
+    config: Config | None = None,
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+) -> ServerState:
+    """Read keys, limits and the kill switch from config and environment, once."""
+    config = config or gateway.config
+    env = os.environ if env is None else env
+    server = config.spec.server
+    clock = clock or SystemClock()
+    return ServerState(
+        gateway=gateway,
+        config=config,
+        clock=clock,
+        keys=KeyRing.from_spec(server),
+        lanes=LaneResolver(config),
+        limits=RateLimits(config.spec.state.url, global_rpm=server.global_rpm, clock=clock),
+        slots=ConcurrencySlots(),
+        spend=KeySpend(),
+        kill_switch=KillSwitch(env=env, spec=server),
+        metrics=HttpMetrics(),
+        telemetry_render=probes.telemetry_renderer(),
+    )
+
+
+class Router:
+    """Dispatches HTTP requests by (method, path) and runs the lifespan."""
+
+    def __init__(self, state: ServerState, *, owns_gateway: bool) -> None:
+        self.state = state
+        self._owns_gateway = owns_gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        state = self.state
+        started = state.clock.monotonic()
+        req = read_request(scope, state.new_request_id, HEADER_FIELDS)  # type: ignore[arg-type]
+        scope["laneway.request_id"] = req.request_id
+        handler = ROUTES.get((req.method, req.path))
+        route = req.path if handler is not None or req.path in _PATHS else "other"
+        try:
+            if handler is None:
+                status = await _no_route(req, send)
+            else:
+                status = await handler(state, req, receive, send)
+        except ClientGone:
+            status = CLIENT_CLOSED
+        state.metrics.observe(route, status, state.clock.monotonic() - started)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.state.ready = True
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self._shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _shutdown(self) -> None:
+        """After uvicorn drained in-flight requests: stop watchers, close stores and gateway."""
+        state = self.state
+        state.ready = False
+        await state.supervisor.aclose()
+        await state.limits.aclose()
+        if self._owns_gateway:
+            await state.gateway.aclose()
+
+
+async def _no_route(req: Request, send: Send) -> int:
+    if req.path in _PATHS:
+        allowed = sorted(method for method, path in ROUTES if path == req.path)
+        error = ApiError(
+            405,
+            f"{req.method} is not allowed on {req.path}; use {' or '.join(allowed)}",
+            type="invalid_request_error",
+            code="method_not_allowed",
+            headers={"allow": ", ".join(allowed)},
+        )
+    else:
+        error = ApiError(
+            404,
+            f"no endpoint {req.path}; laneway serves /v1/chat/completions and /v1/models",
+            type="not_found_error",
+            code="unknown_endpoint",
+        )
+    await respond_error(send, error, [(b"x-request-id", req.request_id.encode("ascii"))])
+    return error.status
+
+
+class ErrorGuard:
+    """Outermost middleware: an exception that escapes a handler is our bug.
+
+    Before the response started, the client gets an OpenAI-shaped 500 naming
+    the request id (the log has the traceback); after it started, the body is
+    ended so the client does not hang.
+    """
+
+    def __init__(self, app: Router, state: ServerState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: dict[str, object]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)  # type: ignore[arg-type]
+        except Exception:
+            request_id = str(scope.get("laneway.request_id", "unknown"))
+            log.exception("unhandled error in request %s", request_id)
+            self.state.metrics.observe("error", 500, 0.0)
+            if not started:
+                headers = [(b"x-request-id", request_id.encode("ascii", "replace"))]
+                await respond_error(send, internal_error(request_id), headers)
+            else:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def app_from_env() -> ASGIApp:
+    """uvicorn `--factory` entry for worker processes (`laneway serve --workers N`).
+
+    Each worker builds its own gateway from `$LANEWAY_CONFIG` (else ./laneway.yaml
+    or the built-in default), read from this process's environment.
+    """
+    from laneway.engine.gateway import Gateway
+
+    env = dict(os.environ)
+    return create_app(Gateway.from_config(None, env=env), env=env)

@@ -1,0 +1,171 @@
+"""Raw ASGI plumbing: request facts, responses, bounded body reads, disconnect watch.
+
+No framework on the hot path (see /work/shared/PERFORMANCE-NOTES.md): a request
+is a scope, two callables and a handful of headers read once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from laneway.engine.tasks import TaskSupervisor
+from laneway.server.errors import ApiError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+
+JSON = (b"content-type", b"application/json")
+_SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
+
+
+@dataclass(slots=True)
+class Request:
+    """What the handlers need from one HTTP request, read from the scope once."""
+
+    method: str
+    path: str
+    request_id: str
+    authorization: bytes | None
+    content_length: int | None
+    laneway: dict[str, str]  # X-Laneway-* headers by context field name
+
+
+def read_request(scope: Scope, new_id: Callable[[], str], fields: dict[bytes, str]) -> Request:
+    authorization = content_length = request_id = None
+    laneway: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization = value
+        elif name == b"content-length":
+            content_length = int(value) if value.isdigit() else None
+        elif name == b"x-request-id":
+            request_id = value.decode("ascii") if _SAFE_REQUEST_ID.match(value) else None
+        elif name.startswith(b"x-laneway-"):
+            field = fields.get(name)
+            if field is not None:
+                laneway[field] = value.decode("latin-1").strip()
+    return Request(
+        method=scope["method"],
+        path=scope["path"],
+        request_id=request_id or new_id(),
+        authorization=authorization,
+        content_length=content_length,
+        laneway=laneway,
+    )
+
+
+def header_value(text: str, limit: int = 512) -> bytes:
+    """Printable ASCII only, bounded: safe in any HTTP header whatever the model said."""
+    if not (text.isascii() and text.isprintable()):
+        text = "".join(c if " " <= c <= "~" else "?" for c in text)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text.encode("ascii")
+
+
+async def respond(send: Send, status: int, body: bytes, headers: Headers) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def respond_error(send: Send, error: ApiError, headers: Headers) -> None:
+    headers.append(JSON)
+    headers.extend((name.encode(), value.encode()) for name, value in error.headers.items())
+    await respond(send, error.status, error.body(), headers)
+
+
+def body_too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        f"the request body is larger than this server's limit of {limit} bytes "
+        "(server.max_body_bytes)",
+        type="invalid_request_error",
+        code="request_too_large",
+    )
+
+
+async def read_body(
+    receive: Receive, *, limit: int, declared: int | None, timeout_s: float
+) -> bytes:
+    """The whole body, never holding more than `limit` bytes; 413 past it, 408 if it stalls."""
+    if declared is not None and declared > limit:
+        raise body_too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise body_too_large(limit)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError:
+        raise ApiError(
+            408,
+            f"the request body did not arrive within {timeout_s:g} s",
+            type="invalid_request_error",
+            code="request_timeout",
+        ) from None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class ClientGone(Exception):
+    """The client disconnected; nothing more is sent."""
+
+
+class DisconnectWatch:
+    """Cancels the request's task when the client disconnects, so the provider call stops.
+
+    Enter it after the body is read: from then on the only message `receive`
+    can deliver is `http.disconnect`. On exit the watcher is cancelled; a
+    cancellation it caused becomes `ClientGone` (there is nobody left to answer).
+    """
+
+    __slots__ = ("_receive", "_supervisor", "_task", "_watcher", "disconnected")
+
+    def __init__(self, receive: Receive, supervisor: TaskSupervisor) -> None:
+        self._receive = receive
+        self._supervisor = supervisor
+        self._task: asyncio.Task[Any] | None = None
+        self._watcher: asyncio.Task[Any] | None = None
+        self.disconnected = False
+
+    async def __aenter__(self) -> DisconnectWatch:
+        self._task = asyncio.current_task()
+        self._watcher = self._supervisor.start(self._watch(), name="laneway-disconnect-watch")
+        return self
+
+    async def _watch(self) -> None:
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+        self.disconnected = True
+        if self._task is not None:
+            self._task.cancel()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self.disconnected and exc_type is asyncio.CancelledError and self._task is not None:
+            self._task.uncancel()
+            raise ClientGone from None

@@ -1,0 +1,163 @@
+"""Client keys: who may call, on which lanes, with which limits.
+
+Keys come from `server.keys` (and `server.admin_key`), plain or `sha256:<hex>`.
+At start-up every plain key is hashed and dropped: only SHA-256 digests stay in
+memory, so no plain key can reach a log line, a response or a config file
+laneway writes. A presented key is hashed and compared to every digest with
+`hmac.compare_digest`, so the comparison does not leak through timing.
+
+With no key configured at all, the server runs open (one anonymous principal,
+every lane, admin included); `laneway serve` then binds to 127.0.0.1 unless
+told `--insecure-no-auth`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+from laneway.config.schema import ClientKeySpec, ServerSpec
+from laneway.errors import ConfigError
+from laneway.server.errors import ApiError
+
+_HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller. `lanes` None means every lane."""
+
+    name: str
+    lanes: frozenset[str] | None
+    rpm: int | None = None
+    rph: int | None = None
+    concurrent: int | None = None
+    budget_usd: float | None = None
+    admin: bool = False
+
+    def may_use(self, lane: str) -> bool:
+        return self.lanes is None or lane in self.lanes
+
+
+ANONYMOUS = Principal(name="anonymous", lanes=None, admin=True)
+
+
+def digest_of(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def _stored_digest(secret: str, where: str) -> bytes:
+    """`sha256:<hex>` as given, or the digest of a plain key (which is then forgotten)."""
+    if secret.startswith("sha256:"):
+        hex_digest = secret.removeprefix("sha256:").strip().lower()
+        if not _HEX_DIGEST.match(hex_digest):
+            raise ConfigError(
+                "a hashed key must be sha256: followed by 64 hex digits",
+                path=where,
+                hint='print one with: python -c "import hashlib,sys; '
+                "print('sha256:'+hashlib.sha256(sys.argv[1].encode()).hexdigest())\" KEY",
+            )
+        return bytes.fromhex(hex_digest)
+    if not secret:
+        raise ConfigError("a client key is empty", path=where, hint="set the key's value")
+    return digest_of(secret)
+
+
+def _principal(spec: ClientKeySpec, digest: bytes) -> Principal:
+    lanes = None if "*" in spec.lanes else frozenset(spec.lanes)
+    return Principal(
+        name=spec.name or f"key-{digest.hex()[:8]}",
+        lanes=lanes,
+        rpm=spec.rpm,
+        rph=spec.rph,
+        concurrent=spec.concurrent,
+        budget_usd=spec.budget_usd,
+        admin=spec.admin,
+    )
+
+
+class KeyRing:
+    """Digests of the configured keys and the principal each one stands for."""
+
+    def __init__(self, entries: list[tuple[bytes, Principal]]) -> None:
+        self._entries = tuple(entries)
+
+    @classmethod
+    def from_spec(cls, server: ServerSpec) -> KeyRing:
+        entries = []
+        for i, spec in enumerate(server.keys):
+            digest = _stored_digest(spec.key.get_secret_value(), f"server.keys[{i}].key")
+            entries.append((digest, _principal(spec, digest)))
+        if server.admin_key is not None:
+            digest = _stored_digest(server.admin_key.get_secret_value(), "server.admin_key")
+            entries.append((digest, Principal(name="admin", lanes=None, admin=True)))
+        return cls(entries)
+
+    @property
+    def open(self) -> bool:
+        """No key configured: every caller is the anonymous principal."""
+        return not self._entries
+
+    @property
+    def principals(self) -> tuple[Principal, ...]:
+        return tuple(principal for _, principal in self._entries)
+
+    def authenticate(self, authorization: bytes | None) -> Principal:
+        """The principal for an `Authorization: Bearer <key>` header, or a 401."""
+        if self.open:
+            return ANONYMOUS
+        key = _bearer(authorization)
+        if key is None:
+            raise _unauthorized(
+                "missing client key: send `Authorization: Bearer <key>` "
+                "(the OpenAI SDKs send their api_key this way)"
+            )
+        presented = hashlib.sha256(key).digest()
+        found: Principal | None = None
+        for digest, principal in self._entries:
+            if hmac.compare_digest(digest, presented) and found is None:
+                found = principal
+        if found is None:
+            raise _unauthorized("unknown client key: check the key, or ask for one in server.keys")
+        return found
+
+
+def _bearer(header: bytes | None) -> bytes | None:
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(b" ")
+    if scheme.lower() != b"bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(
+        401,
+        message,
+        type="authentication_error",
+        code="invalid_api_key",
+        headers={"www-authenticate": "Bearer"},
+    )
+
+
+def forbidden_lane(principal: Principal, lane: str) -> ApiError:
+    return ApiError(
+        403,
+        f"this client key ({principal.name}) may not use lane {lane!r}; "
+        "ask for it to be added to the key's `lanes` in server.keys",
+        type="permission_error",
+        code="lane_not_allowed",
+        param="model",
+    )
+
+
+def admin_required() -> ApiError:
+    return ApiError(
+        403,
+        "this endpoint needs an admin key (server.admin_key, or a key with admin: true)",
+        type="permission_error",
+        code="admin_required",
+    )

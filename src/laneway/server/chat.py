@@ -1,0 +1,298 @@
+"""`POST /v1/chat/completions`: guards, then one completion, as JSON or as SSE.
+
+Guards in order, cheapest first and before any provider is called: kill switch,
+client key, rate limits, body size and shape, lane and its permission, the
+key's budget, a concurrency slot. Then the engine runs under a disconnect
+watch, so a client that hangs up cancels the provider call.
+
+Streams send their headers only once a provider has accepted the stream
+(`StreamOpened`), so every failure before that is a proper HTTP error; a
+failure after it ends the stream with an OpenAI `error` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import TYPE_CHECKING, cast
+
+from laneway.errors import LanewayError, RoutingExhaustedError
+from laneway.server.asgi import (
+    JSON,
+    DisconnectWatch,
+    Headers,
+    Receive,
+    Request,
+    Send,
+    header_value,
+    read_body,
+    respond,
+    respond_error,
+)
+from laneway.server.auth import Principal, forbidden_lane
+from laneway.server.context import build_context, context_fields
+from laneway.server.errors import ApiError, kill_switch_on, to_api_error
+from laneway.server.openai_wire import (
+    DONE,
+    ChatRequest,
+    ChunkWriter,
+    parse_chat_request,
+    render_completion,
+    render_degraded,
+)
+from laneway.types import (
+    Completion,
+    ErrorDelta,
+    FinishDelta,
+    Outcome,
+    RoutingDecision,
+    StreamDone,
+    StreamEvent,
+    StreamOpened,
+    TaskContext,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    UsageDelta,
+)
+
+if TYPE_CHECKING:
+    from laneway.server.state import ServerState
+
+_NONE = b"none"
+_SSE_HEADERS = (
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+)
+_DEGRADED = (b"x-laneway-degraded", b"true")
+
+
+def _route_headers(
+    request_id: str,
+    model: str | None,
+    decision: RoutingDecision | None,
+    trace: tuple[str, ...],
+) -> Headers:
+    """The four headers every answer of this endpoint carries; `none` where not known."""
+    return [
+        (b"x-request-id", request_id.encode("ascii")),
+        (b"x-laneway-model", header_value(model) if model else _NONE),
+        (
+            b"x-laneway-decision",
+            header_value(f"{decision.method}: {decision.reasoning}") if decision else _NONE,
+        ),
+        (b"x-laneway-trace", header_value(",".join(trace), 1024) if trace else _NONE),
+    ]
+
+
+def _error_headers(request_id: str, exc: BaseException) -> Headers:
+    if isinstance(exc, RoutingExhaustedError):
+        return _route_headers(request_id, None, exc.decision, exc.trace)
+    return _route_headers(request_id, None, None, ())
+
+
+async def chat_completions(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
+    """Answer one request; return the status sent (for metrics)."""
+    try:
+        chat, ctx, principal = await _admit(state, req, receive)
+        with state.slots.hold(principal):
+            if chat.stream:
+                return await _stream(state, chat, ctx, principal, receive, send)
+            return await _complete(state, chat, ctx, principal, receive, send)
+    except ApiError as exc:
+        await respond_error(send, exc, _error_headers(req.request_id, exc))
+        return exc.status
+
+
+async def _admit(
+    state: ServerState, req: Request, receive: Receive
+) -> tuple[ChatRequest, TaskContext, Principal]:
+    """Every guard that runs before the engine; raises `ApiError`."""
+    if state.kill_switch.on:
+        raise kill_switch_on()
+    principal = state.keys.authenticate(req.authorization)
+    await state.limits.hit(principal)
+    spec = state.spec
+    raw = await read_body(
+        receive,
+        limit=spec.max_body_bytes,
+        declared=req.content_length,
+        timeout_s=state.body_timeout_s,
+    )
+    chat = parse_chat_request(raw, max_messages=spec.max_messages)
+    named, extra = context_fields(req.laneway, chat.metadata)
+    lane = state.lanes.resolve(chat.model, named.get("lane"))
+    if not principal.may_use(lane):
+        raise forbidden_lane(principal, lane)
+    ctx = build_context(
+        lane=lane,
+        named=named,
+        extra=extra,
+        user=chat.user,
+        request_id=req.request_id,
+        budget_remaining_usd=state.spend.remaining_usd(principal),
+    )
+    return chat, ctx, principal
+
+
+def _has_degraded(state: ServerState, lane: str) -> str | None:
+    degraded = state.config.lanes[lane].spec.degraded
+    return degraded.message if degraded is not None else None
+
+
+async def _complete(
+    state: ServerState,
+    chat: ChatRequest,
+    ctx: TaskContext,
+    principal: Principal,
+    receive: Receive,
+    send: Send,
+) -> int:
+    request_id = ctx.request_id or ""
+    try:
+        async with DisconnectWatch(receive, state.supervisor):
+            result = await _call(state, chat, ctx)
+            if isinstance(result, Outcome):
+                return await _send_degraded(state, ctx, result, send)
+    except LanewayError as exc:
+        if isinstance(exc, ApiError):
+            raise
+        error = to_api_error(exc, request_id)
+        await respond_error(send, error, _error_headers(request_id, exc))
+        return error.status
+    completion = result
+    state.spend.record(principal, completion.usage.cost_usd)
+    headers = _completion_headers(request_id, completion)
+    body = render_completion(completion, request_id=request_id, created=state.created())
+    await respond(send, 200, body, headers)
+    return 200
+
+
+async def _call(state: ServerState, chat: ChatRequest, ctx: TaskContext) -> Completion | Outcome:
+    """`complete`, or for a lane with a degraded answer `run` (its Outcome when degraded)."""
+    if _has_degraded(state, ctx.lane) is None:
+        return await state.gateway.complete(chat.request, ctx)
+    outcome = await state.gateway.run(chat.request, ctx)
+    return outcome if outcome.completion is None else outcome.completion
+
+
+def _completion_headers(request_id: str, completion: Completion) -> Headers:
+    model = f"{completion.provider}/{completion.model}"
+    headers = _route_headers(request_id, model, completion.decision, completion.trace)
+    headers.append(JSON)
+    return headers
+
+
+async def _send_degraded(state: ServerState, ctx: TaskContext, outcome: Outcome, send: Send) -> int:
+    request_id = ctx.request_id or ""
+    headers = _route_headers(request_id, None, outcome.decision, outcome.trace)
+    headers += [JSON, _DEGRADED, (b"x-laneway-degraded-code", header_value(outcome.code or ""))]
+    body = render_degraded(
+        outcome.content, request_id=request_id, created=state.created(), model=ctx.lane
+    )
+    await respond(send, 200, body, headers)
+    return 200
+
+
+async def _stream(
+    state: ServerState,
+    chat: ChatRequest,
+    ctx: TaskContext,
+    principal: Principal,
+    receive: Receive,
+    send: Send,
+) -> int:
+    request_id = ctx.request_id or ""
+    # Gateway.stream is an async generator: closing it runs the engine's record
+    # (status `interrupted`) when the client goes away mid-stream.
+    stream = cast(AsyncGenerator[StreamEvent, None], state.gateway.stream(chat.request, ctx))
+    async with DisconnectWatch(receive, state.supervisor), aclosing(stream) as events:
+        try:
+            opened = await anext(events)
+        except LanewayError as exc:
+            if isinstance(exc, ApiError):
+                raise
+            message = _has_degraded(state, ctx.lane)
+            if message is not None:
+                return await _degraded_stream(state, chat, ctx, message, exc, send)
+            error = to_api_error(exc, request_id)
+            await respond_error(send, error, _error_headers(request_id, exc))
+            return error.status
+        if not isinstance(opened, StreamOpened):
+            raise RuntimeError(f"the engine's stream began with {type(opened).__name__}")
+        writer = ChunkWriter(
+            request_id=request_id,
+            created=state.created(),
+            model=str(opened.model),
+            include_usage=chat.include_usage,
+        )
+        headers = _route_headers(request_id, str(opened.model), opened.decision, opened.trace)
+        headers.extend(_SSE_HEADERS)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await _body(send, writer.opening())
+        usage = await _relay(events, writer, send, request_id)
+        if usage is None:
+            return 200
+        state.spend.record(principal, usage.cost_usd)
+        await send({"type": "http.response.body", "body": writer.usage(usage) + DONE})
+    return 200
+
+
+async def _body(send: Send, chunk: bytes) -> None:
+    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+
+async def _relay(
+    events: AsyncGenerator[StreamEvent, None], writer: ChunkWriter, send: Send, request_id: str
+) -> Usage | None:
+    """Deltas to chunks until the stream ends; the final usage, or None after an error event."""
+    usage = Usage()
+    try:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                await _body(send, writer.text(event))
+            elif isinstance(event, ToolCallDelta):
+                await _body(send, writer.tool_call(event))
+            elif isinstance(event, FinishDelta):
+                await _body(send, writer.finish(event))
+            elif isinstance(event, UsageDelta):
+                usage = event.usage
+            elif isinstance(event, StreamDone):
+                usage = event.completion.usage
+            elif isinstance(event, ErrorDelta):
+                await _end_with_error(send, to_api_error(event.error, request_id))
+                return None
+    except LanewayError as exc:
+        await _end_with_error(send, to_api_error(exc, request_id))
+        return None
+    return usage
+
+
+async def _end_with_error(send: Send, error: ApiError) -> None:
+    await send({"type": "http.response.body", "body": ChunkWriter.error(error)})
+
+
+async def _degraded_stream(
+    state: ServerState,
+    chat: ChatRequest,
+    ctx: TaskContext,
+    message: str,
+    exc: LanewayError,
+    send: Send,
+) -> int:
+    """The lane's degraded answer as a complete, valid stream."""
+    request_id = ctx.request_id or ""
+    writer = ChunkWriter(
+        request_id=request_id,
+        created=state.created(),
+        model=ctx.lane,
+        include_usage=chat.include_usage,
+    )
+    headers = _error_headers(request_id, exc)
+    code = to_api_error(exc, request_id).code
+    headers += [*_SSE_HEADERS, _DEGRADED, (b"x-laneway-degraded-code", header_value(code))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    body = writer.opening() + writer.text_answer(message) + writer.usage(Usage()) + DONE
+    await send({"type": "http.response.body", "body": body})
+    return 200

@@ -1,0 +1,117 @@
+"""The `TaskContext` of one HTTP request: which lane, and who asks.
+
+Sources, highest precedence first: `X-Laneway-*` headers (set by the caller's
+infrastructure), the body's `metadata`, then the body's `model` and `user`.
+
+    X-Laneway-Lane            metadata.lane            the lane (else `model`)
+    X-Laneway-Phase           metadata.phase
+    X-Laneway-Complexity      metadata.complexity      low | medium | high
+    X-Laneway-Job-Id          metadata.job_id
+    X-Laneway-User-Id         metadata.user_id         (else the body's `user`)
+    X-Laneway-Prompt-Version  metadata.prompt_version
+
+Other `metadata` keys become `TaskContext.metadata` (routing rules can match
+them). None of this reaches a provider.
+
+`model` names a lane, or an explicit `provider/model`. The engine has no way
+to pin one model, so an explicit model is served by the first lane (in config
+order) whose primary is that model, with that lane's fallbacks; a model no lane
+starts with is a 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from laneway.config.model import Config
+from laneway.server.errors import bad_request, not_found
+from laneway.types import Complexity, TaskContext
+
+_FIELDS = ("lane", "phase", "complexity", "job_id", "user_id", "prompt_version")
+HEADER_FIELDS: Mapping[bytes, str] = {
+    f"x-laneway-{name.replace('_', '-')}".encode(): name for name in _FIELDS
+}
+
+
+class LaneResolver:
+    """Maps a request's `model` (lane name or `provider/model`) to a lane, by dict lookup."""
+
+    def __init__(self, config: Config) -> None:
+        self._lanes = frozenset(config.lanes)
+        by_primary: dict[str, str] = {}
+        for name, lane in config.lanes.items():
+            by_primary.setdefault(str(lane.primary), name)
+        self._by_primary = by_primary
+
+    @property
+    def explicit_models(self) -> Mapping[str, str]:
+        """`provider/model` -> the lane that serves it."""
+        return self._by_primary
+
+    def resolve(self, model: str, override: str | None) -> str:
+        if override is not None:
+            if override not in self._lanes:
+                raise not_found(_unknown_lane(override, self._lanes), param="x-laneway-lane")
+            return override
+        if model in self._lanes:
+            return model
+        lane = self._by_primary.get(model)
+        if lane is not None:
+            return lane
+        if "/" in model:
+            raise not_found(
+                f"model {model!r} is not the primary model of any lane; name a lane "
+                "(GET /v1/models lists what this key may use)",
+                param="model",
+            )
+        raise not_found(_unknown_lane(model, self._lanes), param="model")
+
+
+def _unknown_lane(name: str, lanes: frozenset[str]) -> str:
+    known = ", ".join(sorted(lanes)) or "none"
+    return f"unknown lane or model {name!r} (lanes: {known}); GET /v1/models lists them"
+
+
+def context_fields(
+    headers: Mapping[str, str], metadata: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Split caller fields into named context fields and free-form metadata."""
+    named = {name: metadata[name] for name in _FIELDS if name in metadata}
+    named.update(headers)
+    extra = {key: value for key, value in metadata.items() if key not in _FIELDS}
+    return named, extra
+
+
+def build_context(
+    *,
+    lane: str,
+    named: Mapping[str, str],
+    extra: Mapping[str, str],
+    user: str | None,
+    request_id: str,
+    budget_remaining_usd: float | None,
+) -> TaskContext:
+    return TaskContext(
+        lane=lane,
+        phase=named.get("phase"),
+        complexity=_complexity(named.get("complexity")),
+        job_id=named.get("job_id"),
+        user_id=named.get("user_id", user),
+        prompt_version=named.get("prompt_version"),
+        metadata=extra,
+        request_id=request_id,
+        budget_remaining_usd=budget_remaining_usd,
+    )
+
+
+def _complexity(value: str | None) -> Complexity | None:
+    if value is None:
+        return None
+    try:
+        return Complexity(value.strip().lower())
+    except ValueError:
+        raise bad_request(
+            f"complexity {value!r} must be low, medium or high",
+            param="metadata.complexity",
+            code="invalid_field",
+        ) from None

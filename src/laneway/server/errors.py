@@ -1,0 +1,249 @@
+"""Every failure the server can meet, as an OpenAI-shaped error body and a status.
+
+Clients' retry logic (the OpenAI SDKs, LangChain, curl scripts) understands
+OpenAI's `{"error": {"message", "type", "param", "code"}}` and the status codes
+below, so each laneway error is rendered into exactly that, with our own `code`:
+
+    400 invalid_request_error   malformed JSON, missing or wrong field (param names it),
+                                upstream said bad request, context too long
+    401 authentication_error    missing or unknown client key
+    403 permission_error        lane not allowed for this key, admin key required
+    404 not_found_error         unknown lane, model or path
+    405 invalid_request_error   wrong method on a known path
+    408 invalid_request_error   the client stopped sending its body
+    413 invalid_request_error   body larger than server.max_body_bytes
+    422 invalid_response_error  output failed the lane's validation or PII check
+    429 rate_limit_error        client rate limit / concurrency (Retry-After), or every
+                                provider rate-limited (Retry-After)
+    429 insufficient_quota      a budget would be passed (never retried: x-should-retry false)
+    502 upstream_error          every provider failed on auth or invalid responses
+    503 service_unavailable     every provider unavailable, or the kill switch on
+    504 timeout_error           the lane's total deadline ran out
+    500 server_error            a bug in laneway (the message carries the request id)
+
+Budgets answer 429 rather than 402 because OpenAI itself reports an exhausted
+quota as 429 `insufficient_quota`, and every OpenAI client already handles it;
+`x-should-retry: false` stops the official SDKs from retrying it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from laneway.errors import (
+    BudgetExceededError,
+    ConfigError,
+    ErrorCode,
+    LanewayError,
+    OutputRejectedError,
+    ProviderError,
+    RoutingExhaustedError,
+)
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+#: Final codes that say "the upstream refused us", not "the upstream is down".
+_UPSTREAM_BROKEN = frozenset(
+    {
+        ErrorCode.AUTH.value,
+        ErrorCode.INVALID_RESPONSE.value,
+        ErrorCode.NOT_CONFIGURED.value,
+        ErrorCode.CONTENT_FILTER.value,
+        ErrorCode.PII_LEAK.value,
+        ErrorCode.UNKNOWN.value,
+        "credentials_invalid",
+    }
+)
+
+
+class ApiError(LanewayError):
+    """An HTTP error answer: status, OpenAI error fields, and extra response headers."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str,
+        code: str,
+        param: str | None = None,
+        headers: Mapping[str, str] = _NO_HEADERS,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.type = type
+        self.code = code
+        self.param = param
+        self.headers = headers
+
+    def body(self) -> bytes:
+        error = {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
+        return json.dumps({"error": error}, ensure_ascii=True).encode()
+
+    def __repr__(self) -> str:
+        return f"ApiError(status={self.status}, code={self.code!r}, param={self.param!r})"
+
+
+def bad_request(
+    message: str, *, param: str | None = None, code: str = "invalid_request"
+) -> ApiError:
+    return ApiError(400, message, type="invalid_request_error", code=code, param=param)
+
+
+def not_found(message: str, *, param: str | None = None, code: str = "model_not_found") -> ApiError:
+    return ApiError(404, message, type="not_found_error", code=code, param=param)
+
+
+def rate_limited(message: str, *, code: str, retry_after_s: float) -> ApiError:
+    seconds = max(1, math.ceil(retry_after_s))
+    return ApiError(
+        429,
+        message,
+        type="rate_limit_error",
+        code=code,
+        headers={"retry-after": str(seconds)},
+    )
+
+
+def kill_switch_on() -> ApiError:
+    return ApiError(
+        503,
+        "laneway's kill switch is on: no provider is called until an operator turns it off "
+        '(POST /admin/kill-switch {"on": false}, or unset LANEWAY_KILL_SWITCH)',
+        type="service_unavailable",
+        code="kill_switch",
+    )
+
+
+def internal_error(request_id: str) -> ApiError:
+    return ApiError(
+        500,
+        f"internal error in laneway (request id {request_id}); the server log has the details",
+        type="server_error",
+        code="internal_error",
+    )
+
+
+def to_api_error(exc: BaseException, request_id: str = "unknown") -> ApiError:
+    """Map any exception the engine may raise to the answer a client should see.
+
+    Anything unexpected becomes a 500 naming the request id: that is laneway's bug.
+    """
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, RoutingExhaustedError):
+        return _from_exhausted(exc)
+    if isinstance(exc, BudgetExceededError):
+        return _from_budget(exc)
+    if isinstance(exc, OutputRejectedError):
+        reasons = "; ".join(exc.reasons[:3])
+        detail = f": {reasons}" if reasons else ""
+        return ApiError(
+            422,
+            f"{exc.message}{detail}",
+            type="invalid_response_error",
+            code=exc.code.value,
+        )
+    if isinstance(exc, ProviderError):
+        return _from_provider(exc)
+    if isinstance(exc, ConfigError) and (exc.path or "").startswith("lanes."):
+        return not_found(exc.message, param="model")
+    return internal_error(request_id)
+
+
+def _from_budget(exc: BudgetExceededError) -> ApiError:
+    unit = "USD" if exc.unit == "usd" else "tokens"
+    return ApiError(
+        429,
+        f"{exc.scope} budget exceeded: limit {exc.limit:g} {unit}, spent {exc.spent:g}, "
+        f"this request needs about {exc.estimate:g} more; raise the budget or wait for it to reset",
+        type="insufficient_quota",
+        code="budget_exceeded",
+        headers={"x-should-retry": "false"},
+    )
+
+
+def _from_provider(exc: ProviderError) -> ApiError:
+    """A single provider error reaching the caller: the engine stops only on the caller's fault."""
+    if exc.code is ErrorCode.CONTEXT_LENGTH:
+        return bad_request(exc.message, param="messages", code="context_length_exceeded")
+    if exc.code is ErrorCode.BAD_REQUEST:
+        return bad_request(
+            f"the provider rejected the request as malformed: {exc.message}",
+            code="upstream_bad_request",
+        )
+    if exc.code is ErrorCode.CONTENT_FILTER:
+        return bad_request(exc.message, code="content_filter")
+    return _from_codes([exc.code.value], [exc], exc.message)
+
+
+def _from_exhausted(exc: RoutingExhaustedError) -> ApiError:
+    summary = _summarize(exc)
+    if exc.deadline_exhausted:
+        return ApiError(
+            504,
+            f"the lane's total deadline ran out before any model answered: {summary}",
+            type="timeout_error",
+            code="deadline_exhausted",
+        )
+    finals = _final_codes(exc)
+    if finals and all(code == ErrorCode.CONTEXT_LENGTH.value for code in finals):
+        return bad_request(
+            f"the request is too long for every model of the lane: {summary}",
+            param="messages",
+            code="context_length_exceeded",
+        )
+    if finals and all(code == ErrorCode.BAD_REQUEST.value for code in finals):
+        return bad_request(
+            f"the provider rejected the request as malformed: {summary}",
+            code="upstream_bad_request",
+        )
+    return _from_codes(finals, exc.errors, summary)
+
+
+def _from_codes(
+    finals: list[str], errors: tuple[ProviderError, ...] | list[ProviderError], summary: str
+) -> ApiError:
+    if finals and all(code == ErrorCode.RATE_LIMIT.value for code in finals):
+        waits = [e.retry_after_s for e in errors if e.retry_after_s is not None]
+        return rate_limited(
+            f"every provider of the lane is rate-limited: {summary}",
+            code="upstream_rate_limited",
+            retry_after_s=min(waits) if waits else 1.0,
+        )
+    if finals and all(code in _UPSTREAM_BROKEN for code in finals):
+        return ApiError(
+            502,
+            f"every provider of the lane failed (auth or invalid responses): {summary}",
+            type="upstream_error",
+            code="upstream_failed",
+        )
+    waits = [e.retry_after_s for e in errors if e.retry_after_s is not None]
+    headers = {"retry-after": str(max(1, math.ceil(min(waits))))} if waits else _NO_HEADERS
+    return ApiError(
+        503,
+        f"every provider of the lane is unavailable: {summary}",
+        type="service_unavailable",
+        code="upstream_unavailable",
+        headers=headers,
+    )
+
+
+def _final_codes(exc: RoutingExhaustedError) -> list[str]:
+    """The last outcome of each candidate model, in order: what finally stopped it."""
+    last: dict[str, str] = {}
+    for attempt in exc.attempts:
+        last[str(attempt.model)] = attempt.code
+    if not last:
+        return [e.code.value for e in exc.errors]
+    return list(last.values())
+
+
+def _summarize(exc: RoutingExhaustedError) -> str:
+    parts = [attempt.describe() for attempt in exc.attempts[:8]]
+    if len(exc.attempts) > 8:
+        parts.append(f"and {len(exc.attempts) - 8} more")
+    return "; ".join(parts) or exc.message

@@ -1,0 +1,70 @@
+"""HTTP-level metrics of the server, counted in plain dicts and rendered at scrape time.
+
+A request costs two dict updates; `prometheus_client` is imported only when
+`/metrics` is scraped, through a custom collector over these counts. When the
+telemetry layer (`laneway.telemetry.metrics`) offers its own render function,
+`/metrics` serves both.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterator
+from typing import Any
+
+#: seconds; the last bucket is +Inf
+BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class HttpMetrics:
+    """Requests by route and status, and request duration per route."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, int], int] = {}
+        self._hist: dict[str, list[float]] = {}  # route -> bucket counts, then sum, count
+
+    def observe(self, route: str, status: int, duration_s: float) -> None:
+        key = (route, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        hist = self._hist.get(route)
+        if hist is None:
+            hist = self._hist[route] = [0.0] * (len(BUCKETS_S) + 3)
+        hist[bisect.bisect_left(BUCKETS_S, duration_s)] += 1
+        hist[-2] += duration_s
+        hist[-1] += 1
+
+    def collect(self) -> Iterator[Any]:
+        """prometheus_client collector protocol."""
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+        counter = CounterMetricFamily(
+            "laneway_http_requests", "HTTP requests answered", labels=["route", "status"]
+        )
+        for (route, status), count in sorted(self.requests.items()):
+            counter.add_metric([route, str(status)], count)
+        yield counter
+        hist_family = HistogramMetricFamily(
+            "laneway_http_request_duration_seconds", "HTTP request duration", labels=["route"]
+        )
+        for route, hist in sorted(self._hist.items()):
+            cumulative: float = 0.0
+            buckets: list[tuple[str, float]] = []
+            for bound, in_bucket in zip((*BUCKETS_S, float("inf")), hist, strict=False):
+                cumulative += in_bucket
+                bucket = "+Inf" if bound == float("inf") else repr(bound)
+                buckets.append((bucket, cumulative))
+            hist_family.add_metric([route], buckets, sum_value=hist[-2])
+        yield hist_family
+
+
+def render(metrics: HttpMetrics, extra: Callable[[], bytes] | None = None) -> tuple[bytes, str]:
+    """The Prometheus text exposition of the server's metrics (and the telemetry layer's)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(metrics)
+    body = generate_latest(registry)
+    if extra is not None:
+        body += extra()
+    return body, str(CONTENT_TYPE_LATEST)

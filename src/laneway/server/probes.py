@@ -1,0 +1,74 @@
+"""Read-only endpoints: `/v1/models`, `/healthz`, `/readyz`, `/metrics`.
+
+`/healthz` says the process answers; `/readyz` says it should get traffic:
+start-up finished, config loaded, the rate-limit store reachable, and not
+shutting down. Neither needs a key, so load balancers can probe them; the
+model list does, since it shows what that key may use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from laneway.server.asgi import JSON, Receive, Request, Send, respond, respond_error
+from laneway.server.errors import ApiError
+from laneway.server.metrics import render
+from laneway.server.openai_wire import render_json, render_models
+
+if TYPE_CHECKING:
+    from laneway.server.state import ServerState
+
+
+def _id(req: Request) -> tuple[bytes, bytes]:
+    return (b"x-request-id", req.request_id.encode("ascii"))
+
+
+async def models(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
+    try:
+        principal = state.keys.authenticate(req.authorization)
+    except ApiError as exc:
+        await respond_error(send, exc, [_id(req)])
+        return exc.status
+    ids = [(lane, "laneway") for lane in state.config.lanes if principal.may_use(lane)]
+    ids += [
+        (model, model.partition("/")[0])
+        for model, lane in state.lanes.explicit_models.items()
+        if principal.may_use(lane) and model not in state.config.lanes
+    ]
+    await respond(send, 200, render_models(ids, created=0), [_id(req), JSON])
+    return 200
+
+
+async def healthz(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
+    await respond(send, 200, b'{"status":"ok"}', [_id(req), JSON])
+    return 200
+
+
+async def readyz(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
+    checks = {"config": True, "started": state.ready, "limits_store": await state.limits.check()}
+    ready = all(checks.values())
+    body = render_json({"status": "ready" if ready else "not_ready", "checks": checks})
+    status = 200 if ready else 503
+    await respond(send, status, body, [_id(req), JSON])
+    return status
+
+
+def telemetry_renderer() -> Callable[[], bytes] | None:
+    """The telemetry layer's Prometheus renderer, when that module offers one."""
+    try:
+        module = importlib.import_module("laneway.telemetry.metrics")
+    except ImportError:
+        return None
+    renderer = getattr(module, "render_latest", None)
+    return renderer if callable(renderer) else None
+
+
+async def metrics(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
+    body, content_type = render(state.metrics, state.telemetry_render)
+    await respond(send, 200, body, [_id(req), (b"content-type", content_type.encode())])
+    return 200
+
+
+__all__ = ["healthz", "metrics", "models", "readyz", "render_json"]

@@ -1,0 +1,177 @@
+"""The in-process state backend (`memory://`), the default for one replica.
+
+Every operation runs to completion without an `await` inside, so on one event
+loop it is atomic by construction: no lock is needed and none is taken. Not
+shared between processes; use Redis for that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from laneway.state import breaker_record
+from laneway.state.base import (
+    BreakerOp,
+    BreakerOutcome,
+    BreakerParams,
+    BreakerStateName,
+    Refusal,
+    ScopeLimit,
+    ScopeUsage,
+)
+from laneway.state.breaker_record import BreakerRecord
+
+DEFAULT_CACHE_ENTRIES = 10_000
+
+
+class MemoryBreakerStore:
+    def __init__(self) -> None:
+        self._records: dict[str, BreakerRecord] = {}
+
+    async def apply(
+        self, key: str, op: BreakerOp, now: float, params: BreakerParams
+    ) -> BreakerOutcome:
+        record = self._records.get(key, breaker_record.CLOSED)
+        new, outcome = breaker_record.apply(record, op, now, params)
+        if new is not record:
+            self._records[key] = new
+        return outcome
+
+    async def states(self) -> dict[str, BreakerStateName]:
+        return {key: record.state for key, record in self._records.items()}
+
+    async def clear(self, key: str) -> None:
+        self._records.pop(key, None)
+
+
+@dataclass(slots=True)
+class _Usage:
+    spent_nanos: int = 0
+    reserved_nanos: int = 0
+    spent_tokens: int = 0
+    reserved_tokens: int = 0
+
+    def freeze(self) -> ScopeUsage:
+        return ScopeUsage(
+            self.spent_nanos, self.reserved_nanos, self.spent_tokens, self.reserved_tokens
+        )
+
+
+class MemoryBudgetStore:
+    def __init__(self) -> None:
+        self._scopes: dict[str, _Usage] = {}
+        self._pending: set[str] = set()
+
+    async def reserve(
+        self, reservation_id: str, limits: Sequence[ScopeLimit], nanos: int, tokens: int
+    ) -> Refusal | None:
+        for limit in limits:
+            usage = self._scopes.get(limit.scope) or _Usage()
+            refusal = _check(limit, usage, nanos, tokens)
+            if refusal is not None:
+                return refusal
+        for limit in limits:
+            usage = self._scopes.setdefault(limit.scope, _Usage())
+            usage.reserved_nanos += nanos
+            usage.reserved_tokens += tokens
+        self._pending.add(reservation_id)
+        return None
+
+    async def commit(
+        self,
+        reservation_id: str,
+        scopes: Sequence[str],
+        reserved: tuple[int, int],
+        actual: tuple[int, int],
+    ) -> bool:
+        if reservation_id not in self._pending:
+            return False
+        self._pending.discard(reservation_id)
+        for scope in scopes:
+            usage = self._scopes.setdefault(scope, _Usage())
+            usage.reserved_nanos -= reserved[0]
+            usage.reserved_tokens -= reserved[1]
+            usage.spent_nanos += actual[0]
+            usage.spent_tokens += actual[1]
+        return True
+
+    async def refund(
+        self, reservation_id: str, scopes: Sequence[str], reserved: tuple[int, int]
+    ) -> bool:
+        return await self.commit(reservation_id, scopes, reserved, (0, 0))
+
+    async def usage(self, scope: str) -> ScopeUsage:
+        usage = self._scopes.get(scope)
+        return usage.freeze() if usage is not None else ScopeUsage()
+
+    async def snapshot(self) -> dict[str, ScopeUsage]:
+        return {scope: usage.freeze() for scope, usage in self._scopes.items()}
+
+    async def forget(self, scope: str) -> None:
+        self._scopes.pop(scope, None)
+
+
+def _check(limit: ScopeLimit, usage: _Usage, nanos: int, tokens: int) -> Refusal | None:
+    """The same test as `lua/budget_reserve.lua`: committed + reserved + this must fit."""
+    if limit.usd_nanos is not None and (
+        usage.spent_nanos + usage.reserved_nanos + nanos > limit.usd_nanos
+    ):
+        return Refusal(limit.scope, "usd", limit.usd_nanos, usage.freeze())
+    if limit.tokens is not None and (
+        usage.spent_tokens + usage.reserved_tokens + tokens > limit.tokens
+    ):
+        return Refusal(limit.scope, "tokens", limit.tokens, usage.freeze())
+    return None
+
+
+class MemoryDecisionCache:
+    """A bounded TTL map; the oldest entry goes first when it is full."""
+
+    def __init__(self, max_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
+        self._entries: dict[str, tuple[str, float]] = {}
+        self._max_entries = max_entries
+
+    async def get(self, key: str, now: float) -> str | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if now >= entry[1]:
+            del self._entries[key]
+            return None
+        return entry[0]
+
+    async def set(self, key: str, value: str, *, ttl_s: float, now: float) -> None:
+        self._entries.pop(key, None)
+        while len(self._entries) >= self._max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = (value, now + ttl_s)
+
+
+class MemoryStateStore:
+    """All in-process stores together; `aclose` only drops what they hold."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self._url = url
+        self._breakers = MemoryBreakerStore()
+        self._budgets = MemoryBudgetStore()
+        self._decisions = MemoryDecisionCache()
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def breakers(self) -> MemoryBreakerStore:
+        return self._breakers
+
+    @property
+    def budgets(self) -> MemoryBudgetStore:
+        return self._budgets
+
+    @property
+    def decisions(self) -> MemoryDecisionCache:
+        return self._decisions
+
+    async def aclose(self) -> None:
+        """Nothing to release: the state goes when the object does."""

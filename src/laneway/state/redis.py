@@ -1,0 +1,255 @@
+"""The Redis state backend (`redis://`, `rediss://`, `unix://`), shared by many replicas.
+
+Every read-check-write is one Lua script from `lua/` (loaded with
+`importlib.resources`, run by SHA with a fallback to EVAL), never a
+read-modify-write from Python, so replicas racing on one key stay correct.
+Redis errors are translated to `StateError` here, at this edge. `redis` is
+imported only when this module is, i.e. only when a Redis URL is configured.
+
+Keys are `<prefix>breaker:<name>`, `<prefix>breakers` (the set of names),
+`<prefix>budget:<scope>`, `<prefix>budget-res:<id>` and `<prefix>decision:<key>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from laneway.state.base import (
+    BreakerOp,
+    BreakerOutcome,
+    BreakerParams,
+    BreakerStateName,
+    Refusal,
+    ScopeLimit,
+    ScopeUsage,
+    StateError,
+)
+
+DEFAULT_PREFIX = "laneway:"
+#: a reservation never settled (its process died) stops blocking a retry after a day
+RESERVATION_TTL_S = 86_400
+_STATES: frozenset[str] = frozenset({"closed", "open", "half_open"})
+
+
+def load_script(name: str) -> str:
+    return resources.files("laneway.state").joinpath("lua", name).read_text(encoding="utf-8")
+
+
+@contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Turn a redis-py failure into `StateError`, without the URL (it may hold a password)."""
+    try:
+        yield
+    except RedisError as exc:
+        raise StateError(
+            f"the Redis state store failed while {action}: {type(exc).__name__}; "
+            "check that Redis is reachable at the `state.url` in laneway.yaml"
+        ) from exc
+
+
+def _num(text: float) -> str:
+    return format(text, ".17g")
+
+
+class RedisBreakerStore:
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._script: AsyncScript = client.register_script(load_script("breaker.lua"))
+
+    async def apply(
+        self, key: str, op: BreakerOp, now: float, params: BreakerParams
+    ) -> BreakerOutcome:
+        argv: list[str | int] = [op, _num(now), params.failure_threshold]
+        argv += [_num(params.window_s), _num(params.open_s), _num(params.probe_timeout_s), key]
+        keys = [f"{self._prefix}breaker:{key}", f"{self._prefix}breakers"]
+        with translated(f"updating the breaker of {key}"):
+            reply = await self._script(keys=keys, args=argv)
+        old, new, allowed, probe = reply
+        return BreakerOutcome(_state(old), _state(new), bool(allowed), bool(probe))
+
+    async def states(self) -> dict[str, BreakerStateName]:
+        with translated("reading breaker states"):
+            names = sorted(await _await(self._client.smembers(f"{self._prefix}breakers")))
+            if not names:
+                return {}
+            pipe = self._client.pipeline(transaction=False)
+            for name in names:
+                pipe.hget(f"{self._prefix}breaker:{name}", "state")
+            values = await pipe.execute()
+        return {name: _state(value or "closed") for name, value in zip(names, values, strict=True)}
+
+    async def clear(self, key: str) -> None:
+        with translated(f"clearing the breaker of {key}"):
+            await self._client.delete(f"{self._prefix}breaker:{key}")
+            await _await(self._client.srem(f"{self._prefix}breakers", key))
+
+
+def _state(value: object) -> BreakerStateName:
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    if text not in _STATES:
+        raise StateError(f"the Redis breaker record holds an unknown state {text!r}")
+    return cast(BreakerStateName, text)
+
+
+async def _await(value: Awaitable[Any] | Any) -> Any:
+    """redis-py types some commands as `Awaitable[T] | T`; the asyncio client always awaits."""
+    return await value
+
+
+class RedisBudgetStore:
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._reserve: AsyncScript = client.register_script(load_script("budget_reserve.lua"))
+        self._settle: AsyncScript = client.register_script(load_script("budget_settle.lua"))
+
+    def _scope_key(self, scope: str) -> str:
+        return f"{self._prefix}budget:{scope}"
+
+    def _marker(self, reservation_id: str) -> str:
+        return f"{self._prefix}budget-res:{reservation_id}"
+
+    @property
+    def _registry(self) -> str:
+        return f"{self._prefix}budgets"
+
+    async def reserve(
+        self, reservation_id: str, limits: Sequence[ScopeLimit], nanos: int, tokens: int
+    ) -> Refusal | None:
+        keys = [self._marker(reservation_id), self._registry]
+        keys += [self._scope_key(lim.scope) for lim in limits]
+        argv: list[str | int] = [nanos, tokens, RESERVATION_TTL_S]
+        for lim in limits:
+            argv += [lim.scope, "" if lim.usd_nanos is None else lim.usd_nanos]
+            argv += ["" if lim.tokens is None else lim.tokens]
+        with translated("reserving budget"):
+            reply = await self._reserve(keys=keys, args=argv)
+        if not reply:
+            return None
+        index, unit, limit, *usage = reply
+        unit_name = str(unit)
+        return Refusal(
+            limits[int(index) - 1].scope,
+            "tokens" if unit_name == "tokens" else "usd",
+            int(limit),
+            ScopeUsage(*(int(v) for v in usage)),
+        )
+
+    async def commit(
+        self,
+        reservation_id: str,
+        scopes: Sequence[str],
+        reserved: tuple[int, int],
+        actual: tuple[int, int],
+    ) -> bool:
+        keys = [self._marker(reservation_id), *(self._scope_key(s) for s in scopes)]
+        argv = [-reserved[0], -reserved[1], actual[0], actual[1]]
+        with translated("settling a budget reservation"):
+            settled = await self._settle(keys=keys, args=argv)
+        return bool(settled)
+
+    async def refund(
+        self, reservation_id: str, scopes: Sequence[str], reserved: tuple[int, int]
+    ) -> bool:
+        return await self.commit(reservation_id, scopes, reserved, (0, 0))
+
+    async def usage(self, scope: str) -> ScopeUsage:
+        with translated(f"reading the budget of {scope}"):
+            values = await _await(self._client.hmget(self._scope_key(scope), list(_USAGE)))
+        return ScopeUsage(*(int(v or 0) for v in values))
+
+    async def snapshot(self) -> dict[str, ScopeUsage]:
+        with translated("reading budget usage"):
+            scopes = sorted(await _await(self._client.smembers(self._registry)))
+            pipe = self._client.pipeline(transaction=False)
+            for scope in scopes:
+                pipe.hmget(self._scope_key(scope), list(_USAGE))
+            rows = await pipe.execute() if scopes else []
+        return {
+            scope: ScopeUsage(*(int(v or 0) for v in row))
+            for scope, row in zip(scopes, rows, strict=True)
+        }
+
+    async def forget(self, scope: str) -> None:
+        with translated(f"dropping the budget of {scope}"):
+            await self._client.delete(self._scope_key(scope))
+            await _await(self._client.srem(self._registry, scope))
+
+
+_USAGE = ("spent_nanos", "reserved_nanos", "spent_tokens", "reserved_tokens")
+
+
+class RedisDecisionCache:
+    """Plain GET and SET with PX: single commands are atomic already.
+
+    Expiry is Redis's own clock, so `now` is not used here.
+    """
+
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+
+    async def get(self, key: str, now: float) -> str | None:
+        with translated("reading the decision cache"):
+            value = await self._client.get(f"{self._prefix}decision:{key}")
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    async def set(self, key: str, value: str, *, ttl_s: float, now: float) -> None:
+        ttl_ms = max(1, round(ttl_s * 1000))
+        with translated("writing the decision cache"):
+            await self._client.set(f"{self._prefix}decision:{key}", value, px=ttl_ms)
+
+
+class RedisStateStore:
+    """One connection pool shared by the three stores; `aclose` closes it."""
+
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self._url = url
+        try:
+            # A blocking pool makes a burst of requests queue for a connection instead of
+            # failing; `?max_connections=N` in the URL sizes it (redis-py default 50).
+            pool = aioredis.BlockingConnectionPool.from_url(url, decode_responses=True)
+            self._client = aioredis.Redis.from_pool(pool)
+        except ValueError as exc:
+            raise StateError(f"the Redis state URL is not valid: {exc}") from exc
+        self._breakers = RedisBreakerStore(self._client, prefix)
+        self._budgets = RedisBudgetStore(self._client, prefix)
+        self._decisions = RedisDecisionCache(self._client, prefix)
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def breakers(self) -> RedisBreakerStore:
+        return self._breakers
+
+    @property
+    def budgets(self) -> RedisBudgetStore:
+        return self._budgets
+
+    @property
+    def decisions(self) -> RedisDecisionCache:
+        return self._decisions
+
+    async def ping(self) -> None:
+        """Fail early and clearly when Redis is not there (`open_state` does not connect)."""
+        with translated("connecting"):
+            await _await(self._client.ping())
+
+    async def aclose(self) -> None:
+        with translated("closing"):
+            await self._client.aclose()
+
+
+__all__ = ["RedisStateStore", "load_script", "translated"]

@@ -1,0 +1,211 @@
+"""The audit sink over a real SQLite file: durability modes, lifecycle, privacy flags."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from laneway.audit.sink import NullSink, StoreSink, build_audit_sink
+from laneway.audit.sqlite import SqliteStore
+from laneway.audit.store import AuditError, RequestFilter
+from laneway.clock import FakeClock
+from laneway.config.schema import AuditSpec
+from laneway.events import (
+    AttemptFinished,
+    BreakerChanged,
+    DecisionMade,
+    RequestFinished,
+    RequestStarted,
+    RoutingCall,
+)
+from laneway.types import Attempt, Complexity, ModelRef, RoutingDecision, TaskContext, Usage
+
+GLM = ModelRef("zai", "glm-4.7")
+OPUS = ModelRef("anthropic", "claude-opus-4-5")
+CTX = TaskContext(
+    lane="coding", phase="impl", complexity=Complexity.HIGH, job_id="j1", user_id="alice"
+)
+
+
+def started(rid: str = "r1", *, content: str | None = None) -> RequestStarted:
+    return RequestStarted(rid, 1_700_000_000.0, CTX, payload_sha256="p" * 64, content=content)
+
+
+def finished(rid: str = "r1", *, output: str | None = None) -> RequestFinished:
+    decision = RoutingDecision(OPUS, (GLM,), "rule 0 matched", "static", rule_index=0)
+    return RequestFinished(
+        rid,
+        1_700_000_001.0,
+        CTX,
+        "success",
+        1000.0,
+        decision=decision,
+        model=GLM,
+        attempts=(Attempt(OPUS, "rate_limit", 1, 30.0), Attempt(GLM, "success", 1, 900.0)),
+        trace=("anthropic/claude-opus-4-5:rate_limit", "zai/glm-4.7:success"),
+        usage=Usage(100, 50, 0.002),
+        output_sha256="o" * 64,
+        output=output,
+    )
+
+
+def rows_of(
+    path: Path, sql: str = "SELECT request_id, status FROM audit_requests"
+) -> list[tuple[object, ...]]:
+    """Read through a separate connection: what another process would see now."""
+    with sqlite3.connect(path) as conn:
+        try:
+            return conn.execute(sql).fetchall()
+        except sqlite3.OperationalError:
+            return []  # no table yet
+
+
+def make_sink(
+    path: Path,
+    durability: Literal["strict", "batched"] = "strict",
+    *,
+    store_content: bool = False,
+    store_raw_user_id: bool = False,
+) -> StoreSink:
+    return StoreSink(
+        SqliteStore(path),
+        clock=FakeClock(),
+        durability=durability,
+        store_content=store_content,
+        store_raw_user_id=store_raw_user_id,
+    )
+
+
+async def test_strict_start_commits_pending_row_before_returning(tmp_path: Path) -> None:
+    sink = make_sink(tmp_path / "a.db")
+    await sink.start(started())
+    assert rows_of(tmp_path / "a.db") == [("r1", "pending")]
+    await sink.aclose()
+
+
+async def test_batched_start_returns_before_the_write_and_aclose_flushes(tmp_path: Path) -> None:
+    sink = make_sink(tmp_path / "a.db", "batched")
+    await sink.start(started())
+    assert rows_of(tmp_path / "a.db") == []
+    sink.record(finished())
+    await sink.aclose()
+    assert rows_of(tmp_path / "a.db") == [("r1", "success")]
+
+
+async def test_lifecycle_records_final_row_and_routing_events(tmp_path: Path) -> None:
+    sink = make_sink(tmp_path / "a.db")
+    await sink.start(started())
+    decision = RoutingDecision(OPUS, (GLM,), "rule 0 matched", "static", rule_index=0)
+    sink.record(DecisionMade("r1", 1_700_000_000.1, decision))
+    sink.record(AttemptFinished("r1", 1_700_000_000.2, Attempt(OPUS, "rate_limit", 1, 30.0)))
+    sink.record(BreakerChanged(1_700_000_000.3, OPUS, "closed", "open"))
+    sink.record(
+        RoutingCall(
+            "r1",
+            1_700_000_000.05,
+            ModelRef("anthropic", "haiku"),
+            "used",
+            "ok",
+            chosen=OPUS,
+            cost_usd=0.0003,
+            latency_ms=70.0,
+        )
+    )
+    sink.record(finished())
+    await sink.aclose()
+
+    store = SqliteStore(tmp_path / "a.db")
+    await store.open()
+    [row] = await store.select_requests(RequestFilter())
+    events = await store.select_events()
+    await store.aclose()
+    assert (row.status, row.model, row.provider) == ("success", "zai/glm-4.7", "zai")
+    assert (row.decision_model, row.decision_method, row.decision_rule_index) == (
+        "anthropic/claude-opus-4-5",
+        "static",
+        0,
+    )
+    assert (row.phase, row.complexity, row.job_id) == ("impl", "high", "j1")
+    assert [a["code"] for a in row.attempt_list()] == ["rate_limit", "success"]
+    assert (row.tokens_in, row.tokens_out, row.cost_usd, row.duration_ms) == (
+        100,
+        50,
+        0.002,
+        1000.0,
+    )
+    assert [(e.kind, e.code) for e in events] == [
+        ("routing_call", "used"),
+        ("decision", "static"),
+        ("attempt", "rate_limit"),
+        ("breaker", "open"),
+    ]
+    assert events[0].cost_usd == pytest.approx(0.0003)
+
+
+async def test_concurrent_strict_starts_share_commits(tmp_path: Path) -> None:
+    sink = make_sink(tmp_path / "a.db")
+    await sink.start(started("warm"))
+    before = sink.writer.batches
+    await asyncio.gather(*(sink.start(started(f"r{i}")) for i in range(32)))
+    assert sink.writer.batches - before <= 2
+    assert len(rows_of(tmp_path / "a.db")) == 33
+    await sink.aclose()
+
+
+async def test_user_id_is_hashed_with_the_store_salt_and_content_is_dropped(tmp_path: Path) -> None:
+    sink = make_sink(tmp_path / "a.db")
+    await sink.start(started(content="the prompt"))
+    sink.record(finished(output="the answer"))
+    await sink.aclose()
+    [(user_hash, user_id, content, output)] = rows_of(
+        tmp_path / "a.db", "SELECT user_hash, user_id, content, output FROM audit_requests"
+    )
+    [(salt,)] = rows_of(tmp_path / "a.db", "SELECT value FROM audit_meta WHERE key = 'user_salt'")
+    assert user_hash == hashlib.sha256(f"{salt}alice".encode()).hexdigest()
+    assert (user_id, content, output) == (None, None, None)
+
+
+async def test_raw_user_id_and_content_when_configured(tmp_path: Path) -> None:
+    sink = make_sink(tmp_path / "a.db", store_content=True, store_raw_user_id=True)
+    await sink.start(started(content="the prompt"))
+    sink.record(finished(output="the answer"))
+    await sink.aclose()
+    assert rows_of(tmp_path / "a.db", "SELECT user_id, content, output FROM audit_requests") == [
+        ("alice", "the prompt", "the answer")
+    ]
+
+
+async def test_strict_start_raises_when_the_store_cannot_be_written(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()
+    sink = make_sink(tmp_path / "dir.db")
+    with pytest.raises(AuditError, match=r"dir\.db"):
+        await sink.start(started())
+    sink.record(finished())  # fire-and-forget writes are dropped, not raised
+    await sink.aclose()
+
+
+async def test_opening_marks_pending_rows_of_a_previous_process_interrupted(tmp_path: Path) -> None:
+    first = make_sink(tmp_path / "a.db")
+    await first.start(started("left-pending"))
+    await first.store.aclose()  # the process "dies": no final row, no writer shutdown
+
+    second = make_sink(tmp_path / "a.db")
+    await second.open()
+    assert second.interrupted == 1
+    assert rows_of(tmp_path / "a.db") == [("left-pending", "interrupted")]
+    await second.aclose()
+
+
+async def test_build_audit_sink_resolves_relative_sqlite_path_and_disabled(tmp_path: Path) -> None:
+    assert isinstance(build_audit_sink(AuditSpec(enabled=False), clock=FakeClock()), NullSink)
+    sink = build_audit_sink(
+        AuditSpec(url="sqlite:///logs/audit.db"), clock=FakeClock(), source_dir=tmp_path
+    )
+    await sink.start(started())
+    await sink.aclose()
+    assert rows_of(tmp_path / "logs" / "audit.db") == [("r1", "pending")]

@@ -1,0 +1,89 @@
+"""Lane resolution and the TaskContext built from headers, metadata and the body."""
+
+from __future__ import annotations
+
+import pytest
+
+from laneway.config.loader import load_config
+from laneway.config.model import Config
+from laneway.server.context import LaneResolver, build_context, context_fields
+from laneway.server.errors import ApiError
+from laneway.types import Complexity
+
+
+@pytest.fixture
+def config() -> Config:
+    return load_config(
+        {
+            "providers": {"fake": {"kind": "fake"}},
+            "lanes": {
+                "coding": {"primary": "fake/a", "fallback": ["fake/b"]},
+                "chat": {"primary": "fake/b"},
+                "review": {"primary": "fake/a"},
+            },
+        },
+        env={},
+    )
+
+
+def test_a_lane_name_or_a_lanes_primary_resolves(config: Config) -> None:
+    lanes = LaneResolver(config)
+    assert lanes.resolve("chat", None) == "chat"
+    assert lanes.resolve("fake/a", None) == "coding"  # first lane in config order
+    assert lanes.resolve("fake/b", None) == "chat"
+    assert lanes.resolve("gpt-4o", "review") == "review"  # a header lane wins over the model
+
+
+@pytest.mark.parametrize(
+    ("model", "override", "param"),
+    [
+        ("nope", None, "model"),
+        ("fake/zzz", None, "model"),
+        ("openai/", None, "model"),
+        ("coding", "nope", "x-laneway-lane"),
+    ],
+)
+def test_unknown_lane_or_model_is_404(
+    config: Config, model: str, override: str | None, param: str
+) -> None:
+    with pytest.raises(ApiError) as info:
+        LaneResolver(config).resolve(model, override)
+    assert (info.value.status, info.value.param) == (404, param)
+
+
+def test_headers_win_over_metadata_and_metadata_over_user() -> None:
+    named, extra = context_fields(
+        {"phase": "build", "job_id": "j-h"},
+        {"phase": "plan", "complexity": "HIGH", "user_id": "u-m", "team": "x"},
+    )
+    ctx = build_context(
+        lane="coding",
+        named=named,
+        extra=extra,
+        user="u-body",
+        request_id="r",
+        budget_remaining_usd=1.5,
+    )
+    assert ctx.phase == "build"
+    assert ctx.job_id == "j-h"
+    assert ctx.complexity is Complexity.HIGH
+    assert ctx.user_id == "u-m"
+    assert ctx.metadata == {"team": "x"}
+    assert (ctx.request_id, ctx.budget_remaining_usd) == ("r", 1.5)
+
+
+def test_body_user_is_the_fallback_user_id() -> None:
+    named, extra = context_fields({}, {})
+    ctx = build_context(
+        lane="c", named=named, extra=extra, user="u", request_id="r", budget_remaining_usd=None
+    )
+    assert ctx.user_id == "u"
+
+
+def test_a_bad_complexity_is_400() -> None:
+    named, extra = context_fields({"complexity": "extreme"}, {})
+    with pytest.raises(ApiError) as info:
+        build_context(
+            lane="c", named=named, extra=extra, user=None, request_id="r", budget_remaining_usd=None
+        )
+    assert info.value.status == 400
