@@ -16,6 +16,7 @@ DURATION="${1:-10}"
 WORK="$(mktemp -d /tmp/laneway-bench.XXXXXX)"
 UP_PORT=18081
 GW_PORT=18080
+MIN_PORT=18082
 PY=.venv/bin/python
 command -v nginx >/dev/null && command -v wrk >/dev/null || {
     echo "needs nginx and wrk: apt-get install -y nginx wrk" >&2; exit 1; }
@@ -43,6 +44,12 @@ for _ in $(seq 100); do
 done
 curl -sf "http://127.0.0.1:$GW_PORT/readyz" >/dev/null || { echo "gateway did not start" >&2; exit 1; }
 
+# the floor: a minimal uvicorn + aiohttp pass-through proxy on the same core
+taskset -c 0 $PY bench/server/minimal_proxy.py "http://127.0.0.1:$UP_PORT/v1/chat/completions" \
+    "$MIN_PORT" &
+pids+=($!)
+sleep 1
+
 run_wrk() {  # name url lua connections
     local name=$1 url=$2 lua=$3 conns=$4
     taskset -c 1 wrk -t1 -c"$conns" -d"${DURATION}s" --latency -s "$lua" "$url" \
@@ -55,11 +62,11 @@ taskset -c 1 wrk -t1 -c4 -d2s -s "$WORK/json.lua" "http://127.0.0.1:$GW_PORT/v1/
 for conns in 1 32; do
     run_wrk direct-json "http://127.0.0.1:$UP_PORT/v1/chat/completions" "$WORK/direct.lua" "$conns"
     run_wrk direct-stream "http://127.0.0.1:$UP_PORT/sse/v1/chat/completions" "$WORK/direct.lua" "$conns"
+    run_wrk minimal-json "http://127.0.0.1:$MIN_PORT/v1/chat/completions" "$WORK/direct.lua" "$conns"
     run_wrk laneway-json "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/json.lua" "$conns"
     run_wrk laneway-stream "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/stream.lua" "$conns"
 done
 
-RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$(pgrep -P "$GW_PID" -f 'laneway serve' | head -1 || echo "$GW_PID")/status" 2>/dev/null \
-    || awk '/VmHWM/ {print $2}' "/proc/$GW_PID/status")
+RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$GW_PID/status")
 $PY bench/server/report.py "$WORK" "$RSS_KB"
 echo "(raw wrk output in $WORK)"

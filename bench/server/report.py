@@ -38,9 +38,12 @@ def main(work: Path, rss_kb: int) -> None:
     for kind in ("json", "stream"):
         for conns in (1, 32):
             direct = parse(work / f"wrk-direct-{kind}-{conns}.txt")
-            laneway = parse(work / f"wrk-laneway-{kind}-{conns}.txt")
-            for name, row in (("nginx direct", direct), ("laneway", laneway)):
-                added = f"{row['p50'] - direct['p50']:.3f}" if name == "laneway" else ""
+            rows = [("nginx direct", direct)]
+            if kind == "json":
+                rows.append(("minimal proxy", parse(work / f"wrk-minimal-{kind}-{conns}.txt")))
+            rows.append(("laneway", parse(work / f"wrk-laneway-{kind}-{conns}.txt")))
+            for name, row in rows:
+                added = f"{row['p50'] - direct['p50']:.3f}" if name != "nginx direct" else ""
                 print(
                     f"| {name} {kind} | {conns} | {row['rps']:,.0f} | {row['p50']:.3f} | "
                     f"{row['p99']:.2f} | {added} | {row['errors']:.0f} |"

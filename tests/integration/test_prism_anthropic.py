@@ -11,12 +11,7 @@ response, so streaming bodies are checked for validity only.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -40,10 +35,7 @@ from laneway.types import (
 
 pytestmark = pytest.mark.prism
 
-ROOT = Path(__file__).parents[2]
-PRISM = ROOT / ".tools" / "node_modules" / ".bin" / "prism"
-SPEC = ROOT / "tests" / "fixtures" / "anthropic" / "messages.prism.json"
-IN_CI = os.environ.get("CI", "").lower() == "true"
+SPEC = Path(__file__).parents[1] / "fixtures" / "anthropic" / "messages.prism.json"
 MODEL = "claude-sonnet-4-5"
 WEATHER = Tool(
     "get_weather",
@@ -52,46 +44,9 @@ WEATHER = Tool(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
-def prism_url() -> Iterator[str]:
-    if not PRISM.exists():
-        message = f"Prism is not installed at {PRISM} (.ci/run installs it from npm)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(PRISM), "mock", str(SPEC), "-h", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(proc, url)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
-
-
-def _wait_until_up(proc: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"{url}/v1/models", timeout=1)
-            return
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("Prism did not start (run it by hand to see why)") from None
-            time.sleep(0.1)
+def prism_url(prism: Callable[[Path], str]) -> str:
+    return prism(SPEC)
 
 
 @pytest.fixture

@@ -9,15 +9,9 @@ that Prism's schema-built answer parses. Setup and behaviour:
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from laneway.clock import FakeClock
@@ -43,59 +37,12 @@ from laneway.types import (
 
 pytestmark = pytest.mark.prism
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
-SPEC = SHARED / "specs" / "openai-chat.prism.yaml"
-PRISM = REPO / ".tools" / "node_modules" / ".bin" / "prism"
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _missing(what: str) -> None:
-    message = f"{what} (bash .ci/services.sh installs Prism; ../shared holds the specs)"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "openai-chat.prism.yaml"
 
 
 @pytest.fixture(scope="module")
-def prism_url() -> Iterator[str]:
-    if not SPEC.is_file():
-        _missing(f"the Prism spec is missing at {SPEC}")
-    if not os.access(PRISM, os.X_OK):
-        _missing(f"Prism is not installed at {PRISM}")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(PRISM), "mock", str(SPEC), "-h", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_until_ready(proc, url)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
-
-
-def _wait_until_ready(proc: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(url + "/models", headers={"Authorization": "Bearer t"}, timeout=1)
-            return
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("Prism did not start within 60 s")
-            time.sleep(0.1)
+def prism_url(prism: Callable[[Path], str]) -> str:
+    return prism(SPEC) + "/v1"
 
 
 @pytest.fixture

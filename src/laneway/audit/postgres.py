@@ -18,6 +18,7 @@ from laneway.audit.store import AuditError, Interrupted, RequestFilter, WriteBat
 from laneway.clock import Clock, SystemClock
 
 _MIGRATION_LOCK = 0x6C616E65  # "lane": one advisory lock id for audit migrations
+CONNECT_TIMEOUT_S = 10.0
 
 
 def _q(sql: str) -> str:
@@ -32,6 +33,7 @@ class PostgresStore:
         self._clock = clock or SystemClock()
         self._conn: Any = None
         self._lock: Any = None
+        self._opened = False
 
     async def open(self) -> None:
         if self._conn is not None:
@@ -40,19 +42,29 @@ class PostgresStore:
 
         self._lock = asyncio.Lock()
         try:
-            import asyncpg
+            import asyncpg  # noqa: F401  (only to report a missing extra clearly)
         except ImportError as exc:
             raise AuditError(
                 "the PostgreSQL audit store needs asyncpg: pip install 'laneway[postgres]'"
             ) from exc
         try:
-            self._conn = await asyncpg.connect(self.url)
-            if self.schema is not None:
-                await self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-                await self._conn.execute(f'SET search_path TO "{self.schema}"')
+            await self._connect()
             await self._migrate()
-        except (OSError, asyncpg.PostgresError) as exc:
+        except _driver_errors() as exc:
             raise AuditError(f"audit store {redact_url(self.url)}: {exc}") from exc
+        self._opened = True
+
+    async def _connect(self) -> None:
+        import asyncpg
+
+        name = "laneway-audit" + (f":{self.schema}" if self.schema else "")
+        conn = await asyncpg.connect(
+            self.url, timeout=CONNECT_TIMEOUT_S, server_settings={"application_name": name[:63]}
+        )
+        if self.schema is not None:
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            await conn.execute(f'SET search_path TO "{self.schema}"')
+        self._conn = conn
 
     async def _migrate(self) -> None:
         conn = self._conn
@@ -126,6 +138,7 @@ class PostgresStore:
         return [RoutingEventRow(*row) for row in rows]
 
     async def aclose(self) -> None:
+        self._opened = False
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()
@@ -138,12 +151,38 @@ class PostgresStore:
         return result
 
     async def _run(self, fn: Any) -> Any:
-        import asyncpg
+        """Run `fn(conn)` under the lock; a lost connection is dropped and made again next time."""
 
-        if self._conn is None:
+        if not self._opened:
             raise AuditError(f"audit store {redact_url(self.url)} is not open (call open() first)")
         async with self._lock:
             try:
+                if self._conn is None:
+                    await self._connect()
                 return await fn(self._conn)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except _driver_errors() as exc:
+                if self._conn is not None and (self._conn.is_closed() or _is_lost(exc)):
+                    self._conn.terminate()
+                    self._conn = None
                 raise AuditError(f"audit store {redact_url(self.url)}: {exc}") from exc
+
+
+def _is_lost(exc: BaseException) -> bool:
+    """Errors after which the connection is useless: server restart, shutdown, network."""
+    import asyncpg
+
+    lost = (
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.ConnectionDoesNotExistError,
+        asyncpg.AdminShutdownError,
+        asyncpg.CrashShutdownError,
+        asyncpg.InternalClientError,  # a shutdown notice that raced an operation
+    )
+    return isinstance(exc, lost)
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    import asyncpg
+
+    return (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)

@@ -22,7 +22,7 @@ import asyncio
 import os
 from itertools import count
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from laneway.audit import records
 from laneway.audit.records import RecordPolicy
@@ -35,10 +35,13 @@ from laneway.audit.store import (
 )
 from laneway.audit.writer import AuditWriter, Spawn
 from laneway.clock import Clock
-from laneway.config.schema import AuditSpec
 from laneway.events import Event, RequestFinished, RequestStarted
 
+if TYPE_CHECKING:
+    from laneway.config.schema import AuditSpec
+
 DEFAULT_STALE_AFTER_S = 3600.0
+_MAX_TRACKED = 100_000
 
 
 class AuditSink(Protocol):
@@ -114,6 +117,8 @@ class StoreSink:
             self._opened = True
 
     async def start(self, event: RequestStarted) -> None:
+        if len(self._started) >= _MAX_TRACKED:
+            self._started.clear()  # finals went missing; at worst a duplicate no-op insert
         self._started.add(event.request_id)
         if self.strict:
             await self.open()

@@ -92,7 +92,9 @@ class AuditWriter(Generic[T]):
         self._closing = True
         if self._task is None and self._queue:
             self._kick()
-        if self._task is not None:
+        if self._task is not None and self._task.done():
+            await self._write_all()  # the task was cancelled earlier: write what is left here
+        elif self._task is not None:
             self._kick()
             await self._task
 

@@ -29,7 +29,7 @@ from laneway.audit.records import RequestRow, RoutingEventRow
 from laneway.audit.store import AuditStore, RequestFilter
 from laneway.cli.config_source import ConfigOption
 from laneway.clock import SystemClock
-from laneway.errors import LanewayError
+from laneway.errors import ConfigError, LanewayError
 
 T = TypeVar("T")
 
@@ -74,13 +74,16 @@ def with_store(
         raise typer.Exit(1) from exc
 
 
-def since_ts(since: str | None) -> float | None:
-    if since is None:
-        return None
+def age_cutoff(age: str, option: str) -> float:
+    """Now minus `age` ("30m", "2d"), as a usage error naming `option` when unreadable."""
     try:
-        return SystemClock().wall() - parse_duration(since)
-    except LanewayError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--since") from exc
+        return SystemClock().wall() - parse_duration(age)
+    except ConfigError as exc:
+        raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint=option) from exc
+
+
+def since_ts(since: str | None) -> float | None:
+    return None if since is None else age_cutoff(since, "--since")
 
 
 def format_ts(ts: float) -> str:
@@ -204,10 +207,7 @@ def prune_command(
     url: UrlOption = None,
 ) -> None:
     """Delete requests and routing events older than the given age."""
-    try:
-        cutoff = SystemClock().wall() - parse_duration(older_than)
-    except LanewayError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--older-than") from exc
+    cutoff = age_cutoff(older_than, "--older-than")
     deleted = with_store(url, config, lambda store: store.prune(cutoff))
     console().print(
         f"pruned {deleted} requests older than {format_ts(cutoff)} UTC", highlight=False

@@ -2,7 +2,10 @@
 
 Prints the chosen model, its fallback chain, the reasoning and the estimated
 cost; `--explain` adds every rule evaluated and why it matched or not;
-`--json` prints the same as one JSON object for scripts.
+`--json` prints the same as one JSON object for scripts. With
+`routing.method: llm_enhanced` the routing model is asked (see
+`route_enhanced.py`); `--explain` shows its prompt and reply, `--dry-run`
+calls nothing and prints the prompt.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from laneway.cli.config_source import ConfigOption, load_cli_config
+from laneway.cli import route_enhanced
+from laneway.cli.config_source import ConfigOption, environment, load_cli_config
 from laneway.errors import ConfigError
 from laneway.types import Capability, Complexity, RoutingDecision, TaskContext
 
@@ -47,6 +51,9 @@ def route_command(
     ] = None,
     explain: Annotated[bool, typer.Option(help="Show every rule evaluated and why.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="llm_enhanced: call no model; print the prompt it would get.")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Show which model a task in LANE would get, and why."""
@@ -63,14 +70,26 @@ def route_command(
         requires=frozenset(requires or ()),
         metadata=parse_metadata(metadata or []),
     )
-    decision = load_routing_provider(loaded).route(ctx, input_tokens=input_tokens)
+    enhanced = None
+    if route_enhanced.is_enhanced(loaded):
+        enhanced = route_enhanced.consult_for_cli(
+            loaded, ctx, input_tokens=input_tokens, dry_run=dry_run, env=environment()
+        )
+        decision = enhanced.decision
+    else:
+        decision = load_routing_provider(loaded).route(ctx, input_tokens=input_tokens)
     if as_json:
-        typer.echo(json.dumps(decision_to_dict(lane, decision), indent=2))
+        data = decision_to_dict(lane, decision)
+        if enhanced is not None:
+            data["llm_enhanced"] = route_enhanced.enhanced_to_dict(enhanced)
+        typer.echo(json.dumps(data, indent=2))
         return
     console = Console()
     _print_decision(console, lane, decision, loaded)
     if explain:
         _print_explanation(console, decision, loaded)
+    if enhanced is not None and (explain or dry_run):
+        route_enhanced.print_enhanced(console, enhanced)
 
 
 def parse_metadata(items: list[str]) -> dict[str, str]:

@@ -89,6 +89,7 @@ def serve_command(
         "access_log": access_log,
         "log_level": log_level,
         "server_header": False,
+        "proxy_headers": False,  # laneway reads no client address; saves a middleware
     }
     if workers > 1:
         _serve_workers(config, workers, options)

@@ -50,6 +50,10 @@ class CredentialSpec(Strict):
     command_ttl_s: Annotated[float, Field(gt=0)] = 300.0
 
 
+AuthHeader = Literal["default", "bearer"]
+"""How an HTTP provider sends the secret: its kind's own header, or `Authorization: Bearer`."""
+
+
 class ProviderBase(Strict):
     api_key: SecretStr | None = None
     api_key_env: str | None = None
@@ -57,6 +61,10 @@ class ProviderBase(Strict):
     credentials: list[CredentialSpec] = []
     base_url: str | None = None
     headers: dict[str, str] = {}
+    #: `default`: the kind's own key header (`x-api-key` for anthropic, `x-goog-api-key`
+    #: for gemini, `Authorization: Bearer` for openai kinds). `bearer`: always
+    #: `Authorization: Bearer <secret>`, for OAuth access tokens (e.g. from api_key_command).
+    auth_header: AuthHeader = "default"
     timeouts: TimeoutsSpec | None = None
     capabilities: list[Capability] | None = None
     models: dict[str, ModelSpec] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,11 @@ class EngineCore:
     audit: AuditSink | None
     transport: HttpTransport | None
     store_content: bool = False
+    #: per provider: (present profiles, what to set when none is): config and env are
+    #: fixed once built, so this is computed once instead of on every request
+    _credential_facts: dict[str, tuple[tuple[Credential, ...], str | None]] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def build(
@@ -126,20 +131,22 @@ class EngineCore:
             known = ", ".join(sorted(self.adapters)) or "none"
             raise KeyError(f"no provider {provider_id!r} (configured: {known})") from None
 
-    def _credentials(self, provider_id: str) -> tuple[Credential, ...]:
-        return credentials_for(provider_id, self.config.providers[provider_id])
+    def _credential_facts_of(self, provider_id: str) -> tuple[tuple[Credential, ...], str | None]:
+        facts = self._credential_facts.get(provider_id)
+        if facts is None:
+            profiles = credentials_for(provider_id, self.config.providers[provider_id])
+            statuses = [check_credential(c, self.env) for c in profiles]
+            present = tuple(s.credential for s in statuses if s.present)
+            problem = None if present else "; ".join(s.problem or "" for s in statuses)
+            facts = self._credential_facts[provider_id] = (present, problem)
+        return facts
 
     def credential_problem(self, provider_id: str) -> str | None:
         """None when some credential profile is present; else what to set, per profile."""
-        statuses = [check_credential(c, self.env) for c in self._credentials(provider_id)]
-        if any(status.present for status in statuses):
-            return None
-        return "; ".join(s.problem or "" for s in statuses)
+        return self._credential_facts_of(provider_id)[1]
 
     def present_credentials(self, provider_id: str) -> tuple[Credential, ...]:
-        return tuple(
-            c for c in self._credentials(provider_id) if check_credential(c, self.env).present
-        )
+        return self._credential_facts_of(provider_id)[0]
 
     def model_info(self, model: ModelRef) -> ModelInfo:
         info = self.config.catalog.get(model)

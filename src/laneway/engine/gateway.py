@@ -8,6 +8,7 @@ async for event in gw.stream(request, ctx): ...
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
@@ -36,6 +37,7 @@ from laneway.events import DecisionMade, Event, RequestFinished, RequestStarted,
 from laneway.types import (
     Completion,
     CompletionRequest,
+    ErrorDelta,
     FinishReason,
     Message,
     Outcome,
@@ -132,6 +134,8 @@ class Gateway:
         validators: Sequence[Validator] = (),
     ) -> Outcome:
         """Like `complete`, but never raises: a failure becomes a degraded `Outcome`."""
+        if ctx.request_id is None:  # so even an unknown lane's outcome carries an id
+            ctx = replace(ctx, request_id=uuid.uuid4().hex)
         try:
             ctx, lane, request = self._prepare(request, ctx)
         except LanewayError as exc:
@@ -172,6 +176,7 @@ class Gateway:
         started = self._core.clock.monotonic()
         await self._start(request, ctx)
         done: Completion | None = None
+        late: ErrorDelta | None = None
         try:
             blocked = await self._guard(request, ctx, lane)
             if blocked is not None:
@@ -179,21 +184,28 @@ class Gateway:
                 async for event in _replay(blocked, self._core.request_id_of(ctx)):
                     yield event
                 return
-            decision = await self._decide(ctx, request)
+            run_ctx = await self._core.with_budget_left(ctx, lane)
+            decision = await self._decide(run_ctx, request)
             run = RequestRun(
                 self._core,
                 request,
-                ctx,
+                run_ctx,
                 lane,
                 decision,
-                self._policy(lane, ctx, request, output_model, validators),
+                self._policy(lane, run_ctx, request, output_model, validators),
                 request_id=self._core.request_id_of(ctx),
                 streaming=True,
             )
-            async for event in run.stream():
-                if isinstance(event, StreamDone):
-                    done = event.completion
-                yield event
+            try:
+                async with contextlib.aclosing(run.stream()) as events:
+                    async for event in events:
+                        if isinstance(event, StreamDone):
+                            done = event.completion
+                        elif isinstance(event, ErrorDelta):
+                            late = event
+                        yield event
+            finally:  # as in `_complete`: the per-task budget scope must not outlive the stream
+                await self._core.forget_task(ctx, lane)
         except LanewayError as exc:
             self._finish_error(ctx, exc, started, degraded=False)
             raise
@@ -202,6 +214,8 @@ class Gateway:
             raise
         if done is not None:
             self._finish_success(ctx, done, started)
+        elif late is not None:
+            self._finish_error(ctx, late.error, started, degraded=False)
         else:
             self._finish(ctx, "failed", started, error_code="stream_error")
 

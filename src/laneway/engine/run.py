@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -399,7 +399,7 @@ class RequestRun:
 
     # -- stream ---------------------------------------------------------------
 
-    async def stream(self) -> AsyncIterator[StreamEvent]:
+    async def stream(self) -> AsyncGenerator[StreamEvent, None]:
         """Fall back like `complete` until the first content delta; never mix two models."""
         for candidate in self._plan():
             slot = await self._admit(candidate)
@@ -408,12 +408,15 @@ class RequestRun:
             final: Completion | None = None
             try:
                 opened = False
-                async for event in self._stream_one(slot):
-                    if isinstance(event, StreamOpened):
-                        opened = True
-                    if isinstance(event, StreamDone):
-                        final = event.completion
-                    yield event
+                # aclosing: a caller leaving early must run every inner `finally` now
+                # (close the provider stream, settle the budget), not at garbage collection.
+                async with contextlib.aclosing(self._stream_one(slot)) as events:
+                    async for event in events:
+                        if isinstance(event, StreamOpened):
+                            opened = True
+                        if isinstance(event, StreamDone):
+                            final = event.completion
+                        yield event
                 if opened:
                     return
             finally:
@@ -424,7 +427,7 @@ class RequestRun:
 
     _last_action: Action | None = None
 
-    async def _stream_one(self, slot: _Slot) -> AsyncIterator[StreamEvent]:
+    async def _stream_one(self, slot: _Slot) -> AsyncGenerator[StreamEvent, None]:
         model = slot.candidate.model
         adapter = self.core.adapters[model.provider]
         credentials = self.core.present_credentials(model.provider)
@@ -501,10 +504,12 @@ class RequestRun:
                 self.trace.append(f"{model}:retry")
                 await self.core.clock.sleep(delay_s)
                 continue
-            async for event in self._stream_rest(
+            rest = self._stream_rest(
                 slot, iterator, pending, collector, started, number, credential, timeout_s
-            ):
-                yield event
+            )
+            async with contextlib.aclosing(rest):
+                async for event in rest:
+                    yield event
             return
 
     async def _stream_rest(
@@ -517,19 +522,22 @@ class RequestRun:
         number: int,
         credential: Credential | None,
         timeout_s: float,
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         model = slot.candidate.model
         label = credential.label if credential is not None else model.provider
         transitions = await self.core.breakers.record_success(str(model), self._wall())
         self._emit_transitions(model, transitions)
-        yield StreamOpened(
-            model, self.decision, (*self.trace, f"{label}/{model.model}:streaming"), self.request_id
-        )
-        for delta in pending:
-            collector.add(delta)
-            yield delta
         failure: ProviderError | None = None
         try:
+            yield StreamOpened(
+                model,
+                self.decision,
+                (*self.trace, f"{label}/{model.model}:streaming"),
+                self.request_id,
+            )
+            for delta in pending:
+                collector.add(delta)
+                yield delta
             async with asyncio.timeout(max(0.05, self.deadline.remaining(self._now()))):
                 async for delta in iterator:
                     if isinstance(delta, ErrorDelta):
@@ -563,6 +571,7 @@ class RequestRun:
             self._record(
                 model, failure.code.value, number, elapsed_ms, retried=False, credential=credential
             )
+            self.attach(failure)  # the request's record needs the trace of a late failure too
             yield ErrorDelta(failure, tuple(self.trace))
             return
         self._record(model, "success", number, elapsed_ms, retried=False, credential=credential)

@@ -1,5 +1,10 @@
 """Pure helpers every adapter shares: body decoding, error building, cost, secrets.
 
+Each kind's pure wire code raises the `WireProblem`s defined here (a body off
+its documented shape, a request the wire cannot say, an error event after the
+200); the adapter base (`_base_http.py`) turns them into `ProviderError`s, so
+the wire modules need no clock, secret or provider id to report a failure.
+
 Each adapter's `classify_error` reads its own provider's structured error
 fields and then calls `error_from_status`, so the status -> `ErrorCode` table
 and the retryable rule live in one place. Messages that leave this module are
@@ -25,10 +30,11 @@ import orjson
 
 from laneway.clock import Clock
 from laneway.config.credentials import Credential, read_secret
+from laneway.config.schema import AuthHeader
 from laneway.errors import ErrorCode, ProviderError
 from laneway.providers.http import TransportError
 from laneway.providers.ratelimit import retry_after_s
-from laneway.types import ModelInfo, Usage
+from laneway.types import Completion, FinishReason, ModelInfo, ToolCall, Usage
 
 #: Codes worth retrying on the same model; everything else moves on or stops.
 RETRYABLE_CODES: frozenset[ErrorCode] = frozenset(
@@ -72,6 +78,60 @@ _SECRET_PATTERNS = (
 MAX_MESSAGE_CHARS = 300
 
 
+class WireProblem(Exception):
+    """Raised by a kind's pure wire code; the adapter turns it into a `ProviderError`."""
+
+
+class WireError(WireProblem):
+    """A body not in the documented shape; the adapter reports it as invalid_response."""
+
+
+class RequestError(WireProblem):
+    """The canonical request cannot be said on this wire; reported as bad_request."""
+
+
+class StreamFailure(WireProblem):
+    """An error event after the 200; carries the status and body `classify_error` reads."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"stream error event (HTTP {status} equivalent)")
+        self.status = status
+        self.body = body
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMessage:
+    """One answer in our terms, before the adapter adds provider, model, cost and latency."""
+
+    content: str
+    tool_calls: tuple[ToolCall, ...]
+    finish_reason: FinishReason
+    usage: Usage
+
+    def to_completion(self, provider: str, model: str) -> Completion:
+        return Completion(
+            content=self.content,
+            provider=provider,
+            model=model,
+            finish_reason=self.finish_reason,
+            tool_calls=self.tool_calls,
+            usage=self.usage,
+        )
+
+
+def auth_headers(secret: str | None, *, header: str, style: AuthHeader) -> dict[str, str]:
+    """The header that carries the secret: the kind's own `header`, or a bearer token.
+
+    `style="bearer"` is for OAuth access tokens (e.g. from `api_key_command`),
+    which the providers take as `authorization: Bearer`, not as an API key.
+    """
+    if not secret:
+        return {}
+    if style == "bearer":
+        return {"authorization": f"Bearer {secret}"}
+    return {header: secret}
+
+
 def sanitize_message(text: str | None, *, limit: int = MAX_MESSAGE_CHARS) -> str:
     """A provider's message made safe to show: secrets masked, one line, at most `limit`."""
     if not text:
@@ -106,6 +166,17 @@ def parse_json_body(provider: str, model: str | None, body: bytes) -> Any:
     except ValueError as exc:
         what = "empty body" if not body.strip() else "the body is not valid JSON (truncated?)"
         raise invalid_response(provider, model, what) from exc
+
+
+def decode_event(data: str, *, what: str) -> dict[str, Any]:
+    """One stream event's JSON object; a `WireError` naming `what` when it is not one."""
+    try:
+        decoded = orjson.loads(data)
+    except ValueError as exc:
+        raise WireError(f"a {what} is not valid JSON (truncated?)") from exc
+    if not isinstance(decoded, dict):
+        raise WireError(f"a {what} is not a JSON object")
+    return decoded
 
 
 def encode_json(payload: Mapping[str, Any]) -> bytes:

@@ -14,23 +14,20 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from laneway.config.credentials import Credential, check_credential, credentials_for
+from laneway.config.credentials import Credential
 from laneway.config.schema import FakeProvider
 from laneway.errors import ErrorCode, ProviderError
+from laneway.providers._adapter_base import AdapterBase
 from laneway.providers._common import RETRYABLE_CODES, with_cost
-from laneway.providers.base import AdapterDeps, CredentialStatus
+from laneway.providers.base import AdapterDeps
 from laneway.providers.local import last_user_text, split_words
 from laneway.types import (
-    Capability,
     Completion,
     CompletionRequest,
     Delta,
     ErrorDelta,
     FinishDelta,
     FinishReason,
-    ModelInfo,
-    ModelRef,
-    Price,
     TextDelta,
     ToolCall,
     ToolCallDelta,
@@ -55,20 +52,16 @@ class ScriptedAnswer:
     finish_reason: FinishReason | None = None
 
 
-class FakeAdapter:
+class FakeAdapter(AdapterBase[FakeProvider]):
     """Scripted answers per model; see the module docstring."""
 
     def __init__(
         self, provider_id: str, spec: FakeProvider, deps: AdapterDeps, *, strict: bool = False
     ) -> None:
-        self.provider_id = provider_id
-        self.kind = "fake"
-        self.spec = spec
+        super().__init__(provider_id, spec, deps)
         self.strict = strict
         self.calls: list[tuple[str, CompletionRequest]] = []
-        self._deps = deps
         self._queues: dict[str | None, deque[ScriptedAnswer]] = {}
-        self._credentials = credentials_for(provider_id, spec)
 
     def enqueue(
         self,
@@ -105,26 +98,6 @@ class FakeAdapter:
         return len(self._queues.get(model, ()))
 
     # -- Adapter protocol ------------------------------------------------------
-
-    def credentials(self) -> tuple[Credential, ...]:
-        return self._credentials
-
-    def check_credentials(self) -> tuple[CredentialStatus, ...]:
-        return tuple(check_credential(c, self._deps.env) for c in self._credentials)
-
-    def capabilities(self, model: str) -> ModelInfo:
-        known = self._deps.catalog.get(model)
-        if known is not None:
-            return known
-        entry = self.spec.models.get(model)
-        caps = (entry.capabilities if entry else None) or self.spec.capabilities
-        price = entry.price if entry else None
-        return ModelInfo(
-            ref=ModelRef(self.provider_id, model),
-            capabilities=frozenset(caps) if caps is not None else frozenset(Capability),
-            context_window=entry.context if entry else None,
-            price=Price(price.input, price.output) if price else None,
-        )
 
     async def complete(
         self,
@@ -171,12 +144,6 @@ class FakeAdapter:
             yield ToolCallDelta(index, call.id, call.name, call.arguments)
         yield UsageDelta(self._usage(answer, request, "".join(chunks), model))
         yield FinishDelta(_finish(answer))
-
-    async def probe(self, credential: Credential | None = None) -> None:
-        """Always fine: a fake has nothing to check."""
-
-    async def aclose(self) -> None:
-        """Nothing to close."""
 
     # -- scripting -------------------------------------------------------------
 

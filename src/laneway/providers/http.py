@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -61,14 +62,95 @@ class TransportError(Exception):
         self.kind = kind  # "timeout" | "network"
 
 
-# -- aiohttp -----------------------------------------------------------------
+# -- what both clients share ------------------------------------------------------
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}
 
 
-class AiohttpTransport:
+class _TransportBase(ABC):
+    """`post` and `get` as one `_request`, which each client library implements."""
+
+    async def post(
+        self, url: str, *, headers: Mapping[str, str], body: bytes, timeout_s: float
+    ) -> HttpResponse:
+        return await self._request("POST", url, headers=headers, body=body, timeout_s=timeout_s)
+
+    async def get(self, url: str, *, headers: Mapping[str, str], timeout_s: float) -> HttpResponse:
+        return await self._request("GET", url, headers=headers, body=None, timeout_s=timeout_s)
+
+    @abstractmethod
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout_s: float,
+    ) -> HttpResponse:
+        """One whole call within `timeout_s`; raises `TransportError`."""
+
+
+ErrorScope = Callable[[str, float], AbstractContextManager[None]]
+"""`(url, timeout_s)` -> a context that turns one library's exceptions into `TransportError`."""
+
+
+class _StreamBase(ABC):
+    """An open response whose reads raise `TransportError`, never the library's exceptions."""
+
+    def __init__(self, response: Any, *, status: int, url: str, timeout_s: float) -> None:
+        self._response = response
+        self._url = url
+        self._timeout_s = timeout_s
+        self.status = status
+        self.headers: Mapping[str, str] = _lower(response.headers)
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        with self._errors(self._url, self._timeout_s):
+            async for chunk in self._chunks():
+                yield chunk
+
+    async def read(self) -> bytes:
+        with self._errors(self._url, self._timeout_s):
+            return await self._read_all()
+
+    @property
+    @abstractmethod
+    def _errors(self) -> ErrorScope: ...
+
+    @abstractmethod
+    def _chunks(self) -> AsyncIterator[bytes]: ...
+
+    @abstractmethod
+    async def _read_all(self) -> bytes: ...
+
+
+@contextmanager
+def _translated(
+    url: str,
+    timeout_s: float,
+    *,
+    timeouts: tuple[type[BaseException], ...],
+    failures: tuple[type[BaseException], ...],
+) -> Iterator[None]:
+    """A library's exceptions as `TransportError` (timeouts first: some are both)."""
+    host = _host(url)
+    try:
+        yield
+    except timeouts as exc:
+        raise TransportError(
+            f"no answer from {host} within {timeout_s:g} s", kind="timeout"
+        ) from exc
+    except failures as exc:
+        raise TransportError(_network_message(host, exc), kind="network") from exc
+
+
+# -- aiohttp -----------------------------------------------------------------
+
+
+class AiohttpTransport(_TransportBase):
     """One pooled `aiohttp.ClientSession` with keep-alive, made on first use in the loop.
 
     A transport belongs to the event loop that first used it (aiohttp sessions
@@ -96,14 +178,6 @@ class AiohttpTransport:
         elif self._loop is not loop:
             raise RuntimeError("an AiohttpTransport is bound to one event loop; make one per loop")
         return self._session
-
-    async def post(
-        self, url: str, *, headers: Mapping[str, str], body: bytes, timeout_s: float
-    ) -> HttpResponse:
-        return await self._request("POST", url, headers=headers, body=body, timeout_s=timeout_s)
-
-    async def get(self, url: str, *, headers: Mapping[str, str], timeout_s: float) -> HttpResponse:
-        return await self._request("GET", url, headers=headers, body=None, timeout_s=timeout_s)
 
     async def _request(
         self,
@@ -135,7 +209,7 @@ class AiohttpTransport:
         with _aiohttp_errors(url, timeout_s):
             async with asyncio.timeout(timeout_s):
                 response = await session.post(url, data=body, headers=headers, timeout=timeout)
-        return _AiohttpStream(response, url, timeout_s)
+        return _AiohttpStream(response, status=response.status, url=url, timeout_s=timeout_s)
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -143,23 +217,18 @@ class AiohttpTransport:
         self._session = None
 
 
-class _AiohttpStream:
-    def __init__(self, response: Any, url: str, timeout_s: float) -> None:
-        self._response = response
-        self._url = url
-        self._timeout_s = timeout_s
-        self.status: int = response.status
-        self.headers: Mapping[str, str] = _lower(response.headers)
+class _AiohttpStream(_StreamBase):
+    @property
+    def _errors(self) -> ErrorScope:
+        return _aiohttp_errors
 
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
-        with _aiohttp_errors(self._url, self._timeout_s):
-            async for chunk in self._response.content.iter_any():
-                yield chunk
+    def _chunks(self) -> AsyncIterator[bytes]:
+        chunks: AsyncIterator[bytes] = self._response.content.iter_any()
+        return chunks
 
-    async def read(self) -> bytes:
-        with _aiohttp_errors(self._url, self._timeout_s):
-            data: bytes = await self._response.read()
-            return data
+    async def _read_all(self) -> bytes:
+        data: bytes = await self._response.read()
+        return data
 
     async def aclose(self) -> None:
         """Back to the pool when fully read; a half-read connection is closed, not reused."""
@@ -169,26 +238,18 @@ class _AiohttpStream:
             self._response.close()
 
 
-@contextmanager
-def _aiohttp_errors(url: str, timeout_s: float) -> Iterator[None]:
-    """Translate aiohttp's exceptions to `TransportError` (timeouts first: some are both)."""
+def _aiohttp_errors(url: str, timeout_s: float) -> AbstractContextManager[None]:
     import aiohttp
 
-    host = _host(url)
-    try:
-        yield
-    except TimeoutError as exc:
-        raise TransportError(
-            f"no answer from {host} within {timeout_s:g} s", kind="timeout"
-        ) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise TransportError(_network_message(host, exc), kind="network") from exc
+    return _translated(
+        url, timeout_s, timeouts=(TimeoutError,), failures=(aiohttp.ClientError, OSError)
+    )
 
 
 # -- httpx -------------------------------------------------------------------
 
 
-class HttpxTransport:
+class HttpxTransport(_TransportBase):
     """An `httpx.AsyncClient`; pass `transport=httpx.MockTransport(handler)` in tests.
 
     Timeouts match `AiohttpTransport`: `timeout_s` bounds each whole call (by
@@ -200,14 +261,6 @@ class HttpxTransport:
 
         limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
         self._client = httpx.AsyncClient(transport=transport, limits=limits, timeout=None)
-
-    async def post(
-        self, url: str, *, headers: Mapping[str, str], body: bytes, timeout_s: float
-    ) -> HttpResponse:
-        return await self._request("POST", url, headers=headers, body=body, timeout_s=timeout_s)
-
-    async def get(self, url: str, *, headers: Mapping[str, str], timeout_s: float) -> HttpResponse:
-        return await self._request("GET", url, headers=headers, body=None, timeout_s=timeout_s)
 
     async def _request(
         self,
@@ -234,47 +287,38 @@ class HttpxTransport:
         with _httpx_errors(url, timeout_s):
             async with asyncio.timeout(timeout_s):
                 response = await self._client.send(request, stream=True)
-        return _HttpxStream(response, url, timeout_s)
+        return _HttpxStream(response, status=response.status_code, url=url, timeout_s=timeout_s)
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
 
-class _HttpxStream:
-    def __init__(self, response: Any, url: str, timeout_s: float) -> None:
-        self._response = response
-        self._url = url
-        self._timeout_s = timeout_s
-        self.status: int = response.status_code
-        self.headers: Mapping[str, str] = _lower(response.headers)
+class _HttpxStream(_StreamBase):
+    @property
+    def _errors(self) -> ErrorScope:
+        return _httpx_errors
 
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
-        with _httpx_errors(self._url, self._timeout_s):
-            async for chunk in self._response.aiter_bytes():
-                yield chunk
+    def _chunks(self) -> AsyncIterator[bytes]:
+        chunks: AsyncIterator[bytes] = self._response.aiter_bytes()
+        return chunks
 
-    async def read(self) -> bytes:
-        with _httpx_errors(self._url, self._timeout_s):
-            data: bytes = await self._response.aread()
-            return data
+    async def _read_all(self) -> bytes:
+        data: bytes = await self._response.aread()
+        return data
 
     async def aclose(self) -> None:
         await self._response.aclose()
 
 
-@contextmanager
-def _httpx_errors(url: str, timeout_s: float) -> Iterator[None]:
+def _httpx_errors(url: str, timeout_s: float) -> AbstractContextManager[None]:
     import httpx
 
-    host = _host(url)
-    try:
-        yield
-    except (TimeoutError, httpx.TimeoutException) as exc:
-        raise TransportError(
-            f"no answer from {host} within {timeout_s:g} s", kind="timeout"
-        ) from exc
-    except (httpx.TransportError, httpx.StreamError, OSError) as exc:
-        raise TransportError(_network_message(host, exc), kind="network") from exc
+    return _translated(
+        url,
+        timeout_s,
+        timeouts=(TimeoutError, httpx.TimeoutException),
+        failures=(httpx.TransportError, httpx.StreamError, OSError),
+    )
 
 
 # -- shared ------------------------------------------------------------------

@@ -30,11 +30,12 @@ import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from laneway.config.credentials import Credential, check_credential, credentials_for
+from laneway.config.credentials import Credential
 from laneway.config.schema import LocalProvider
 from laneway.errors import ErrorCode, ProviderError
+from laneway.providers._adapter_base import AdapterBase
 from laneway.providers._common import with_cost
-from laneway.providers.base import AdapterDeps, CredentialStatus
+from laneway.providers.base import AdapterDeps
 from laneway.providers.safety import screen
 from laneway.types import (
     Capability,
@@ -42,9 +43,6 @@ from laneway.types import (
     CompletionRequest,
     Delta,
     FinishDelta,
-    ModelInfo,
-    ModelRef,
-    Price,
     TextDelta,
     ToolCallDelta,
     Usage,
@@ -110,8 +108,10 @@ def split_words(text: str) -> list[str]:
     return _WORDS.findall(text) or ([text] if text else [])
 
 
-class LocalAdapter:
+class LocalAdapter(AdapterBase[LocalProvider]):
     """Answers in-process; no credentials, no network."""
+
+    default_capabilities = frozenset({Capability.STREAMING, Capability.JSON_SCHEMA})
 
     def __init__(
         self,
@@ -121,32 +121,8 @@ class LocalAdapter:
         *,
         registry: LocalRegistry | None = None,
     ) -> None:
-        self.provider_id = provider_id
-        self.kind = "local"
-        self.spec = spec
+        super().__init__(provider_id, spec, deps)
         self.registry = registry if registry is not None else default_registry
-        self._deps = deps
-        self._credentials = credentials_for(provider_id, spec)
-
-    def credentials(self) -> tuple[Credential, ...]:
-        return self._credentials
-
-    def check_credentials(self) -> tuple[CredentialStatus, ...]:
-        return tuple(check_credential(c, self._deps.env) for c in self._credentials)
-
-    def capabilities(self, model: str) -> ModelInfo:
-        known = self._deps.catalog.get(model)
-        if known is not None:
-            return known
-        entry = self.spec.models.get(model)
-        caps = (entry.capabilities if entry else None) or self.spec.capabilities
-        price = entry.price if entry else None
-        return ModelInfo(
-            ref=ModelRef(self.provider_id, model),
-            capabilities=frozenset(caps or (Capability.STREAMING, Capability.JSON_SCHEMA)),
-            context_window=entry.context if entry else None,
-            price=Price(price.input, price.output) if price else None,
-        )
 
     async def complete(
         self,
@@ -186,12 +162,6 @@ class LocalAdapter:
             yield ToolCallDelta(index, call.id, call.name, call.arguments)
         yield UsageDelta(completion.usage)
         yield FinishDelta(completion.finish_reason)
-
-    async def probe(self, credential: Credential | None = None) -> None:
-        """Nothing to probe: local models are always reachable."""
-
-    async def aclose(self) -> None:
-        """Nothing to close."""
 
     # -- answering -------------------------------------------------------------
 

@@ -96,7 +96,7 @@ def build_state(
         spend=KeySpend(),
         kill_switch=KillSwitch(env=env, spec=server),
         metrics=HttpMetrics(),
-        telemetry_render=probes.telemetry_renderer(),
+        telemetry_render=probes.telemetry_renderer(gateway, enabled=config.spec.telemetry.metrics),
     )
 
 

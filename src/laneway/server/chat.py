@@ -12,7 +12,7 @@ failure after it ends the stream with an OpenAI `error` event.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import TYPE_CHECKING, cast
 
@@ -73,16 +73,17 @@ def _route_headers(
     model: str | None,
     decision: RoutingDecision | None,
     trace: tuple[str, ...],
+    values: Callable[[str, int], bytes] = header_value,
 ) -> Headers:
     """The four headers every answer of this endpoint carries; `none` where not known."""
     return [
         (b"x-request-id", request_id.encode("ascii")),
-        (b"x-laneway-model", header_value(model) if model else _NONE),
+        (b"x-laneway-model", values(model, 256) if model else _NONE),
         (
             b"x-laneway-decision",
-            header_value(f"{decision.method}: {decision.reasoning}") if decision else _NONE,
+            values(f"{decision.method}: {decision.reasoning}", 512) if decision else _NONE,
         ),
-        (b"x-laneway-trace", header_value(",".join(trace), 1024) if trace else _NONE),
+        (b"x-laneway-trace", values(",".join(trace), 1024) if trace else _NONE),
     ]
 
 
@@ -163,7 +164,7 @@ async def _complete(
         return error.status
     completion = result
     state.spend.record(principal, completion.usage.cost_usd)
-    headers = _completion_headers(request_id, completion)
+    headers = _completion_headers(request_id, completion, state.header_value)
     body = render_completion(completion, request_id=request_id, created=state.created())
     await respond(send, 200, body, headers)
     return 200
@@ -177,9 +178,11 @@ async def _call(state: ServerState, chat: ChatRequest, ctx: TaskContext) -> Comp
     return outcome if outcome.completion is None else outcome.completion
 
 
-def _completion_headers(request_id: str, completion: Completion) -> Headers:
+def _completion_headers(
+    request_id: str, completion: Completion, values: Callable[[str, int], bytes]
+) -> Headers:
     model = f"{completion.provider}/{completion.model}"
-    headers = _route_headers(request_id, model, completion.decision, completion.trace)
+    headers = _route_headers(request_id, model, completion.decision, completion.trace, values)
     headers.append(JSON)
     return headers
 
@@ -227,7 +230,9 @@ async def _stream(
             model=str(opened.model),
             include_usage=chat.include_usage,
         )
-        headers = _route_headers(request_id, str(opened.model), opened.decision, opened.trace)
+        headers = _route_headers(
+            request_id, str(opened.model), opened.decision, opened.trace, state.header_value
+        )
         headers.extend(_SSE_HEADERS)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await _body(send, writer.opening())

@@ -1,9 +1,9 @@
 """HTTP-level metrics of the server, counted in plain dicts and rendered at scrape time.
 
 A request costs two dict updates; `prometheus_client` is imported only when
-`/metrics` is scraped, through a custom collector over these counts. When the
-telemetry layer (`laneway.telemetry.metrics`) offers its own render function,
-`/metrics` serves both.
+`/metrics` is scraped, through a custom collector over these counts. With
+`telemetry.metrics` on, `/metrics` also serves the engine's metrics
+(`laneway.telemetry.metrics.Metrics`, subscribed to the gateway's events).
 """
 
 from __future__ import annotations

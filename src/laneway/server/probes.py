@@ -8,7 +8,6 @@ model list does, since it shows what that key may use.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,7 @@ from laneway.server.metrics import render
 from laneway.server.openai_wire import render_json, render_models
 
 if TYPE_CHECKING:
+    from laneway.engine.gateway import Gateway
     from laneway.server.state import ServerState
 
 
@@ -55,14 +55,15 @@ async def readyz(state: ServerState, req: Request, receive: Receive, send: Send)
     return status
 
 
-def telemetry_renderer() -> Callable[[], bytes] | None:
-    """The telemetry layer's Prometheus renderer, when that module offers one."""
-    try:
-        module = importlib.import_module("laneway.telemetry.metrics")
-    except ImportError:
+def telemetry_renderer(gateway: Gateway, *, enabled: bool) -> Callable[[], bytes] | None:
+    """Subscribe the telemetry layer's engine metrics to `gateway` (`telemetry.metrics`)."""
+    if not enabled:
         return None
-    renderer = getattr(module, "render_latest", None)
-    return renderer if callable(renderer) else None
+    from laneway.telemetry.metrics import Metrics
+
+    engine_metrics = Metrics()
+    gateway.subscribe(engine_metrics)
+    return lambda: engine_metrics.render()[0]
 
 
 async def metrics(state: ServerState, req: Request, receive: Receive, send: Send) -> int:

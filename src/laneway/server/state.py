@@ -6,14 +6,16 @@ build as many servers in one process as they like.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Mapping
+import itertools
+import os
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from laneway.clock import Clock
 from laneway.config.schema import ServerSpec
 from laneway.engine.tasks import TaskSupervisor
+from laneway.server.asgi import HeaderValues
 from laneway.server.auth import KeyRing
 from laneway.server.context import LaneResolver
 from laneway.server.limits import ConcurrencySlots, KeySpend, RateLimits
@@ -53,16 +55,23 @@ class ServerState:
     metrics: HttpMetrics
     telemetry_render: Callable[[], bytes] | None = None
     supervisor: TaskSupervisor = field(default_factory=TaskSupervisor)
+    header_value: HeaderValues = field(default_factory=HeaderValues)
     body_timeout_s: float = BODY_TIMEOUT_S
     ready: bool = False
+    _id_prefix: str = field(default_factory=lambda: os.urandom(8).hex())
+    _id_counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
     def spec(self) -> ServerSpec:
         return self.config.spec.server
 
-    @staticmethod
-    def new_request_id() -> str:
-        return uuid.uuid4().hex
+    def new_request_id(self) -> str:
+        """32 hex digits: a random per-process prefix and a counter.
+
+        Unique without a syscall per request (`uuid4` reads os.urandom, which
+        releases the GIL and can then wait behind the audit writer's thread).
+        """
+        return f"{self._id_prefix}{next(self._id_counter):016x}"
 
     def created(self) -> int:
         """`created` of an OpenAI object: wall-clock seconds."""

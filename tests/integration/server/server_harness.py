@@ -59,6 +59,7 @@ class RunningServer:
     port: int
     events: list[Event] = field(default_factory=list)
     seen: threading.Condition = field(default_factory=threading.Condition)
+    clients: list[openai.OpenAI] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -69,7 +70,11 @@ class RunningServer:
         return cast(FakeAdapter, self.gateway.adapter("fake"))
 
     def client(self, key: str = "no-key", **options: Any) -> openai.OpenAI:
-        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=key, max_retries=0, **options)
+        """A sync SDK client (no retries unless asked), closed when the server stops."""
+        options.setdefault("max_retries", 0)
+        client = openai.OpenAI(base_url=f"{self.url}/v1", api_key=key, **options)
+        self.clients.append(client)
+        return client
 
     def async_client(self, key: str = "no-key") -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(base_url=f"{self.url}/v1", api_key=key, max_retries=0)
@@ -131,6 +136,8 @@ def start_server(
         raise RuntimeError("the test server did not start")
 
     def stop() -> None:
+        for client in running.clients:
+            client.close()
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()

@@ -143,7 +143,7 @@ def test_budget_exceeded_is_429_that_sdks_do_not_retry(serve: Serve) -> None:
             lanes={"pricey": {"primary": "fake/p", "budget": {"usd_per_task": 0.01}}},
         )
     )
-    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=2)
+    client = server.client(max_retries=2)
     with pytest.raises(openai.RateLimitError) as info:
         client.chat.completions.create(model="pricey", messages=HI)
     assert error_of(info.value)["code"] == "budget_exceeded"

@@ -193,6 +193,7 @@ def test_health_ready_and_metrics(serve: Serve) -> None:
     assert 'laneway_http_requests_total{route="/v1/chat/completions",status="200"} 1.0' in (
         metrics.text
     )
+    assert "laneway_requests_total{" in metrics.text  # the engine's own metrics
 
 
 def test_every_response_carries_a_request_id(serve: Serve) -> None:

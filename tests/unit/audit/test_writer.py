@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from laneway.audit.records import RoutingEventRow
 from laneway.audit.sqlite import SqliteStore
@@ -20,22 +25,28 @@ def _count(path: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM audit_routing_events").fetchone()[0])
 
 
-async def _writer(path: Path, **kw: int) -> AuditWriter[int]:
-    store = SqliteStore(path)
-    await store.open()
-    return AuditWriter(store, _to_batch, **kw)
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    result = SqliteStore(tmp_path / "a.db")
+    await result.open()
+    yield result
+    await result.aclose()
 
 
-async def test_full_queue_drops_and_counts_instead_of_growing(tmp_path: Path) -> None:
-    writer = await _writer(tmp_path / "a.db", max_queue=3)
+async def test_full_queue_drops_and_counts_instead_of_growing(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    writer = AuditWriter(store, _to_batch, max_queue=3)
     accepted = [writer.submit(i) for i in range(5)]  # no await: the drain task has not run yet
     assert accepted == [True, True, True, False, False]
     await writer.aclose()
     assert (writer.dropped, writer.written, _count(tmp_path / "a.db")) == (2, 3, 3)
 
 
-async def test_flush_waits_for_queued_items_and_batches_them(tmp_path: Path) -> None:
-    writer = await _writer(tmp_path / "a.db", max_batch=4)
+async def test_flush_waits_for_queued_items_and_batches_them(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    writer = AuditWriter(store, _to_batch, max_batch=4)
     for i in range(10):
         writer.submit(i)
     await writer.flush()
@@ -44,8 +55,27 @@ async def test_flush_waits_for_queued_items_and_batches_them(tmp_path: Path) -> 
     await writer.aclose()
 
 
-async def test_submit_after_close_is_dropped(tmp_path: Path) -> None:
-    writer = await _writer(tmp_path / "a.db")
+async def test_submit_after_close_is_dropped(store: SqliteStore, tmp_path: Path) -> None:
+    writer = AuditWriter(store, _to_batch)
     await writer.aclose()
     assert writer.submit(1) is False
     assert _count(tmp_path / "a.db") == 0
+
+
+async def test_a_cancelled_drain_task_still_writes_what_was_queued(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    """A supervisor that cancels its tasks before the sink's aclose() loses nothing."""
+    tasks: list[asyncio.Task[None]] = []
+
+    def spawn(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        tasks.append(asyncio.ensure_future(coro))
+        return tasks[-1]
+
+    writer = AuditWriter(store, _to_batch, spawn=spawn)
+    writer.submit(1)
+    tasks[0].cancel()
+    writer.submit(2)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await writer.aclose()
+    assert _count(tmp_path / "a.db") == 2

@@ -9,23 +9,22 @@ from NOTES' "Streaming" section.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from wire_helpers import WEATHER, AdapterMaker, CutStream, Upstream, ask, collect
 
 from laneway.clock import FakeClock
 from laneway.config.schema import AnthropicProvider
 from laneway.errors import ErrorCode, ProviderError
 from laneway.providers.anthropic import AnthropicAdapter, parse_response
 from laneway.providers.base import AdapterDeps
-from laneway.providers.http import HttpxTransport
 from laneway.types import (
     Capability,
     CompletionRequest,
-    Delta,
     ErrorDelta,
     FinishDelta,
     FinishReason,
@@ -37,7 +36,6 @@ from laneway.types import (
     ResponseFormat,
     TextDelta,
     TextPart,
-    Tool,
     ToolCall,
     ToolCallDelta,
     UsageDelta,
@@ -46,70 +44,11 @@ from laneway.types import (
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "anthropic"
 KEY = "sk-ant-api03-test-secret-0123456789abcdef"
 MODEL = "claude-sonnet-4-5"
-WEATHER = Tool(
-    "get_weather",
-    "Current weather for a city",
-    {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]},
-)
-
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Upstream:
-    """A scripted fake: records every request, answers from a queue (or raises)."""
-
-    def __init__(self, *answers: httpx.Response | Exception) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    @property
-    def body(self) -> Any:
-        return json.loads(self.requests[-1].content)
-
-
-class CutStream(httpx.AsyncByteStream):
-    """A response body that sends some chunks, then drops the connection."""
-
-    def __init__(self, *chunks: bytes) -> None:
-        self.chunks = chunks
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self.chunks:
-            yield chunk
-        raise httpx.ReadError("connection reset by peer")
 
 
 @pytest.fixture
-async def make() -> AsyncIterator[Callable[..., AnthropicAdapter]]:
-    transports: list[HttpxTransport] = []
-
-    def factory(
-        upstream: Handler,
-        *,
-        env: dict[str, str] | None = None,
-        catalog: dict[str, ModelInfo] | None = None,
-        **spec: Any,
-    ) -> AnthropicAdapter:
-        transport = HttpxTransport(transport=httpx.MockTransport(upstream))
-        transports.append(transport)
-        deps = AdapterDeps(
-            transport=transport,
-            clock=FakeClock(),
-            env={"ANTHROPIC_API_KEY": KEY} if env is None else env,
-            catalog=catalog or {},
-        )
-        return AnthropicAdapter("anthropic", AnthropicProvider(kind="anthropic", **spec), deps)
-
-    yield factory
-    for transport in transports:
-        await transport.aclose()
+def make(adapters: AdapterMaker) -> Callable[..., AnthropicAdapter]:
+    return adapters("anthropic", AnthropicAdapter, AnthropicProvider, "ANTHROPIC_API_KEY", KEY)
 
 
 def ok(name: str) -> httpx.Response:
@@ -125,14 +64,6 @@ def error(status: int, kind: str, message: str, **headers: str) -> httpx.Respons
     """NOTES "Errors": `{"type":"error","error":{"type":…,"message":…},"request_id":…}`."""
     body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_01"}
     return httpx.Response(status, json=body, headers={"request-id": "req_01", **headers})
-
-
-async def collect(stream: AsyncIterator[Delta]) -> list[Delta]:
-    return [delta async for delta in stream]
-
-
-def ask(text: str = "Hello", **fields: Any) -> CompletionRequest:
-    return CompletionRequest(messages=(Message("user", text),), **fields)
 
 
 # -- request shape -----------------------------------------------------------------

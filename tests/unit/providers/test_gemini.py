@@ -9,23 +9,22 @@ follow NOTES' response, streaming and error examples.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from wire_helpers import WEATHER, AdapterMaker, CutStream, Upstream, ask, collect
 
 from laneway.clock import FakeClock
 from laneway.config.schema import GeminiProvider
 from laneway.errors import ErrorCode, ProviderError
 from laneway.providers.base import AdapterDeps
 from laneway.providers.gemini import GeminiAdapter, parse_response
-from laneway.providers.http import HttpxTransport
 from laneway.types import (
     Capability,
     CompletionRequest,
-    Delta,
     ErrorDelta,
     FinishDelta,
     FinishReason,
@@ -34,7 +33,6 @@ from laneway.types import (
     ResponseFormat,
     TextDelta,
     TextPart,
-    Tool,
     ToolCall,
     ToolCallDelta,
     UsageDelta,
@@ -44,65 +42,11 @@ FIXTURES = Path(__file__).parents[2] / "fixtures" / "gemini"
 KEY = "AIzaSyTEST-not-a-real-key-0123456789"
 MODEL = "gemini-2.5-flash"
 BASE = "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash"
-WEATHER = Tool(
-    "get_weather",
-    "Current weather for a city",
-    {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]},
-)
-
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Upstream:
-    """A scripted fake: records every request, answers from a queue (or raises)."""
-
-    def __init__(self, *answers: httpx.Response | Exception) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    @property
-    def body(self) -> Any:
-        return json.loads(self.requests[-1].content)
-
-
-class CutStream(httpx.AsyncByteStream):
-    """A response body that sends some chunks, then drops the connection."""
-
-    def __init__(self, *chunks: bytes) -> None:
-        self.chunks = chunks
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self.chunks:
-            yield chunk
-        raise httpx.ReadError("connection reset by peer")
 
 
 @pytest.fixture
-async def make() -> AsyncIterator[Callable[..., GeminiAdapter]]:
-    transports: list[HttpxTransport] = []
-
-    def factory(
-        upstream: Handler, *, env: dict[str, str] | None = None, **spec: Any
-    ) -> GeminiAdapter:
-        transport = HttpxTransport(transport=httpx.MockTransport(upstream))
-        transports.append(transport)
-        deps = AdapterDeps(
-            transport=transport,
-            clock=FakeClock(),
-            env={"GEMINI_API_KEY": KEY} if env is None else env,
-        )
-        return GeminiAdapter("gemini", GeminiProvider(kind="gemini", **spec), deps)
-
-    yield factory
-    for transport in transports:
-        await transport.aclose()
+def make(adapters: AdapterMaker) -> Callable[..., GeminiAdapter]:
+    return adapters("gemini", GeminiAdapter, GeminiProvider, "GEMINI_API_KEY", KEY)
 
 
 def ok(name: str) -> httpx.Response:
@@ -118,14 +62,6 @@ def rpc_error(status: int, rpc: str, message: str, *details: dict[str, Any]) -> 
     """NOTES "Errors": `{"error": {"code", "message", "status", "details"}}`."""
     body = {"error": {"code": status, "message": message, "status": rpc, "details": list(details)}}
     return httpx.Response(status, json=body)
-
-
-async def collect(stream: AsyncIterator[Delta]) -> list[Delta]:
-    return [delta async for delta in stream]
-
-
-def ask(text: str = "Hello", **fields: Any) -> CompletionRequest:
-    return CompletionRequest(messages=(Message("user", text),), **fields)
 
 
 # -- request shape -----------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from wire_helpers import collect
 
 from laneway.clock import FakeClock
 from laneway.config.schema import OpenAICompatibleProvider, OpenAIProvider
@@ -25,7 +26,6 @@ from laneway.providers.openai_compatible import OpenAIAdapter
 from laneway.types import (
     Capability,
     CompletionRequest,
-    Delta,
     ErrorDelta,
     FinishDelta,
     FinishReason,
@@ -330,10 +330,6 @@ def sse_response(chunks: list[bytes], *, fail: Exception | None = None) -> httpx
             raise fail
 
     return httpx.Response(200, content=body(), headers={"content-type": "text/event-stream"})
-
-
-async def collect(stream: AsyncIterator[Delta]) -> list[Delta]:
-    return [delta async for delta in stream]
 
 
 async def test_stream_yields_text_finish_and_usage(

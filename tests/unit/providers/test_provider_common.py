@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from wire_helpers import counting_command
 
 from laneway.clock import FakeClock
 from laneway.config.credentials import Credential
@@ -125,20 +126,6 @@ def test_cost_from_price() -> None:
 
 
 # -- secrets -----------------------------------------------------------------
-
-
-def counting_command(tmp_path: Path, output: str) -> str:
-    """A command that counts its runs in a file and prints `output` (a token or JSON)."""
-    counter = tmp_path / "runs"
-    script = tmp_path / "token.py"
-    script.write_text(
-        "import pathlib, sys\n"
-        f"p = pathlib.Path({str(counter)!r})\n"
-        "n = int(p.read_text()) + 1 if p.exists() else 1\n"
-        "p.write_text(str(n))\n"
-        "sys.stdout.write(sys.argv[1].replace('N', str(n)) + '\\n')\n"
-    )
-    return shlex.join([sys.executable, str(script), output])
 
 
 def runs(tmp_path: Path) -> int:

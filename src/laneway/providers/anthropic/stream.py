@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from laneway.errors import ErrorCode
-from laneway.providers._common import decode_json
+from laneway.providers._common import StreamFailure, WireError, decode_event
 from laneway.providers.anthropic.wire import (
     ERROR_TYPES,
     JsonObject,
-    StreamFailure,
-    WireError,
     error_type_of,
     finish_reason,
     parse_usage,
@@ -44,12 +42,7 @@ class StreamState:
 
 def parse_stream_event(event: SseEvent, state: StreamState) -> list[Delta]:
     """Deltas for one SSE event. Raises `WireError` on bad JSON, `StreamFailure` on `error`."""
-    try:
-        data = decode_json(event.data)
-    except ValueError as exc:
-        raise WireError("a stream event is not valid JSON (truncated?)") from exc
-    if not isinstance(data, dict):
-        raise WireError("a stream event is not a JSON object")
+    data = decode_event(event.data, what="stream event")
     kind = data.get("type") or event.event  # the SDK fills `type` from the event name too
     if kind == "error":
         status = ERROR_TYPES.get(error_type_of(data) or "", (500, ErrorCode.UNAVAILABLE))[0]

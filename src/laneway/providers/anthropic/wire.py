@@ -18,12 +18,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from laneway.config.schema import AuthHeader
 from laneway.errors import ErrorCode, ProviderError
-from laneway.providers._common import as_int, decode_json, error_from_status
+from laneway.providers._common import (
+    ParsedMessage,
+    RequestError,
+    WireError,
+    as_int,
+    auth_headers,
+    decode_json,
+    error_from_status,
+)
 from laneway.providers.ratelimit import retry_after_s
 from laneway.types import (
     CompletionRequest,
@@ -70,34 +78,23 @@ ERROR_TYPES: Mapping[str, tuple[int, ErrorCode]] = {
 _RATE_LIMIT_FAMILIES = ("requests", "tokens", "input-tokens", "output-tokens")
 
 
-class WireError(Exception):
-    """A body not in the documented shape; the adapter reports it as invalid_response."""
-
-
-class RequestError(Exception):
-    """The canonical request cannot be said on this wire; reported as bad_request."""
-
-
-class StreamFailure(Exception):
-    """An `event: error` after the 200; carries what `classify_error` needs."""
-
-    def __init__(self, status: int, body: bytes) -> None:
-        super().__init__(f"stream error event (HTTP {status} equivalent)")
-        self.status = status
-        self.body = body
-
-
 # -- request -------------------------------------------------------------------
 
 
 def build_headers(
-    api_key: str | None, *, version: str, extra: Mapping[str, str] = {}
+    api_key: str | None,
+    *,
+    version: str,
+    extra: Mapping[str, str] = {},
+    auth: AuthHeader = "default",
 ) -> dict[str, str]:
-    """`x-api-key` and `anthropic-version` on every call (NOTES "request headers")."""
+    """`x-api-key` and `anthropic-version` on every call (NOTES "request headers").
+
+    `auth="bearer"` sends the secret as `authorization: Bearer` instead, as
+    Anthropic's OAuth access tokens are sent.
+    """
     headers = {"content-type": "application/json", "anthropic-version": version, **extra}
-    if api_key:
-        headers["x-api-key"] = api_key
-    return headers
+    return headers | auth_headers(api_key, header="x-api-key", style=auth)
 
 
 def build_request(
@@ -269,14 +266,6 @@ def _image(part: ImagePart) -> JsonObject:
 
 
 # -- response ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedMessage:
-    content: str
-    tool_calls: tuple[ToolCall, ...]
-    finish_reason: FinishReason
-    usage: Usage
 
 
 def parse_response(body: object, *, output_tool: str | None = None) -> ParsedMessage:

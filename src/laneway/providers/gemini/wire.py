@@ -25,8 +25,20 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from laneway.config.schema import AuthHeader
 from laneway.errors import ErrorCode, ProviderError
-from laneway.providers._common import as_int, decode_json, error_from_status
+from laneway.providers._common import (
+    ParsedMessage,
+    RequestError,
+    StreamFailure,
+    WireError,
+    WireProblem,
+    as_int,
+    auth_headers,
+    decode_event,
+    decode_json,
+    error_from_status,
+)
 from laneway.providers.ratelimit import parse_duration_s
 from laneway.providers.sse import SseEvent
 from laneway.types import (
@@ -97,29 +109,12 @@ _TOOL_CHOICE_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 _INPUT_TOO_LONG = re.compile(r"input token count .* exceeds the maximum", re.IGNORECASE)
 
 
-class WireError(Exception):
-    """A body not in the documented shape; the adapter reports it as invalid_response."""
-
-
-class RequestError(Exception):
-    """The canonical request cannot be said on this wire; reported as bad_request."""
-
-
-class PromptBlocked(Exception):
+class PromptBlocked(WireProblem):
     """HTTP 200 without candidates and with `promptFeedback.blockReason` (NOTES)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"the prompt was blocked ({reason})")
         self.reason = reason
-
-
-class StreamFailure(Exception):
-    """An `{"error": …}` chunk after the 200 (NOTES "Streaming")."""
-
-    def __init__(self, status: int, body: bytes) -> None:
-        super().__init__(f"stream error chunk (HTTP {status})")
-        self.status = status
-        self.body = body
 
 
 # -- request -------------------------------------------------------------------
@@ -132,12 +127,15 @@ def build_url(base_url: str, api_version: str, model: str, *, stream: bool) -> s
     return f"{base_url.rstrip('/')}/{api_version}/models/{name}:{method}"
 
 
-def build_headers(api_key: str | None, *, extra: Mapping[str, str] = {}) -> dict[str, str]:
-    """NOTES "Endpoints and auth": the key travels in `x-goog-api-key`."""
+def build_headers(
+    api_key: str | None, *, extra: Mapping[str, str] = {}, auth: AuthHeader = "default"
+) -> dict[str, str]:
+    """NOTES "Endpoints and auth": the key travels in `x-goog-api-key`.
+
+    `auth="bearer"` sends an OAuth access token as `authorization: Bearer` instead.
+    """
     headers = {"content-type": "application/json", **extra}
-    if api_key:
-        headers["x-goog-api-key"] = api_key
-    return headers
+    return headers | auth_headers(api_key, header="x-goog-api-key", style=auth)
 
 
 def build_request(request: CompletionRequest) -> JsonObject:
@@ -283,14 +281,6 @@ def _image(part: ImagePart) -> JsonObject:
 # -- response ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedMessage:
-    content: str
-    tool_calls: tuple[ToolCall, ...]
-    finish_reason: FinishReason
-    usage: Usage
-
-
 def parse_response(body: object) -> ParsedMessage:
     """A `GenerateContentResponse`: first candidate's parts, finish reason, usage."""
     if not isinstance(body, dict):
@@ -386,12 +376,7 @@ class StreamState:
 
 def parse_stream_event(event: SseEvent, state: StreamState) -> list[Delta]:
     """Deltas for one chunk, each a whole `GenerateContentResponse` (NOTES "Streaming")."""
-    try:
-        data = decode_json(event.data)
-    except ValueError as exc:
-        raise WireError("a stream chunk is not valid JSON (truncated?)") from exc
-    if not isinstance(data, dict):
-        raise WireError("a stream chunk is not a JSON object")
+    data = decode_event(event.data, what="stream chunk")
     if isinstance(error := data.get("error"), dict):
         raise StreamFailure(as_int(error.get("code")) or 500, event.data.encode())
     if isinstance(usage := data.get("usageMetadata"), dict):

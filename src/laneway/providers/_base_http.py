@@ -1,0 +1,352 @@
+"""The I/O skeleton every HTTP adapter shares; each kind supplies only pure pieces.
+
+`HttpAdapterBase` does the thin async part of ARCHITECTURE's adapter: fetch
+the profile's secret, POST, classify a non-2xx with the kind's pure
+`classify_error`, parse a 2xx with the kind's parser, and read SSE into
+deltas, ending a stream that was cut or sent an error event with one final
+`ErrorDelta`. A kind says only its URLs, headers, body, parser and stream
+reader. The adapter never retries, never falls back and never owns the HTTP
+client: it is handed a shared `HttpTransport` and closes nothing of it.
+
+A rejected key (`auth`) drops a cached `api_key_command` token, which may
+have expired before the time it stated.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import replace
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from laneway.config.credentials import Credential
+from laneway.config.presets import preset_for
+from laneway.config.schema import ProviderSpec
+from laneway.errors import ConfigError, ErrorCode, ProviderError
+from laneway.providers._adapter_base import AdapterBase, SpecT
+from laneway.providers._common import (
+    RequestError,
+    SecretResolver,
+    StreamFailure,
+    WireProblem,
+    encode_json,
+    from_transport_error,
+    invalid_response,
+    parse_json_body,
+    with_cost,
+)
+from laneway.providers.base import AdapterDeps
+from laneway.providers.http import HttpStream, TransportError
+from laneway.providers.sse import SseEvent, iter_sse
+from laneway.types import Completion, CompletionRequest, Delta, ErrorDelta, UsageDelta
+
+PROBE_TIMEOUT_S = 10.0
+
+
+class ErrorClassifier(Protocol):
+    """A kind's pure `classify_error`: status, headers and body to a `ProviderError`."""
+
+    def __call__(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        provider: str,
+        model: str | None,
+        now_wall: float,
+        credential: str | None = None,
+    ) -> ProviderError: ...
+
+
+class StreamReader(Protocol):
+    """One stream's parser and what it has seen so far."""
+
+    @property
+    def finished(self) -> bool:
+        """The stream said its last word: stop reading."""
+        ...
+
+    @property
+    def complete(self) -> bool:
+        """A close here is a normal end, not a cut."""
+        ...
+
+    def parse(self, event: SseEvent) -> list[Delta]:
+        """The deltas of one event; raises `WireProblem` or `ProviderError` on a bad one."""
+        ...
+
+
+class _HasFinished(Protocol):
+    @property
+    def finished(self) -> bool: ...
+
+
+StateT = TypeVar("StateT", bound=_HasFinished)
+
+
+class StateReader(Generic[StateT]):
+    """A reader over a pure `parse_stream_event(event, state)`; done when the state is."""
+
+    def __init__(self, parse: Callable[[SseEvent, StateT], list[Delta]], state: StateT) -> None:
+        self._parse = parse
+        self.state = state
+
+    @property
+    def finished(self) -> bool:
+        return self.state.finished
+
+    @property
+    def complete(self) -> bool:
+        return self.state.finished
+
+    def parse(self, event: SseEvent) -> list[Delta]:
+        return self._parse(event, self.state)
+
+
+class HttpAdapterBase(AdapterBase[SpecT]):
+    """`complete`, `stream` and `probe` over HTTP; see the module docstring."""
+
+    #: The kind's pure error classifier (assign `staticmethod(wire.classify_error)`).
+    classify_error: ClassVar[ErrorClassifier]
+    #: The provider's name in messages, e.g. "request cannot be sent to Anthropic".
+    display_name: ClassVar[str]
+    #: What a whole stream ends with, named when one was cut before it.
+    stream_end: ClassVar[str] = "its last event"
+
+    def __init__(self, provider_id: str, spec: SpecT, deps: AdapterDeps) -> None:
+        super().__init__(provider_id, spec, deps)
+        self._secrets = SecretResolver(deps.env, deps.clock)
+        self._base_url = base_url_for(spec)
+
+    # -- what a kind supplies ------------------------------------------------------
+
+    @abstractmethod
+    def _url(self, model: str, *, stream: bool) -> str:
+        """Where a call for `model` is POSTed."""
+
+    @abstractmethod
+    def _probe_url(self) -> str:
+        """A cheap GET that a bad key fails (usually listing one model)."""
+
+    @abstractmethod
+    def _build_headers(self, secret: str | None, *, stream: bool) -> dict[str, str]:
+        """Every request header, the secret's included (see `spec.auth_header`)."""
+
+    @abstractmethod
+    def _build_body(
+        self, request: CompletionRequest, model: str, *, stream: bool
+    ) -> Mapping[str, Any]:
+        """The JSON body; raises `RequestError` for what the wire cannot say."""
+
+    @abstractmethod
+    def _parse(self, data: Any, request: CompletionRequest, model: str) -> Completion:
+        """A decoded 2xx body as a `Completion` (no cost, latency or credential yet)."""
+
+    @abstractmethod
+    def _reader(self, request: CompletionRequest, model: str) -> StreamReader:
+        """A fresh reader for one stream."""
+
+    # -- calls -----------------------------------------------------------------------
+
+    async def complete(
+        self,
+        request: CompletionRequest,
+        model: str,
+        *,
+        timeout_s: float,
+        credential: Credential | None = None,
+    ) -> Completion:
+        profile = self._profile(credential)
+        body = self._body(request, model, profile, stream=False)
+        headers = await self._headers(profile, stream=False)
+        started = self._deps.clock.monotonic()
+        try:
+            response = await self._deps.transport.post(
+                self._url(model, stream=False), headers=headers, body=body, timeout_s=timeout_s
+            )
+        except TransportError as exc:
+            raise self._transport_error(model, profile, exc) from exc
+        if response.status >= 300:
+            raise self._error(response.status, response.headers, response.body, model, profile)
+        data = parse_json_body(self.provider_id, model, response.body)
+        try:
+            parsed = self._parse(data, request, model)
+        except WireProblem as exc:
+            raise self._from_wire(exc, model, profile) from exc
+        return replace(
+            parsed,
+            usage=with_cost(parsed.usage, self.capabilities(model)),
+            latency_ms=(self._deps.clock.monotonic() - started) * 1000,
+            credential=profile.label,
+        )
+
+    async def stream(
+        self,
+        request: CompletionRequest,
+        model: str,
+        *,
+        timeout_s: float,
+        credential: Credential | None = None,
+    ) -> AsyncIterator[Delta]:
+        profile = self._profile(credential)
+        body = self._body(request, model, profile, stream=True)
+        headers = await self._headers(profile, stream=True)
+        opened = await self._open(model, headers, body, profile, timeout_s)
+        try:
+            if opened.status >= 300:
+                raise await self._stream_status_error(opened, model, profile)
+            reader = self._reader(request, model)
+            async for delta in self._deltas(opened, reader, model, profile):
+                yield delta
+        finally:
+            await opened.aclose()
+
+    async def probe(self, credential: Credential | None = None) -> None:
+        """A live credential check: GET `_probe_url`; raises `ProviderError` on failure."""
+        profile = self._profile(credential)
+        headers = await self._headers(profile, stream=False)
+        try:
+            response = await self._deps.transport.get(
+                self._probe_url(), headers=headers, timeout_s=PROBE_TIMEOUT_S
+            )
+        except TransportError as exc:
+            raise self._transport_error(None, profile, exc) from exc
+        if response.status >= 300:
+            raise self._error(response.status, response.headers, response.body, None, profile)
+
+    # -- the shared steps ----------------------------------------------------------
+
+    def _profile(self, credential: Credential | None) -> Credential:
+        """The engine's choice, else the first usable profile, else the first (to name it)."""
+        if credential is not None:
+            return credential
+        usable = self.credentials()
+        return usable[0] if usable else self._profiles[0]
+
+    async def _headers(self, profile: Credential, *, stream: bool) -> dict[str, str]:
+        secret = await self._secrets.require(profile)
+        return self._build_headers(secret, stream=stream)
+
+    def _body(
+        self, request: CompletionRequest, model: str, profile: Credential, *, stream: bool
+    ) -> bytes:
+        try:
+            return encode_json(self._build_body(request, model, stream=stream))
+        except WireProblem as exc:
+            raise self._from_wire(exc, model, profile) from exc
+
+    async def _open(
+        self,
+        model: str,
+        headers: dict[str, str],
+        body: bytes,
+        profile: Credential,
+        timeout_s: float,
+    ) -> HttpStream:
+        try:
+            return await self._deps.transport.open_stream(
+                self._url(model, stream=True), headers=headers, body=body, timeout_s=timeout_s
+            )
+        except TransportError as exc:
+            raise self._transport_error(model, profile, exc) from exc
+
+    async def _stream_status_error(
+        self, opened: HttpStream, model: str, profile: Credential
+    ) -> ProviderError:
+        try:
+            body = await opened.read()
+        except TransportError:
+            body = b""  # the status alone still classifies the failure
+        return self._error(opened.status, opened.headers, body, model, profile)
+
+    async def _deltas(
+        self, opened: HttpStream, reader: StreamReader, model: str, profile: Credential
+    ) -> AsyncIterator[Delta]:
+        """Deltas until the reader is finished; any failure after the 200 ends in one ErrorDelta."""
+        info = self.capabilities(model)
+        try:
+            async for event in iter_sse(opened.iter_bytes()):
+                for delta in reader.parse(event):
+                    if isinstance(delta, UsageDelta):
+                        delta = UsageDelta(with_cost(delta.usage, info))
+                    yield delta
+                    if isinstance(delta, ErrorDelta):
+                        return
+                if reader.finished:
+                    return
+        except TransportError as exc:
+            error = self._transport_error(model, profile, exc)
+        except WireProblem as exc:
+            error = self._from_wire(exc, model, profile)
+        except ProviderError as exc:
+            error = exc
+        else:
+            if reader.complete:
+                return
+            error = self._cut_error(model, profile)
+        yield ErrorDelta(error)
+
+    # -- errors ------------------------------------------------------------------------
+
+    def _error(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        model: str | None,
+        profile: Credential,
+    ) -> ProviderError:
+        error = self.classify_error(
+            status,
+            headers,
+            body,
+            provider=self.provider_id,
+            model=model,
+            now_wall=self._deps.clock.wall(),
+            credential=profile.label,
+        )
+        if error.code is ErrorCode.AUTH:
+            self._secrets.invalidate(profile)  # a command token may have expired early
+        return error
+
+    def _from_wire(self, exc: WireProblem, model: str, profile: Credential) -> ProviderError:
+        """A kind's wire problem as a `ProviderError`; a kind with more problems extends it."""
+        if isinstance(exc, StreamFailure):
+            return self._error(exc.status, {}, exc.body, model, profile)
+        if isinstance(exc, RequestError):
+            return ProviderError(
+                f"request cannot be sent to {self.display_name}: {exc}",
+                provider=self.provider_id,
+                model=model,
+                code=ErrorCode.BAD_REQUEST,
+                credential=profile.label,
+            )
+        return invalid_response(self.provider_id, model, str(exc))
+
+    def _cut_error(self, model: str, profile: Credential) -> ProviderError:
+        """A stream that closed before `stream_end`: the connection dropped."""
+        return ProviderError(
+            f"the stream ended before {self.stream_end} (connection closed early)",
+            provider=self.provider_id,
+            model=model,
+            code=ErrorCode.NETWORK,
+            credential=profile.label,
+        )
+
+    def _transport_error(
+        self, model: str | None, profile: Credential, exc: TransportError
+    ) -> ProviderError:
+        return from_transport_error(self.provider_id, model, exc, credential=profile.label)
+
+
+def base_url_for(spec: ProviderSpec) -> str:
+    """`base_url`, else the preset's or the kind's default, without a trailing slash."""
+    preset = preset_for(spec.kind, getattr(spec, "preset", None))
+    base: str = spec.base_url or (preset.base_url if preset else "")
+    if not base:
+        raise ConfigError(
+            f"a {spec.kind} provider needs a server address",
+            hint="set `base_url:` or a `preset:` (github, zai, openrouter, groq, ...)",
+        )
+    return base.rstrip("/")

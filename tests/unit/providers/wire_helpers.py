@@ -1,0 +1,92 @@
+"""Pieces the adapter tests share: a scripted upstream, a cut stream, small request helpers.
+
+The upstream speaks whatever wire format its scripted `httpx.Response`s carry;
+each test module cites the provider documentation its answers follow.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from laneway.types import CompletionRequest, Delta, Message, Tool
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+WEATHER = Tool(
+    "get_weather",
+    "Current weather for a city",
+    {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]},
+)
+
+
+class AdapterMaker(Protocol):
+    """The `adapters` fixture (conftest.py): a `make(upstream, ...)` for one adapter kind."""
+
+    def __call__(
+        self,
+        kind: str,
+        adapter: Callable[..., Any],
+        spec: Callable[..., Any],
+        key_env: str,
+        key: str,
+    ) -> Callable[..., Any]: ...
+
+
+class Upstream:
+    """A scripted fake: records every request, answers from a queue (or raises)."""
+
+    def __init__(self, *answers: httpx.Response | Exception) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    @property
+    def body(self) -> Any:
+        return json.loads(self.requests[-1].content)
+
+
+class CutStream(httpx.AsyncByteStream):
+    """A response body that sends some chunks, then drops the connection."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
+        raise httpx.ReadError("connection reset by peer")
+
+
+def counting_command(tmp_path: Path, output: str) -> str:
+    """A command that counts its runs in a file and prints `output` (a token or JSON)."""
+    counter = tmp_path / "runs"
+    script = tmp_path / "token.py"
+    script.write_text(
+        "import pathlib, sys\n"
+        f"p = pathlib.Path({str(counter)!r})\n"
+        "n = int(p.read_text()) + 1 if p.exists() else 1\n"
+        "p.write_text(str(n))\n"
+        "sys.stdout.write(sys.argv[1].replace('N', str(n)) + '\\n')\n"
+    )
+    return shlex.join([sys.executable, str(script), output])
+
+
+async def collect(stream: AsyncIterator[Delta]) -> list[Delta]:
+    return [delta async for delta in stream]
+
+
+def ask(text: str = "Hello", **fields: Any) -> CompletionRequest:
+    return CompletionRequest(messages=(Message("user", text),), **fields)

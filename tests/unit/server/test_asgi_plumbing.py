@@ -1,0 +1,83 @@
+"""Bounded body reads and header-safe values: the raw ASGI helpers the hot path uses."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from laneway.server.asgi import ClientGone, HeaderValues, header_value, read_body
+from laneway.server.errors import ApiError
+
+
+def receiver(*messages: dict[str, Any]) -> Any:
+    queue = list(messages)
+    never = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if queue:
+            return queue.pop(0)
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    return receive
+
+
+async def test_chunks_are_joined() -> None:
+    receive = receiver(
+        {"type": "http.request", "body": b"ab", "more_body": True},
+        {"type": "http.request", "body": b"cd", "more_body": False},
+    )
+    assert await read_body(receive, limit=10, declared=None, timeout_s=5) == b"abcd"
+
+
+async def test_a_declared_length_over_the_limit_is_413_before_reading() -> None:
+    with pytest.raises(ApiError) as info:
+        await read_body(receiver(), limit=10, declared=11, timeout_s=5)
+    assert info.value.status == 413
+
+
+async def test_chunks_past_the_limit_are_413_at_once() -> None:
+    receive = receiver(
+        {"type": "http.request", "body": b"x" * 8, "more_body": True},
+        {"type": "http.request", "body": b"x" * 8, "more_body": True},
+    )
+    with pytest.raises(ApiError) as info:
+        await read_body(receive, limit=10, declared=None, timeout_s=5)
+    assert info.value.code == "request_too_large"
+
+
+async def test_a_stalled_body_is_408_and_the_task_is_not_left_cancelled() -> None:
+    receive = receiver({"type": "http.request", "body": b"{", "more_body": True})
+    with pytest.raises(ApiError) as info:
+        await read_body(receive, limit=10, declared=None, timeout_s=0.001)
+    assert info.value.status == 408
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+
+
+async def test_a_disconnect_while_reading_is_client_gone() -> None:
+    with pytest.raises(ClientGone):
+        await read_body(receiver({"type": "http.disconnect"}), limit=10, declared=None, timeout_s=5)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("static: rule 0 matched", b"static: rule 0 matched"),
+        ("null: No routing — using lane default", b"null: No routing - using lane default"),
+        ("a → b", b"a -> b"),
+        ("emoji 🙂 and\nnewline\r", b"emoji ? and?newline?"),
+    ],
+)
+def test_header_values_are_printable_ascii(text: str, value: bytes) -> None:
+    assert header_value(text) == value
+
+
+def test_header_values_are_bounded_and_cached() -> None:
+    values = HeaderValues()
+    long = "x" * 600
+    assert values(long, 100) == b"x" * 97 + b"..."
+    assert values(long, 100) is values(long, 100)
