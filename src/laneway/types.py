@@ -101,6 +101,43 @@ class TaskContext:
     #: strings (names, ids) that must never appear in model output
     redact: tuple[str, ...] = ()
     request_id: str | None = None
+    #: pin this exact model (no routing, no fallback); the lane still sets budgets and timeouts
+    model: ModelRef | None = None
+
+    def with_request_id(self, request_id: str) -> TaskContext:
+        """A copy carrying `request_id` (cheaper than `dataclasses.replace` on the hot path)."""
+        return TaskContext(
+            self.lane,
+            self.phase,
+            self.complexity,
+            self.job_id,
+            self.user_id,
+            self.budget_remaining_usd,
+            self.description,
+            self.requires,
+            self.prompt_version,
+            self.metadata,
+            self.redact,
+            request_id,
+            self.model,
+        )
+
+    def with_budget_remaining(self, usd: float) -> TaskContext:
+        return TaskContext(
+            self.lane,
+            self.phase,
+            self.complexity,
+            self.job_id,
+            self.user_id,
+            usd,
+            self.description,
+            self.requires,
+            self.prompt_version,
+            self.metadata,
+            self.redact,
+            self.request_id,
+            self.model,
+        )
 
     def attribute(self, name: str) -> str | None:
         """A routing-rule attribute: a named field first, then metadata."""
@@ -182,6 +219,7 @@ class CompletionRequest:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     stream: bool = False
+    _input_tokens: int = field(default=-1, init=False, repr=False, compare=False)
 
     @classmethod
     def from_prompt(cls, prompt: str, *, system: str | None = None) -> CompletionRequest:
@@ -189,10 +227,14 @@ class CompletionRequest:
         return cls(messages=(*messages, Message("user", prompt)))
 
     def estimated_input_tokens(self) -> int:
-        """A cheap, provider-free estimate: about four characters a token."""
+        """A cheap, provider-free estimate: about four characters a token (computed once)."""
+        if self._input_tokens >= 0:
+            return self._input_tokens
         chars = sum(len(m.text) + 8 for m in self.messages)
         chars += sum(len(t.name) + len(str(t.parameters)) for t in self.tools)
-        return max(1, chars // 4)
+        tokens = max(1, chars // 4)
+        object.__setattr__(self, "_input_tokens", tokens)  # a cache on a frozen value
+        return tokens
 
 
 @dataclass(frozen=True, slots=True)

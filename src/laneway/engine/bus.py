@@ -14,6 +14,11 @@ class EventBus:
         self._subscribers: list[Subscriber] = []
         self.errors: list[str] = []
 
+    @property
+    def active(self) -> bool:
+        """Whether anyone listens: the engine skips building events nobody reads."""
+        return bool(self._subscribers)
+
     def subscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.append(subscriber)
 

@@ -7,9 +7,10 @@ more) so `RequestRun` stays about order and outcome.
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,8 @@ from laneway.config.credentials import Credential, check_credential, credentials
 from laneway.config.loader import load_config
 from laneway.config.model import Config, Lane
 from laneway.engine.bus import EventBus
-from laneway.errors import BudgetExceededError
+from laneway.engine.plan import Candidate, Skip, plan_candidates
+from laneway.errors import BudgetExceededError, ConfigError
 from laneway.events import Event, RequestStarted
 from laneway.providers import build_adapter
 from laneway.providers.base import Adapter, AdapterDeps
@@ -28,14 +30,24 @@ from laneway.resilience.backoff import BackoffPolicy
 from laneway.resilience.breaker import Breakers
 from laneway.routing import load_routing_provider
 from laneway.state import open_state
-from laneway.types import CompletionRequest, ModelInfo, ModelRef, TaskContext, Usage
+from laneway.types import (
+    Capability,
+    CompletionRequest,
+    ModelInfo,
+    ModelRef,
+    RoutingDecision,
+    TaskContext,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from laneway.audit.sink import AuditSink
-    from laneway.engine.plan import Candidate
     from laneway.providers.http import HttpTransport
     from laneway.routing.base import RoutingProvider
     from laneway.state.base import StateStore
+
+
+_PLAN_CACHE_SIZE = 4096
 
 
 @dataclass
@@ -53,6 +65,11 @@ class EngineCore:
     audit: AuditSink | None
     transport: HttpTransport | None
     store_content: bool = False
+    _plans: dict[
+        tuple[tuple[ModelRef, ...], frozenset[Capability]], tuple[list[Candidate], list[Skip]]
+    ] = field(default_factory=dict)
+    _id_prefix: str = field(default_factory=lambda: uuid.uuid4().hex[:24])
+    _id_counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     #: per provider: (present profiles, what to set when none is): config and env are
     #: fixed once built, so this is computed once instead of on every request
     _credential_facts: dict[str, tuple[tuple[Credential, ...], str | None]] = field(
@@ -117,12 +134,44 @@ class EngineCore:
         )
         if audit is not None:
             bus.subscribe(_recorder(audit))
+        if config.spec.telemetry.otel:
+            from laneway.telemetry.otel import build_tracer, is_available
+
+            if not is_available():
+                raise ConfigError(
+                    "telemetry.otel is on but OpenTelemetry is not installed",
+                    file=config.source,
+                    path="telemetry.otel",
+                    hint="pip install 'laneway[otel]', or set telemetry.otel: false",
+                )
+            tracer = build_tracer(True)
+            if tracer is not None:
+                bus.subscribe(tracer)
         return core
 
     # -- facts the attempt loop asks for ---------------------------------------
 
+    def plan(
+        self, decision: RoutingDecision, required: frozenset[Capability]
+    ) -> tuple[list[Candidate], list[Skip]]:
+        """The decision's candidates and skips; keys and capabilities are fixed, so cache it."""
+        key = (decision.candidates, required)
+        planned = self._plans.get(key)
+        if planned is None:
+            if len(self._plans) >= _PLAN_CACHE_SIZE:
+                self._plans.clear()
+            planned = plan_candidates(
+                decision, self.config, required, self.credential_problem, self.model_info
+            )
+            self._plans[key] = planned
+        return planned
+
+    def new_request_id(self) -> str:
+        """Unique across processes (a random prefix per gateway) yet cheap (a counter)."""
+        return f"{self._id_prefix}{next(self._id_counter):08x}"
+
     def request_id_of(self, ctx: TaskContext) -> str:
-        return ctx.request_id or uuid.uuid4().hex
+        return ctx.request_id or self.new_request_id()
 
     def adapter(self, provider_id: str) -> Adapter:
         try:
@@ -193,7 +242,7 @@ class EngineCore:
         left = remaining.usd if remaining.usd is not None else budget.usd_per_job
         if ctx.budget_remaining_usd is not None:
             left = min(left, ctx.budget_remaining_usd)
-        return replace(ctx, budget_remaining_usd=left)
+        return ctx.with_budget_remaining(left)
 
     async def breaker_states(self) -> dict[str, str]:
         return await self.breakers.snapshot()

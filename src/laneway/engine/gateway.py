@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -40,6 +39,7 @@ from laneway.types import (
     ErrorDelta,
     FinishReason,
     Message,
+    ModelRef,
     Outcome,
     RoutingDecision,
     StreamDone,
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from laneway.config.model import Config, Lane
     from laneway.providers.base import Adapter
     from laneway.providers.http import HttpTransport
+    from laneway.telemetry.metrics import Metrics
 
 
 class Gateway:
@@ -61,6 +62,8 @@ class Gateway:
 
     def __init__(self, core: EngineCore) -> None:
         self._core = core
+        self._lane_policies: dict[str, OutputPolicy] = {}
+        self._metrics: Metrics | None = None
 
     @classmethod
     def from_config(
@@ -87,10 +90,22 @@ class Gateway:
     def subscribe(self, subscriber: Callable[[Event], None]) -> None:
         self._core.bus.subscribe(subscriber)
 
+    @property
+    def metrics(self) -> Metrics:
+        """Prometheus metrics of this gateway, subscribed on first use (free until then)."""
+        if self._metrics is None:
+            from laneway.telemetry.metrics import Metrics
+
+            self._metrics = Metrics()
+            self._core.bus.subscribe(self._metrics)
+        return self._metrics
+
     def route(self, ctx: TaskContext, request: CompletionRequest | None = None) -> RoutingDecision:
         """The routing decision alone; no call is made."""
         tokens = request.estimated_input_tokens() if request is not None else None
         self._core.config.lane(ctx.lane)
+        if ctx.model is not None:
+            return _pinned(ctx.model)
         return self._core.routing.route(ctx, input_tokens=tokens)
 
     async def breaker_states(self) -> dict[str, str]:
@@ -135,7 +150,7 @@ class Gateway:
     ) -> Outcome:
         """Like `complete`, but never raises: a failure becomes a degraded `Outcome`."""
         if ctx.request_id is None:  # so even an unknown lane's outcome carries an id
-            ctx = replace(ctx, request_id=uuid.uuid4().hex)
+            ctx = ctx.with_request_id(self._core.new_request_id())
         try:
             ctx, lane, request = self._prepare(request, ctx)
         except LanewayError as exc:
@@ -241,7 +256,7 @@ class Gateway:
         self, request: CompletionRequest, ctx: TaskContext
     ) -> tuple[TaskContext, Lane, CompletionRequest]:
         if ctx.request_id is None:
-            ctx = replace(ctx, request_id=uuid.uuid4().hex)
+            ctx = ctx.with_request_id(self._core.new_request_id())
         lane = self._core.config.lane(ctx.lane)
         if not request.messages:
             raise ProviderError(
@@ -255,6 +270,8 @@ class Gateway:
 
     async def _start(self, request: CompletionRequest, ctx: TaskContext) -> None:
         core = self._core
+        if core.audit is None and not core.bus.active:
+            return
         content = _payload_text(request) if core.store_content else None
         event = RequestStarted(
             core.request_id_of(ctx),
@@ -269,13 +286,16 @@ class Gateway:
 
     async def _decide(self, ctx: TaskContext, request: CompletionRequest) -> RoutingDecision:
         core = self._core
-        if core.config.spec.routing.method == "llm_enhanced":
+        if ctx.model is not None:
+            decision = _pinned(ctx.model)
+        elif core.config.spec.routing.method == "llm_enhanced":
             from laneway.engine.enhanced import decide_enhanced
 
             decision = await decide_enhanced(core, ctx, request)
         else:
             decision = core.routing.route(ctx, input_tokens=request.estimated_input_tokens())
-        core.bus.emit(DecisionMade(core.request_id_of(ctx), core.clock.wall(), decision))
+        if core.bus.active:
+            core.bus.emit(DecisionMade(core.request_id_of(ctx), core.clock.wall(), decision))
         return decision
 
     async def _complete(
@@ -357,6 +377,26 @@ class Gateway:
         output_model: type[BaseModel] | None,
         validators: Sequence[Validator],
     ) -> OutputPolicy:
+        plain = (
+            output_model is None and not validators and request.response_format is None
+        ) and not ctx.redact
+        if plain:  # the common case depends on the lane alone
+            cached = self._lane_policies.get(lane.name)
+            if cached is None:
+                cached = self._lane_policies[lane.name] = self._build_policy(
+                    lane, ctx, request, None, ()
+                )
+            return cached
+        return self._build_policy(lane, ctx, request, output_model, validators)
+
+    def _build_policy(
+        self,
+        lane: Lane,
+        ctx: TaskContext,
+        request: CompletionRequest,
+        output_model: type[BaseModel] | None,
+        validators: Sequence[Validator],
+    ) -> OutputPolicy:
         schema = lane.output_schema
         response_format = request.response_format
         if schema is None and response_format is not None and response_format.schema is not None:
@@ -376,6 +416,8 @@ class Gateway:
     # -- the record -----------------------------------------------------------
 
     def _finish_success(self, ctx: TaskContext, completion: Completion, started: float) -> None:
+        if not self._core.bus.active:
+            return
         status: RequestStatus = "rejected" if completion.provider == "laneway" else "success"
         self._core.bus.emit(
             RequestFinished(
@@ -411,6 +453,8 @@ class Gateway:
         error_code: str | None = None,
         error: LanewayError | None = None,
     ) -> None:
+        if not self._core.bus.active:
+            return
         self._core.bus.emit(
             RequestFinished(
                 request_id=self._core.request_id_of(ctx),
@@ -424,6 +468,15 @@ class Gateway:
                 trace=error.trace if error else (),
             )
         )
+
+
+def _pinned(model: ModelRef) -> RoutingDecision:
+    return RoutingDecision(
+        model=model,
+        fallback_chain=(),
+        reasoning=f"model {model} pinned by the caller (no routing, no fallback)",
+        method="pinned",
+    )
 
 
 def _status_of(error: LanewayError) -> tuple[RequestStatus, str]:

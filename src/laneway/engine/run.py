@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, replace
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from laneway.engine.plan import Candidate, plan_candidates, required_capabilities
+from laneway.engine.plan import Candidate, required_capabilities
+from laneway.engine.stream_guard import StreamPiiGuard
 from laneway.engine.validation import OutputPolicy, validate_output
 from laneway.errors import (
     BudgetExceededError,
@@ -118,7 +119,10 @@ class RequestRun:
     def skip(self, model: ModelRef, reason: str) -> None:
         self.attempts.append(Attempt(model, reason, 0, 0.0, skipped=True))
         self.trace.append(f"{model}:{reason}")
-        self.core.bus.emit(CandidateSkipped(self.request_id, self.core.clock.wall(), model, reason))
+        if self.core.bus.active:
+            self.core.bus.emit(
+                CandidateSkipped(self.request_id, self.core.clock.wall(), model, reason)
+            )
 
     def _record(
         self,
@@ -134,7 +138,18 @@ class RequestRun:
         attempt = Attempt(model, code, number, elapsed_ms, retried, credential=label)
         self.attempts.append(attempt)
         self.trace.append(f"{label}/{model.model}:{code}")
-        self.core.bus.emit(AttemptFinished(self.request_id, self.core.clock.wall(), attempt))
+        if self.core.bus.active:
+            self.core.bus.emit(AttemptFinished(self.request_id, self.core.clock.wall(), attempt))
+
+    def _note_retry(
+        self, model: ModelRef, credential: Credential | None, code: str, delay_s: float
+    ) -> None:
+        label = credential.label if credential is not None else model.provider
+        self.trace.append(f"{label}/{model.model}:retry")
+        if self.core.bus.active:
+            self.core.bus.emit(
+                RetryScheduled(self.request_id, self.core.clock.wall(), model, code, delay_s)
+            )
 
     def _emit_transitions(self, model: ModelRef, transitions: tuple[Transition, ...]) -> None:
         for change in transitions:
@@ -156,13 +171,7 @@ class RequestRun:
         required = required_capabilities(
             self.request, self.ctx, self.lane, streaming=self.streaming
         )
-        candidates, skips = plan_candidates(
-            self.decision,
-            self.core.config,
-            required,
-            self.core.credential_problem,
-            self.core.model_info,
-        )
+        candidates, skips = self.core.plan(self.decision, required)
         for skipped in skips:
             self.skip(skipped.model, skipped.reason)
         if not candidates:
@@ -212,6 +221,8 @@ class RequestRun:
     def _emit_budget(
         self, action: Literal["reserve", "commit", "refund"], usd: float, tokens: int
     ) -> None:
+        if not self.core.bus.active:
+            return
         scope = f"job:{self.ctx.job_id}" if self.ctx.job_id else "task"
         self.core.bus.emit(
             BudgetChanged(self.request_id, self.core.clock.wall(), action, scope, usd, tokens)
@@ -352,12 +363,7 @@ class RequestRun:
             if can_rotate and error.code in (ErrorCode.RATE_LIMIT, ErrorCode.AUTH):
                 index, number = index + 1, 0
                 continue
-            self.trace.append(f"{model}:retry")
-            self.core.bus.emit(
-                RetryScheduled(
-                    self.request_id, self.core.clock.wall(), model, error.code.value, delay_s
-                )
-            )
+            self._note_retry(model, credential, error.code.value, delay_s)
             await self.core.clock.sleep(delay_s)
 
     async def _accept(
@@ -386,8 +392,22 @@ class RequestRun:
             )
             return None
         self._record(model, "success", number, elapsed_ms, retried=False, credential=credential)
-        return replace(
-            completion,
+        return self._finalize(completion, slot, elapsed_ms, credential)
+
+    def _finalize(
+        self,
+        completion: Completion,
+        slot: _Slot,
+        elapsed_ms: float,
+        credential: Credential | None,
+    ) -> Completion:
+        """The completion as the caller sees it: priced, timed, with its story attached."""
+        return Completion(
+            content=completion.content,
+            provider=completion.provider,
+            model=completion.model,
+            finish_reason=completion.finish_reason,
+            tool_calls=completion.tool_calls,
             usage=self.core.priced(completion.usage, slot.candidate),
             latency_ms=elapsed_ms,
             decision=self.decision,
@@ -501,7 +521,7 @@ class RequestRun:
                 if can_rotate and error.code in (ErrorCode.RATE_LIMIT, ErrorCode.AUTH):
                     index, number = index + 1, 0
                     continue
-                self.trace.append(f"{model}:retry")
+                self._note_retry(model, credential, error.code.value, delay_s)
                 await self.core.clock.sleep(delay_s)
                 continue
             rest = self._stream_rest(
@@ -528,6 +548,8 @@ class RequestRun:
         transitions = await self.core.breakers.record_success(str(model), self._wall())
         self._emit_transitions(model, transitions)
         failure: ProviderError | None = None
+        guard = StreamPiiGuard(self.policy)
+        deltas = _chain(pending, iterator, lambda: self.deadline.remaining(self._now()))
         try:
             yield StreamOpened(
                 model,
@@ -535,16 +557,22 @@ class RequestRun:
                 (*self.trace, f"{label}/{model.model}:streaming"),
                 self.request_id,
             )
-            for delta in pending:
+            async for delta in deltas:
+                if isinstance(delta, ErrorDelta):
+                    failure = delta.error
+                    break
                 collector.add(delta)
-                yield delta
-            async with asyncio.timeout(max(0.05, self.deadline.remaining(self._now()))):
-                async for delta in iterator:
-                    if isinstance(delta, ErrorDelta):
-                        failure = delta.error
-                        break
-                    collector.add(delta)
-                    yield delta
+                released = _screen(delta, guard)
+                if released is None:
+                    failure = _pii_failure(model)
+                    break
+                for item in released:
+                    yield item
+            else:
+                if guard.active and (rest := guard.flush()) is None:
+                    failure = _pii_failure(model)
+                elif guard.active and rest:
+                    yield TextDelta(rest)
         except TimeoutError:
             failure = ProviderError(
                 "the stream passed the lane's deadline",
@@ -552,8 +580,15 @@ class RequestRun:
                 model=model.model,
                 code=ErrorCode.TIMEOUT,
             )
+        except ProviderError as exc:  # an adapter that raised instead of yielding ErrorDelta
+            failure = exc
         finally:
+            await deltas.aclose()
             await _close(iterator)
+        if failure is not None and failure.code is not ErrorCode.PII_LEAK and guard.active:
+            rest = guard.flush()  # the stream ended: held text that scans clean may go out
+            if rest:
+                yield TextDelta(rest)
         elapsed_ms = (self._now() - started) * 1000
         completion = collector.build(model)
         if failure is None:
@@ -575,18 +610,50 @@ class RequestRun:
             yield ErrorDelta(failure, tuple(self.trace))
             return
         self._record(model, "success", number, elapsed_ms, retried=False, credential=credential)
-        yield StreamDone(
-            replace(
-                completion,
-                usage=self.core.priced(completion.usage, slot.candidate),
-                latency_ms=elapsed_ms,
-                decision=self.decision,
-                trace=tuple(self.trace),
-                attempts=tuple(self.attempts),
-                request_id=self.request_id,
-                credential=label if credential is not None else None,
-            )
-        )
+        yield StreamDone(self._finalize(completion, slot, elapsed_ms, credential))
+
+
+async def _chain(
+    pending: list[Delta], iterator: AsyncIterator[Delta], remaining_s: Callable[[], float]
+) -> AsyncGenerator[Delta, None]:
+    """The deltas already read, then the rest, each read bounded by the lane's deadline.
+
+    The deadline wraps only the wait for the provider, never the caller's
+    handling of a delta: a timeout must not cancel the consumer's own work.
+    """
+    for delta in pending:
+        yield delta
+    while True:
+        try:
+            async with asyncio.timeout(max(0.05, remaining_s())):
+                delta = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        yield delta
+
+
+def _screen(delta: Delta, guard: StreamPiiGuard) -> list[Delta] | None:
+    """What may go to the caller now; None when the held text leaks PII."""
+    if not guard.active:
+        return [delta]
+    if isinstance(delta, TextDelta):
+        ready = guard.feed(delta.text)
+        if ready is None:
+            return None
+        return [TextDelta(ready)] if ready else []
+    rest = guard.flush()  # anything else (tool call, usage, finish) comes after the text
+    if rest is None:
+        return None
+    return [TextDelta(rest), delta] if rest else [delta]
+
+
+def _pii_failure(model: ModelRef) -> ProviderError:
+    return ProviderError(
+        "the stream's output failed the PII scan; the rest of it was withheld",
+        provider=model.provider,
+        model=model.model,
+        code=ErrorCode.PII_LEAK,
+    )
 
 
 async def _close(iterator: AsyncIterator[Delta]) -> None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from laneway.config.model import Config
     from laneway.providers.base import Adapter
     from laneway.providers.http import HttpTransport
+    from laneway.telemetry.metrics import Metrics
 
 
 class SyncGateway:
@@ -69,6 +70,10 @@ class SyncGateway:
 
     def subscribe(self, subscriber: Callable[[Event], None]) -> None:
         self._gateway.subscribe(subscriber)
+
+    @property
+    def metrics(self) -> Metrics:
+        return self._gateway.metrics
 
     def route(self, ctx: TaskContext, request: CompletionRequest | None = None) -> RoutingDecision:
         return self._gateway.route(ctx, request)

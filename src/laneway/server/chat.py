@@ -123,7 +123,7 @@ async def _admit(
     )
     chat = parse_chat_request(raw, max_messages=spec.max_messages)
     named, extra = context_fields(req.laneway, chat.metadata)
-    lane = state.lanes.resolve(chat.model, named.get("lane"))
+    lane, pinned = state.lanes.resolve(chat.model, named.get("lane"))
     if not principal.may_use(lane):
         raise forbidden_lane(principal, lane)
     ctx = build_context(
@@ -133,6 +133,7 @@ async def _admit(
         user=chat.user,
         request_id=req.request_id,
         budget_remaining_usd=state.spend.remaining_usd(principal),
+        model=pinned,
     )
     return chat, ctx, principal
 

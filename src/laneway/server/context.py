@@ -13,10 +13,12 @@ infrastructure), the body's `metadata`, then the body's `model` and `user`.
 Other `metadata` keys become `TaskContext.metadata` (routing rules can match
 them). None of this reaches a provider.
 
-`model` names a lane, or an explicit `provider/model`. The engine has no way
-to pin one model, so an explicit model is served by the first lane (in config
-order) whose primary is that model, with that lane's fallbacks; a model no lane
-starts with is a 404.
+`model` names a lane, or an explicit `provider/model`. A model that is the
+primary of a lane is served by that lane (first in config order), with its
+fallbacks. Any other model of a configured provider is pinned
+(`TaskContext.model`: no routing, no fallback) and runs under the lane named
+by `X-Laneway-Lane`, else a lane that lists it as a fallback, else the lane
+`default`: that lane's budgets, timeouts, guard and key permissions apply.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Mapping
 
 from laneway.config.model import Config
 from laneway.server.errors import bad_request, not_found
-from laneway.types import Complexity, TaskContext
+from laneway.types import Complexity, ModelRef, TaskContext
 
 _FIELDS = ("lane", "phase", "complexity", "job_id", "user_id", "prompt_version")
 HEADER_FIELDS: Mapping[bytes, str] = {
@@ -38,33 +40,51 @@ class LaneResolver:
 
     def __init__(self, config: Config) -> None:
         self._lanes = frozenset(config.lanes)
+        self._providers = frozenset(config.providers)
         by_primary: dict[str, str] = {}
+        by_member: dict[str, str] = {}
         for name, lane in config.lanes.items():
             by_primary.setdefault(str(lane.primary), name)
+            for model in lane.fallback:
+                by_member.setdefault(str(model), name)
         self._by_primary = by_primary
+        self._by_member = by_member
 
     @property
     def explicit_models(self) -> Mapping[str, str]:
         """`provider/model` -> the lane that serves it."""
         return self._by_primary
 
-    def resolve(self, model: str, override: str | None) -> str:
-        if override is not None:
-            if override not in self._lanes:
-                raise not_found(_unknown_lane(override, self._lanes), param="x-laneway-lane")
-            return override
+    def resolve(self, model: str, override: str | None) -> tuple[str, ModelRef | None]:
+        """(the lane, the pinned model or None)."""
+        if override is not None and override not in self._lanes:
+            raise not_found(_unknown_lane(override, self._lanes), param="x-laneway-lane")
         if model in self._lanes:
-            return model
+            return override or model, None
         lane = self._by_primary.get(model)
-        if lane is not None:
-            return lane
-        if "/" in model:
+        if lane is not None and override in (None, lane):
+            return lane, None
+        if "/" not in model:
+            if override is not None:  # the header names the lane; `model` is a label
+                return override, None
+            raise not_found(_unknown_lane(model, self._lanes), param="model")
+        provider, _, name = model.partition("/")
+        if provider not in self._providers or not name:
+            known = ", ".join(sorted(self._providers)) or "none"
             raise not_found(
-                f"model {model!r} is not the primary model of any lane; name a lane "
-                "(GET /v1/models lists what this key may use)",
+                f"model {model!r} names no configured provider (providers: {known})",
                 param="model",
             )
-        raise not_found(_unknown_lane(model, self._lanes), param="model")
+        lane = override or self._by_member.get(model) or lane
+        if lane is None and "default" in self._lanes:
+            lane = "default"
+        if lane is None:
+            raise not_found(
+                f"model {model!r} is in no lane and there is no `default` lane; "
+                "send X-Laneway-Lane to choose whose budgets and limits apply",
+                param="model",
+            )
+        return lane, ModelRef(provider, name)
 
 
 def _unknown_lane(name: str, lanes: frozenset[str]) -> str:
@@ -90,6 +110,7 @@ def build_context(
     user: str | None,
     request_id: str,
     budget_remaining_usd: float | None,
+    model: ModelRef | None = None,
 ) -> TaskContext:
     return TaskContext(
         lane=lane,
@@ -101,6 +122,7 @@ def build_context(
         metadata=extra,
         request_id=request_id,
         budget_remaining_usd=budget_remaining_usd,
+        model=model,
     )
 
 

@@ -56,13 +56,10 @@ async def readyz(state: ServerState, req: Request, receive: Receive, send: Send)
 
 
 def telemetry_renderer(gateway: Gateway, *, enabled: bool) -> Callable[[], bytes] | None:
-    """Subscribe the telemetry layer's engine metrics to `gateway` (`telemetry.metrics`)."""
+    """The gateway's engine metrics (`telemetry.metrics`), subscribed from now on."""
     if not enabled:
         return None
-    from laneway.telemetry.metrics import Metrics
-
-    engine_metrics = Metrics()
-    gateway.subscribe(engine_metrics)
+    engine_metrics = gateway.metrics
     return lambda: engine_metrics.render()[0]
 
 

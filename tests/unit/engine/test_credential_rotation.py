@@ -88,9 +88,9 @@ async def test_both_profiles_limited_then_the_fallback_model() -> None:
     assert done.trace == (
         "p[first]/m:rate_limit",
         "p[second]/m:rate_limit",
-        "p/m:retry",
+        "p[second]/m:retry",
         "p[second]/m:rate_limit",
-        "p/m:retry",
+        "p[second]/m:retry",
         "p[second]/m:rate_limit",
         "q/n:success",
     )

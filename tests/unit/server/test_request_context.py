@@ -8,7 +8,7 @@ from laneway.config.loader import load_config
 from laneway.config.model import Config
 from laneway.server.context import LaneResolver, build_context, context_fields
 from laneway.server.errors import ApiError
-from laneway.types import Complexity
+from laneway.types import Complexity, ModelRef
 
 
 @pytest.fixture
@@ -28,10 +28,18 @@ def config() -> Config:
 
 def test_a_lane_name_or_a_lanes_primary_resolves(config: Config) -> None:
     lanes = LaneResolver(config)
-    assert lanes.resolve("chat", None) == "chat"
-    assert lanes.resolve("fake/a", None) == "coding"  # first lane in config order
-    assert lanes.resolve("fake/b", None) == "chat"
-    assert lanes.resolve("gpt-4o", "review") == "review"  # a header lane wins over the model
+    assert lanes.resolve("chat", None) == ("chat", None)
+    assert lanes.resolve("fake/a", None) == ("coding", None)  # first lane in config order
+    assert lanes.resolve("fake/b", None) == ("chat", None)
+    assert lanes.resolve("gpt-4o", "review") == ("review", None)  # a header lane wins
+
+
+def test_any_other_model_of_a_configured_provider_is_pinned(config: Config) -> None:
+    lanes = LaneResolver(config)
+    # in a lane's fallback chain: that lane's budgets and limits apply
+    assert lanes.resolve("fake/b", "coding") == ("coding", ModelRef("fake", "b"))
+    # in no lane: the header must say which lane's budgets apply
+    assert lanes.resolve("fake/zzz", "review") == ("review", ModelRef("fake", "zzz"))
 
 
 @pytest.mark.parametrize(
