@@ -23,6 +23,7 @@ from laneway.engine.core import EngineCore
 from laneway.engine.guard import judge
 from laneway.engine.pii import deidentify
 from laneway.engine.run import RequestRun
+from laneway.engine.streaming import StreamRun
 from laneway.engine.validation import OutputPolicy, Validator
 from laneway.errors import (
     BudgetExceededError,
@@ -201,7 +202,7 @@ class Gateway:
                 return
             run_ctx = await self._core.with_budget_left(ctx, lane)
             decision = await self._decide(run_ctx, request)
-            run = RequestRun(
+            run = StreamRun(
                 self._core,
                 request,
                 run_ctx,

@@ -8,13 +8,10 @@ lane's deadline. The same failures always lead to the same next model.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from laneway.engine.plan import Candidate, required_capabilities
-from laneway.engine.stream_guard import StreamPiiGuard
 from laneway.engine.validation import OutputPolicy, validate_output
 from laneway.errors import (
     BudgetExceededError,
@@ -37,21 +34,9 @@ from laneway.types import (
     Attempt,
     Completion,
     CompletionRequest,
-    Delta,
-    ErrorDelta,
-    FinishDelta,
-    FinishReason,
     ModelRef,
     RoutingDecision,
-    StreamDone,
-    StreamEvent,
-    StreamOpened,
     TaskContext,
-    TextDelta,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
-    UsageDelta,
 )
 
 if TYPE_CHECKING:
@@ -65,7 +50,7 @@ Action = Literal["next_model", "skip_provider", "larger_context", "stop", "deadl
 
 
 @dataclass
-class _Slot:
+class Slot:
     """A candidate admitted by the breaker and the budget, ready to be tried."""
 
     candidate: Candidate
@@ -188,7 +173,7 @@ class RequestRun:
                 )
         return candidates
 
-    async def _admit(self, candidate: Candidate) -> _Slot | None:
+    async def _admit(self, candidate: Candidate) -> Slot | None:
         model = candidate.model
         if model.provider in self._skipped_providers:
             self.skip(model, self._skipped_providers[model.provider])
@@ -216,7 +201,7 @@ class RequestRun:
             return None
         if reservation is not None:
             self._emit_budget("reserve", reservation.amount_usd, reservation.tokens)
-        return _Slot(candidate, admission.probe, reservation)
+        return Slot(candidate, admission.probe, reservation)
 
     def _emit_budget(
         self, action: Literal["reserve", "commit", "refund"], usd: float, tokens: int
@@ -228,7 +213,7 @@ class RequestRun:
             BudgetChanged(self.request_id, self.core.clock.wall(), action, scope, usd, tokens)
         )
 
-    async def _release(self, slot: _Slot, *, success: Completion | None) -> None:
+    async def _release(self, slot: Slot, *, success: Completion | None) -> None:
         """Commit or refund the slot's budget; always runs, even on cancellation."""
         if slot.reservation is None:
             return
@@ -243,7 +228,7 @@ class RequestRun:
     # -- failures -----------------------------------------------------------
 
     async def _on_failure(
-        self, slot: _Slot, error: ProviderError, number: int, can_rotate: bool
+        self, slot: Slot, error: ProviderError, number: int, can_rotate: bool
     ) -> tuple[Action | None, float]:
         """Record a failed call; return (None, delay) to retry, or the action to take."""
         model = slot.candidate.model
@@ -269,6 +254,34 @@ class RequestRun:
         elif then == "larger_context":
             self._min_context = slot.candidate.info.context_window or 0
         return then, 0.0
+
+    async def _after_failure(
+        self,
+        slot: Slot,
+        error: ProviderError,
+        number: int,
+        elapsed_ms: float,
+        credential: Credential | None,
+        can_rotate: bool,
+    ) -> Action | Literal["retry", "rotate"]:
+        """Record a failed call and say what comes next; a retry's wait happens here."""
+        model = slot.candidate.model
+        action, delay_s = await self._on_failure(slot, error, number, can_rotate)
+        self._record(
+            model,
+            error.code.value,
+            number,
+            elapsed_ms,
+            retried=action is None,
+            credential=credential,
+        )
+        if action is not None:
+            return action
+        if can_rotate and error.code in (ErrorCode.RATE_LIMIT, ErrorCode.AUTH):
+            return "rotate"
+        self._note_retry(model, credential, error.code.value, delay_s)
+        await self.core.clock.sleep(delay_s)
+        return "retry"
 
     def exhausted(self) -> LanewayError:
         """The error for a request whose every candidate failed or was skipped."""
@@ -310,7 +323,7 @@ class RequestRun:
                 raise self.attach(self.errors[-1])
         raise self.exhausted()
 
-    async def _try(self, slot: _Slot) -> tuple[Completion | None, Action | None]:
+    async def _try(self, slot: Slot) -> tuple[Completion | None, Action | None]:
         """Call one model, retrying and rotating credentials as the rules say."""
         model = slot.candidate.model
         adapter = self.core.adapters[model.provider]
@@ -333,13 +346,7 @@ class RequestRun:
             except ProviderError as exc:
                 error = exc
             except TimeoutError:
-                error = ProviderError(
-                    f"no answer within {timeout_s:.1f}s",
-                    provider=model.provider,
-                    model=model.model,
-                    code=ErrorCode.TIMEOUT,
-                    retryable=True,
-                )
+                error = timeout_error(model, f"no answer within {timeout_s:.1f}s")
             except asyncio.CancelledError:
                 if slot.probe:
                     await self.core.breakers.release_probe(str(model))
@@ -349,26 +356,17 @@ class RequestRun:
                 accepted = await self._accept(slot, completion, number, elapsed_ms, credential)
                 return accepted, None if accepted else "next_model"
             can_rotate = index + 1 < len(credentials)
-            action, delay_s = await self._on_failure(slot, error, number, can_rotate)
-            self._record(
-                model,
-                error.code.value,
-                number,
-                elapsed_ms,
-                retried=action is None,
-                credential=credential,
+            step = await self._after_failure(
+                slot, error, number, elapsed_ms, credential, can_rotate
             )
-            if action is not None:
-                return None, action
-            if can_rotate and error.code in (ErrorCode.RATE_LIMIT, ErrorCode.AUTH):
+            if step == "rotate":
                 index, number = index + 1, 0
-                continue
-            self._note_retry(model, credential, error.code.value, delay_s)
-            await self.core.clock.sleep(delay_s)
+            elif step != "retry":
+                return None, step
 
     async def _accept(
         self,
-        slot: _Slot,
+        slot: Slot,
         completion: Completion,
         number: int,
         elapsed_ms: float,
@@ -397,7 +395,7 @@ class RequestRun:
     def _finalize(
         self,
         completion: Completion,
-        slot: _Slot,
+        slot: Slot,
         elapsed_ms: float,
         credential: Credential | None,
     ) -> Completion:
@@ -417,285 +415,9 @@ class RequestRun:
             credential=credential.label if credential is not None else None,
         )
 
-    # -- stream ---------------------------------------------------------------
 
-    async def stream(self) -> AsyncGenerator[StreamEvent, None]:
-        """Fall back like `complete` until the first content delta; never mix two models."""
-        for candidate in self._plan():
-            slot = await self._admit(candidate)
-            if slot is None:
-                continue
-            final: Completion | None = None
-            try:
-                opened = False
-                # aclosing: a caller leaving early must run every inner `finally` now
-                # (close the provider stream, settle the budget), not at garbage collection.
-                async with contextlib.aclosing(self._stream_one(slot)) as events:
-                    async for event in events:
-                        if isinstance(event, StreamOpened):
-                            opened = True
-                        if isinstance(event, StreamDone):
-                            final = event.completion
-                        yield event
-                if opened:
-                    return
-            finally:
-                await self._release(slot, success=final)
-            if self.errors and self._last_action == "stop":
-                raise self.attach(self.errors[-1])
-        raise self.exhausted()
-
-    _last_action: Action | None = None
-
-    async def _stream_one(self, slot: _Slot) -> AsyncGenerator[StreamEvent, None]:
-        model = slot.candidate.model
-        adapter = self.core.adapters[model.provider]
-        credentials = self.core.present_credentials(model.provider)
-        index, number = 0, 0
-        while True:
-            number += 1
-            credential = credentials[index] if credentials else None
-            timeout_s = self.deadline.attempt_budget(self._now())
-            if timeout_s <= 0:
-                self.deadline_hit = True
-                self._last_action = "deadline"
-                return
-            started = self._now()
-            collector = _Collector()
-            pending: list[Delta] = []
-            error: ProviderError | None = None
-            iterator = adapter.stream(
-                self.request, model.model, timeout_s=timeout_s, credential=credential
-            ).__aiter__()
-            try:
-                async with asyncio.timeout(timeout_s + 0.05):
-                    async for delta in iterator:
-                        if isinstance(delta, ErrorDelta):
-                            error = delta.error
-                            break
-                        pending.append(delta)
-                        if isinstance(delta, TextDelta | ToolCallDelta):
-                            break
-                    else:
-                        pass
-            except ProviderError as exc:
-                error = exc
-            except TimeoutError:
-                error = ProviderError(
-                    f"no first token within {timeout_s:.1f}s",
-                    provider=model.provider,
-                    model=model.model,
-                    code=ErrorCode.TIMEOUT,
-                    retryable=True,
-                )
-            except asyncio.CancelledError:
-                if slot.probe:
-                    await self.core.breakers.release_probe(str(model))
-                await _close(iterator)
-                raise
-            if error is None and not any(
-                isinstance(d, TextDelta | ToolCallDelta | FinishDelta) for d in pending
-            ):
-                error = ProviderError(
-                    "the stream ended before any content",
-                    provider=model.provider,
-                    model=model.model,
-                    code=ErrorCode.INVALID_RESPONSE,
-                )
-            if error is not None:
-                await _close(iterator)
-                elapsed_ms = (self._now() - started) * 1000
-                can_rotate = index + 1 < len(credentials)
-                action, delay_s = await self._on_failure(slot, error, number, can_rotate)
-                self._record(
-                    model,
-                    error.code.value,
-                    number,
-                    elapsed_ms,
-                    retried=action is None,
-                    credential=credential,
-                )
-                if action is not None:
-                    self._last_action = action
-                    return
-                if can_rotate and error.code in (ErrorCode.RATE_LIMIT, ErrorCode.AUTH):
-                    index, number = index + 1, 0
-                    continue
-                self._note_retry(model, credential, error.code.value, delay_s)
-                await self.core.clock.sleep(delay_s)
-                continue
-            rest = self._stream_rest(
-                slot, iterator, pending, collector, started, number, credential, timeout_s
-            )
-            async with contextlib.aclosing(rest):
-                async for event in rest:
-                    yield event
-            return
-
-    async def _stream_rest(
-        self,
-        slot: _Slot,
-        iterator: AsyncIterator[Delta],
-        pending: list[Delta],
-        collector: _Collector,
-        started: float,
-        number: int,
-        credential: Credential | None,
-        timeout_s: float,
-    ) -> AsyncGenerator[StreamEvent, None]:
-        model = slot.candidate.model
-        label = credential.label if credential is not None else model.provider
-        transitions = await self.core.breakers.record_success(str(model), self._wall())
-        self._emit_transitions(model, transitions)
-        failure: ProviderError | None = None
-        guard = StreamPiiGuard(self.policy)
-        deltas = _chain(pending, iterator, lambda: self.deadline.remaining(self._now()))
-        try:
-            yield StreamOpened(
-                model,
-                self.decision,
-                (*self.trace, f"{label}/{model.model}:streaming"),
-                self.request_id,
-            )
-            async for delta in deltas:
-                if isinstance(delta, ErrorDelta):
-                    failure = delta.error
-                    break
-                collector.add(delta)
-                released = _screen(delta, guard)
-                if released is None:
-                    failure = _pii_failure(model)
-                    break
-                for item in released:
-                    yield item
-            else:
-                if guard.active and (rest := guard.flush()) is None:
-                    failure = _pii_failure(model)
-                elif guard.active and rest:
-                    yield TextDelta(rest)
-        except TimeoutError:
-            failure = ProviderError(
-                "the stream passed the lane's deadline",
-                provider=model.provider,
-                model=model.model,
-                code=ErrorCode.TIMEOUT,
-            )
-        except ProviderError as exc:  # an adapter that raised instead of yielding ErrorDelta
-            failure = exc
-        finally:
-            await deltas.aclose()
-            await _close(iterator)
-        if failure is not None and failure.code is not ErrorCode.PII_LEAK and guard.active:
-            rest = guard.flush()  # the stream ended: held text that scans clean may go out
-            if rest:
-                yield TextDelta(rest)
-        elapsed_ms = (self._now() - started) * 1000
-        completion = collector.build(model)
-        if failure is None:
-            try:
-                validate_output(completion, self.policy)
-            except OutputRejectedError as rejection:
-                failure = ProviderError(
-                    "; ".join(rejection.reasons) or rejection.message,
-                    provider=model.provider,
-                    model=model.model,
-                    code=rejection.code,
-                )
-        if failure is not None:
-            self.errors.append(failure)
-            self._record(
-                model, failure.code.value, number, elapsed_ms, retried=False, credential=credential
-            )
-            self.attach(failure)  # the request's record needs the trace of a late failure too
-            yield ErrorDelta(failure, tuple(self.trace))
-            return
-        self._record(model, "success", number, elapsed_ms, retried=False, credential=credential)
-        yield StreamDone(self._finalize(completion, slot, elapsed_ms, credential))
-
-
-async def _chain(
-    pending: list[Delta], iterator: AsyncIterator[Delta], remaining_s: Callable[[], float]
-) -> AsyncGenerator[Delta, None]:
-    """The deltas already read, then the rest, each read bounded by the lane's deadline.
-
-    The deadline wraps only the wait for the provider, never the caller's
-    handling of a delta: a timeout must not cancel the consumer's own work.
-    """
-    for delta in pending:
-        yield delta
-    while True:
-        try:
-            async with asyncio.timeout(max(0.05, remaining_s())):
-                delta = await anext(iterator)
-        except StopAsyncIteration:
-            return
-        yield delta
-
-
-def _screen(delta: Delta, guard: StreamPiiGuard) -> list[Delta] | None:
-    """What may go to the caller now; None when the held text leaks PII."""
-    if not guard.active:
-        return [delta]
-    if isinstance(delta, TextDelta):
-        ready = guard.feed(delta.text)
-        if ready is None:
-            return None
-        return [TextDelta(ready)] if ready else []
-    rest = guard.flush()  # anything else (tool call, usage, finish) comes after the text
-    if rest is None:
-        return None
-    return [TextDelta(rest), delta] if rest else [delta]
-
-
-def _pii_failure(model: ModelRef) -> ProviderError:
+def timeout_error(model: ModelRef, message: str) -> ProviderError:
+    """The engine's own per-attempt timeout, as the provider error it stands for."""
     return ProviderError(
-        "the stream's output failed the PII scan; the rest of it was withheld",
-        provider=model.provider,
-        model=model.model,
-        code=ErrorCode.PII_LEAK,
+        message, provider=model.provider, model=model.model, code=ErrorCode.TIMEOUT, retryable=True
     )
-
-
-async def _close(iterator: AsyncIterator[Delta]) -> None:
-    closer = getattr(iterator, "aclose", None)
-    if closer is not None:
-        with contextlib.suppress(Exception):  # a broken stream's close must not hide the failure
-            await closer()
-
-
-class _Collector:
-    """Builds the final Completion from a stream's deltas."""
-
-    def __init__(self) -> None:
-        self.text: list[str] = []
-        self.calls: dict[int, list[str]] = {}
-        self.call_meta: dict[int, tuple[str, str]] = {}
-        self.usage = Usage()
-        self.finish = FinishReason.STOP
-
-    def add(self, delta: Delta) -> None:
-        if isinstance(delta, TextDelta):
-            self.text.append(delta.text)
-        elif isinstance(delta, ToolCallDelta):
-            parts = self.calls.setdefault(delta.index, [])
-            parts.append(delta.arguments)
-            old_id, old_name = self.call_meta.get(delta.index, ("", ""))
-            self.call_meta[delta.index] = (delta.id or old_id, delta.name or old_name)
-        elif isinstance(delta, UsageDelta):
-            self.usage = delta.usage
-        elif isinstance(delta, FinishDelta):
-            self.finish = delta.finish_reason
-
-    def build(self, model: ModelRef) -> Completion:
-        calls = tuple(
-            ToolCall(self.call_meta[i][0], self.call_meta[i][1], "".join(self.calls[i]))
-            for i in sorted(self.calls)
-        )
-        return Completion(
-            content="".join(self.text),
-            provider=model.provider,
-            model=model.model,
-            finish_reason=self.finish,
-            tool_calls=calls,
-            usage=self.usage,
-        )
