@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from laneway.audit.records import RequestRow, RoutingEventRow
 from laneway.clock import Clock
-from laneway.errors import ConfigError, LanewayError
+
+# The URL rule lives in config (pure, used at load); re-exported here for the stores.
+from laneway.config.store_urls import StoreLocation as StoreLocation
+from laneway.config.store_urls import parse_store_url as parse_store_url
+from laneway.errors import LanewayError
 
 
 class AuditError(LanewayError):
@@ -80,47 +83,6 @@ class AuditStore(Protocol):
     ) -> list[RoutingEventRow]: ...
 
     async def aclose(self) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class StoreLocation:
-    kind: str  # "sqlite" | "postgres"
-    path: Path | None = None
-    url: str | None = None
-    schema: str | None = None
-
-
-def parse_store_url(url: str, *, source_dir: Path | None = None) -> StoreLocation:
-    """Resolve `audit.url`; a relative SQLite path is relative to the config file's folder."""
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite":
-        raw = url[len("sqlite://") :]
-        if raw.startswith("/") and not raw.startswith("//"):
-            raw = raw[1:]  # sqlite:///laneway.db -> laneway.db (relative)
-        elif raw.startswith("//"):
-            raw = raw[1:]  # sqlite:////abs/path.db -> /abs/path.db
-        raw = raw.split("?", 1)[0]
-        if not raw:
-            raise _bad_url(url)
-        path = Path(raw)
-        if not path.is_absolute():
-            path = (source_dir or Path.cwd()) / path
-        return StoreLocation("sqlite", path=path)
-    if parts.scheme in ("postgresql", "postgres"):
-        schema = parse_qs(parts.query).get("schema", [None])[0]
-        base = url.split("?", 1)[0]
-        return StoreLocation("postgres", url=base, schema=schema)
-    raise _bad_url(url)
-
-
-def _bad_url(url: str) -> ConfigError:
-    scheme = urlsplit(url).scheme or "(none)"
-    return ConfigError(
-        f"unsupported audit store URL scheme {scheme!r}",
-        path="audit.url",
-        hint="use sqlite:///laneway.db (relative), sqlite:////abs/path.db "
-        "or postgresql://user@host/db[?schema=name]",
-    )
 
 
 def build_store(location: StoreLocation, *, clock: Clock | None = None) -> AuditStore:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -26,7 +26,15 @@ from laneway.config.model import (
 )
 from laneway.config.overrides import LaneOverride, lane_overrides
 from laneway.config.prices import lookup_price
-from laneway.config.schema import ConfigSpec, LaneSpec, ProviderSpec, RetryRuleSpec, RuleSpec
+from laneway.config.schema import (
+    ConfigSpec,
+    LaneSpec,
+    OpenAICompatibleProvider,
+    ProviderSpec,
+    RetryRuleSpec,
+    RuleSpec,
+)
+from laneway.config.store_urls import parse_store_url, state_scheme
 from laneway.config.yaml_reader import PathKey, format_path
 from laneway.errors import DEFAULT_RETRY_TABLE, ConfigError, ErrorCode, RetryRule
 from laneway.types import Capability, Complexity, ModelInfo, ModelRef
@@ -81,6 +89,8 @@ class _Resolver:
         self._check_routing()
         self._check_guards(lanes)
         self._check_server_lanes(lanes)
+        self._check_providers()
+        self._check_store_urls()
         catalog = self._catalog(self._referenced(lanes, rules))
         for lane in lanes.values():
             self._check_capabilities(lane, catalog)
@@ -296,6 +306,44 @@ class _Resolver:
                         f"use '*' or one of: {', '.join(sorted(lanes))}",
                     )
 
+    # -- providers and store URLs -------------------------------------------------
+
+    def _check_providers(self) -> None:
+        """What would otherwise fail only when a Gateway is built, or be silently ambiguous."""
+        for provider_id, provider in self.spec.providers.items():
+            base: PathKey = ("providers", provider_id)
+            if provider.api_key is not None and provider.api_key_command:
+                raise self.error(*_both_keys(provider_id, (*base, "api_key_command")))
+            for index, profile in enumerate(provider.credentials):
+                if profile.api_key is not None and profile.api_key_command:
+                    path: PathKey = (*base, "credentials", index, "api_key_command")
+                    raise self.error(*_both_keys(f"{provider_id}[{index}]", path))
+            if isinstance(provider, OpenAICompatibleProvider) and not (
+                provider.base_url or provider.preset
+            ):
+                raise self.error(
+                    f"openai_compatible provider {provider_id!r} has no server address",
+                    base,
+                    f"set providers.{provider_id}.base_url (e.g. http://127.0.0.1:8000/v1) "
+                    "or a preset (github, zai, openrouter, groq, together, ollama, vllm, "
+                    "llamacpp)",
+                )
+
+    def _check_store_urls(self) -> None:
+        """The stores' own URL rules, applied now so the error names the file and line."""
+        checks: list[tuple[PathKey, Callable[[], object]]] = [
+            (("state", "url"), lambda: state_scheme(self.spec.state.url)),
+            (
+                ("audit", "url"),
+                lambda: parse_store_url(self.spec.audit.url, source_dir=self.source.base_dir),
+            ),
+        ]
+        for path, check in checks:
+            try:
+                check()
+            except ConfigError as exc:
+                raise self.error(exc.message, path, exc.hint or "") from None
+
     # -- catalog and capabilities ---------------------------------------------
 
     def _referenced(self, lanes: Mapping[str, Lane], rules: Iterable[Rule]) -> list[ModelRef]:
@@ -347,6 +395,15 @@ class _Resolver:
                         ("routing", "rules", rule.index, "model"),
                         _capability_hint(ref, missing, f"lanes.{lane_name}.requires"),
                     )
+
+
+def _both_keys(who: str, path: PathKey) -> tuple[str, PathKey, str]:
+    return (
+        f"provider {who!r} sets both api_key and api_key_command (ambiguous)",
+        path,
+        "keep one: api_key (or api_key_env) for a fixed key, "
+        "api_key_command for a token a command prints",
+    )
 
 
 def _capability_hint(ref: ModelRef, missing: frozenset[Capability], requires: str) -> str:

@@ -280,7 +280,7 @@ class HttpAdapterBase(AdapterBase[SpecT]):
         except WireProblem as exc:
             error = self._from_wire(exc, model, profile)
         except ProviderError as exc:
-            error = exc
+            error = self._masked(exc)
         else:
             if reader.complete:
                 return
@@ -308,6 +308,17 @@ class HttpAdapterBase(AdapterBase[SpecT]):
         )
         if error.code is ErrorCode.AUTH:
             self._secrets.invalidate(profile)  # a command token may have expired early
+        return self._masked(error)
+
+    def _masked(self, error: ProviderError) -> ProviderError:
+        """`error` without any secret we sent, should the body have echoed one back.
+
+        Masked in place: the error is ours, fresh, and not yet seen by anyone.
+        """
+        masked = self._secrets.mask(error.message)
+        if masked != error.message:
+            error.message = masked
+            error.args = (masked,)
         return error
 
     def _from_wire(self, exc: WireProblem, model: str, profile: Credential) -> ProviderError:
@@ -322,7 +333,7 @@ class HttpAdapterBase(AdapterBase[SpecT]):
                 code=ErrorCode.BAD_REQUEST,
                 credential=profile.label,
             )
-        return invalid_response(self.provider_id, model, str(exc))
+        return self._masked(invalid_response(self.provider_id, model, str(exc)))
 
     def _cut_error(self, model: str, profile: Credential) -> ProviderError:
         """A stream that closed before `stream_end`: the connection dropped."""

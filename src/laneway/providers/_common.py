@@ -22,6 +22,7 @@ import asyncio
 import json
 import re
 import shlex
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -294,6 +295,11 @@ class SecretResolver:
     token, or JSON `{"token": ..., "expires_in": s}` / `{"token": ..., "expires_at":
     epoch_s}`. Tokens are cached until that expiry (less `EXPIRY_SKEW_S`) or
     `command_ttl_s`. Failures name the command, never its output.
+
+    The last few secrets handed out per profile are remembered so `mask` can
+    take them out of a provider's error message by value: the patterns of
+    `sanitize_message` catch what looks like a key, not a command's token or a
+    self-hosted server's key echoed back by a proxy.
     """
 
     def __init__(self, env: Mapping[str, str], clock: Clock) -> None:
@@ -301,9 +307,32 @@ class SecretResolver:
         self._clock = clock
         self._cache: dict[tuple[str, str, str], _CachedToken] = {}
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self._sent: dict[tuple[str, str], deque[str]] = {}
 
     async def secret(self, credential: Credential) -> str | None:
         """The secret, or None when the profile has none (e.g. a local server)."""
+        value = await self._secret(credential)
+        if value:
+            sent = self._sent.setdefault((credential.provider, credential.profile), deque(maxlen=4))
+            if value not in sent:
+                sent.append(value)
+        return value
+
+    def mask(self, text: str) -> str:
+        """`text` with every secret this resolver handed out replaced by `[redacted]`.
+
+        Where `sanitize_message` cut a message short ("…"), a secret's first
+        characters (4 or more) just before the cut are masked too.
+        """
+        for values in self._sent.values():
+            for value in values:
+                text = text.replace(value, "[redacted]")
+                if "…" in text:
+                    for n in range(len(value) - 1, 3, -1):
+                        text = text.replace(value[:n] + "…", "[redacted]…")
+        return text
+
+    async def _secret(self, credential: Credential) -> str | None:
         if credential.command is None:
             return read_secret(credential, self._env)
         key = (credential.provider, credential.profile, credential.command)

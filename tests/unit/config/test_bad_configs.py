@@ -12,6 +12,11 @@ FIXTURES = Path(__file__).parents[2] / "fixtures" / "bad_configs"
 
 #: fixture -> (expected YAML path, fragments the message must contain)
 EXPECTED: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "api_key_and_command": (
+        "providers.anthropic.api_key_command",
+        ("sets both api_key and api_key_command", "keep one", "line 6"),
+    ),
+    "audit_url_scheme": ("audit.url", ("scheme 'mysql'", "sqlite:///", "postgresql://", "line 7")),
     "capability_missing": (
         "lanes.coding.fallback[0]",
         ("ollama/llama3.1:8b lacks tools", "providers.ollama.models", "line 7"),
@@ -26,6 +31,10 @@ EXPECTED: dict[str, tuple[str | None, tuple[str, ...]]] = {
         ("'gpt-4' does not name its provider", "provider/model"),
     ),
     "negative_budget": ("lanes.coding.budget.usd_per_task", ("must not be negative", "0 or more")),
+    "openai_compatible_without_address": (
+        "providers.vllm",
+        ("'vllm' has no server address", "set providers.vllm.base_url", "preset", "line 3"),
+    ),
     "output_schema_missing_file": (
         "lanes.coding.output_schema",
         ("does-not-exist.json", "relative to the config file"),
@@ -37,6 +46,7 @@ EXPECTED: dict[str, tuple[str | None, tuple[str, ...]]] = {
         "routing.rules[1].model",
         ("provider 'anthropic'", "add `anthropic: {kind: ...}` under `providers:`"),
     ),
+    "state_url_scheme": ("state.url", ("scheme reddis://", "memory://", "redis://", "line 6")),
     "unknown_capability": (
         "lanes.coding.requires[0]",
         ("capability 'tool'", "did you mean 'tools'"),
