@@ -198,10 +198,18 @@ class BudgetExceededError(LanewayError):
 class OutputRejectedError(LanewayError):
     """Model output that broke the lane's schema, a validator, or the PII scan."""
 
-    def __init__(self, message: str, *, code: ErrorCode, reasons: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: ErrorCode,
+        reasons: Sequence[str] = (),
+        stage: Literal["parse", "schema", "validator", "pii"] = "schema",
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.reasons = tuple(reasons)
+        self.stage = stage
 
 
 Then = Literal["next_model", "skip_provider", "larger_context", "stop"]

@@ -9,8 +9,6 @@ async for event in gw.stream(request, ctx): ...
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -22,18 +20,16 @@ from pydantic import BaseModel
 from laneway.engine.core import EngineCore
 from laneway.engine.guard import judge
 from laneway.engine.pii import deidentify
+from laneway.engine.record import Recorder, degraded_outcome
 from laneway.engine.run import RequestRun
 from laneway.engine.streaming import StreamRun
 from laneway.engine.validation import OutputPolicy, Validator
 from laneway.errors import (
-    BudgetExceededError,
     ErrorCode,
     LanewayError,
-    OutputRejectedError,
     ProviderError,
-    RoutingExhaustedError,
 )
-from laneway.events import DecisionMade, Event, RequestFinished, RequestStarted, RequestStatus
+from laneway.events import DecisionMade, Event
 from laneway.types import (
     Completion,
     CompletionRequest,
@@ -63,6 +59,7 @@ class Gateway:
 
     def __init__(self, core: EngineCore) -> None:
         self._core = core
+        self._record = Recorder(core)
         self._lane_policies: dict[str, OutputPolicy] = {}
         self._metrics: Metrics | None = None
 
@@ -129,16 +126,16 @@ class Gateway:
         `BudgetExceededError`, `OutputRejectedError` or a caller-fault `ProviderError`."""
         ctx, lane, request = self._prepare(request, ctx)
         started = self._core.clock.monotonic()
-        await self._start(request, ctx)
+        await self._record.start(request, ctx)
         try:
             completion = await self._complete(request, ctx, lane, output_model, validators)
         except LanewayError as exc:
-            self._finish_error(ctx, exc, started, degraded=False)
+            self._record.failure(ctx, exc, started, degraded=False)
             raise
         except BaseException:
-            self._finish(ctx, "interrupted", started)
+            self._record.finish(ctx, "interrupted", started)
             raise
-        self._finish_success(ctx, completion, started)
+        self._record.success(ctx, completion, started)
         return completion
 
     async def run(
@@ -155,20 +152,20 @@ class Gateway:
         try:
             ctx, lane, request = self._prepare(request, ctx)
         except LanewayError as exc:
-            return _degraded(exc, ctx.request_id or "", message="")
+            return degraded_outcome(exc, ctx.request_id or "", message="")
         started = self._core.clock.monotonic()
         try:
-            await self._start(request, ctx)
+            await self._record.start(request, ctx)
             completion = await self._complete(request, ctx, lane, output_model, validators)
         except LanewayError as exc:
-            self._finish_error(ctx, exc, started, degraded=True)
+            self._record.failure(ctx, exc, started, degraded=True)
             message = lane.spec.degraded.message if lane.spec.degraded else ""
-            return _degraded(exc, ctx.request_id or "", message=message)
+            return degraded_outcome(exc, ctx.request_id or "", message=message)
         except Exception as exc:  # the promise: run() never raises for a request's failure
-            self._finish(ctx, "failed", started, error_code=ErrorCode.UNKNOWN.value)
+            self._record.finish(ctx, "failed", started, error_code=ErrorCode.UNKNOWN.value)
             wrapped = LanewayError(f"internal error: {type(exc).__name__}")
-            return _degraded(wrapped, ctx.request_id or "", message="")
-        self._finish_success(ctx, completion, started)
+            return degraded_outcome(wrapped, ctx.request_id or "", message="")
+        self._record.success(ctx, completion, started)
         return Outcome(
             status="ok",
             completion=completion,
@@ -190,7 +187,7 @@ class Gateway:
         """`StreamOpened`, deltas, then `StreamDone`, or an `ErrorDelta` after a late failure."""
         ctx, lane, request = self._prepare(request, ctx)
         started = self._core.clock.monotonic()
-        await self._start(request, ctx)
+        await self._record.start(request, ctx)
         done: Completion | None = None
         late: ErrorDelta | None = None
         try:
@@ -223,17 +220,17 @@ class Gateway:
             finally:  # as in `_complete`: the per-task budget scope must not outlive the stream
                 await self._core.forget_task(ctx, lane)
         except LanewayError as exc:
-            self._finish_error(ctx, exc, started, degraded=False)
+            self._record.failure(ctx, exc, started, degraded=False)
             raise
         except BaseException:
-            self._finish(ctx, "interrupted", started)
+            self._record.finish(ctx, "interrupted", started)
             raise
         if done is not None:
-            self._finish_success(ctx, done, started)
+            self._record.success(ctx, done, started)
         elif late is not None:
-            self._finish_error(ctx, late.error, started, degraded=False)
+            self._record.failure(ctx, late.error, started, degraded=False)
         else:
-            self._finish(ctx, "failed", started, error_code="stream_error")
+            self._record.finish(ctx, "failed", started, error_code="stream_error")
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -268,22 +265,6 @@ class Gateway:
         if ctx.redact:
             request = _deidentified(request, ctx.redact)
         return ctx, lane, request
-
-    async def _start(self, request: CompletionRequest, ctx: TaskContext) -> None:
-        core = self._core
-        if core.audit is None and not core.bus.active:
-            return
-        content = _payload_text(request) if core.store_content else None
-        event = RequestStarted(
-            core.request_id_of(ctx),
-            core.clock.wall(),
-            ctx,
-            _sha256(_payload_text(request)),
-            content,
-        )
-        core.bus.emit(event)
-        if core.audit is not None:
-            await core.audit.start(event)
 
     async def _decide(self, ctx: TaskContext, request: CompletionRequest) -> RoutingDecision:
         core = self._core
@@ -414,62 +395,6 @@ class Gateway:
             redact=ctx.redact if pii.scan else (),
         )
 
-    # -- the record -----------------------------------------------------------
-
-    def _finish_success(self, ctx: TaskContext, completion: Completion, started: float) -> None:
-        if not self._core.bus.active:
-            return
-        status: RequestStatus = "rejected" if completion.provider == "laneway" else "success"
-        self._core.bus.emit(
-            RequestFinished(
-                request_id=self._core.request_id_of(ctx),
-                ts=self._core.clock.wall(),
-                context=ctx,
-                status=status,
-                duration_ms=(self._core.clock.monotonic() - started) * 1000,
-                decision=completion.decision,
-                model=completion.model_ref,
-                attempts=completion.attempts,
-                trace=completion.trace,
-                usage=completion.usage,
-                output_sha256=_sha256(completion.content),
-                output=completion.content if self._core.store_content else None,
-            )
-        )
-
-    def _finish_error(
-        self, ctx: TaskContext, error: LanewayError, started: float, *, degraded: bool
-    ) -> None:
-        status, code = _status_of(error)
-        if degraded and status == "failed":
-            status = "degraded"
-        self._finish(ctx, status, started, error_code=code, error=error)
-
-    def _finish(
-        self,
-        ctx: TaskContext,
-        status: RequestStatus,
-        started: float,
-        *,
-        error_code: str | None = None,
-        error: LanewayError | None = None,
-    ) -> None:
-        if not self._core.bus.active:
-            return
-        self._core.bus.emit(
-            RequestFinished(
-                request_id=self._core.request_id_of(ctx),
-                ts=self._core.clock.wall(),
-                context=ctx,
-                status=status,
-                duration_ms=(self._core.clock.monotonic() - started) * 1000,
-                decision=error.decision if error else None,
-                error_code=error_code,
-                attempts=error.attempts if error else (),
-                trace=error.trace if error else (),
-            )
-        )
-
 
 def _pinned(model: ModelRef) -> RoutingDecision:
     return RoutingDecision(
@@ -477,40 +402,6 @@ def _pinned(model: ModelRef) -> RoutingDecision:
         fallback_chain=(),
         reasoning=f"model {model} pinned by the caller (no routing, no fallback)",
         method="pinned",
-    )
-
-
-def _status_of(error: LanewayError) -> tuple[RequestStatus, str]:
-    if isinstance(error, BudgetExceededError):
-        return "budget_exceeded", ErrorCode.BUDGET_EXCEEDED.value
-    if isinstance(error, OutputRejectedError):
-        if error.code is ErrorCode.PII_LEAK:
-            return "pii_leak", error.code.value
-        parse = any(
-            "not valid JSON" in r or "JSON parse" in r for r in (error.message, *error.reasons)
-        )
-        return ("parse_error" if parse else "validation_error"), error.code.value
-    if isinstance(error, ProviderError):
-        return "failed", error.code.value
-    if isinstance(error, RoutingExhaustedError):
-        code = error.attempts[-1].code if error.attempts else ErrorCode.UNKNOWN.value
-        return "failed", "deadline_exhausted" if error.deadline_exhausted else code
-    return "failed", ErrorCode.UNKNOWN.value
-
-
-def _degraded(error: LanewayError, request_id: str, *, message: str) -> Outcome:
-    code = _status_of(error)[1]
-    return Outcome(
-        status="degraded",
-        content=message,
-        errors=tuple(getattr(error, "errors", ()))
-        or ((error,) if isinstance(error, ProviderError) else ()),
-        error=str(error),
-        code=code,
-        decision=error.decision,
-        trace=error.trace,
-        attempts=error.attempts,
-        request_id=error.request_id or request_id,
     )
 
 
@@ -535,11 +426,3 @@ def _deidentified(request: CompletionRequest, names: Sequence[str]) -> Completio
         return replace(message, content=parts)
 
     return replace(request, messages=tuple(clean(m) for m in request.messages))
-
-
-def _payload_text(request: CompletionRequest) -> str:
-    return json.dumps([[m.role, m.text] for m in request.messages], ensure_ascii=False)
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()

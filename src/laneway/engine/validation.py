@@ -80,6 +80,7 @@ def _parse_if_needed(text: str, policy: OutputPolicy) -> Any:
             "output is not valid JSON",
             code=ErrorCode.INVALID_RESPONSE,
             reasons=[f"JSON parse error at line {getattr(exc, 'lineno', '?')}: {exc}"[:200]],
+            stage="parse",
         ) from None
 
 

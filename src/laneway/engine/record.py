@@ -1,0 +1,140 @@
+"""The request's record: the events that open and close it, and its degraded outcome.
+
+Events are built only when someone listens (audit, metrics, tracing, tests),
+so a gateway nobody observes pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING
+
+from laneway.errors import (
+    BudgetExceededError,
+    ErrorCode,
+    LanewayError,
+    OutputRejectedError,
+    ProviderError,
+    RoutingExhaustedError,
+)
+from laneway.events import RequestFinished, RequestStarted, RequestStatus
+from laneway.types import Completion, CompletionRequest, Outcome, TaskContext
+
+if TYPE_CHECKING:
+    from laneway.engine.core import EngineCore
+
+
+class Recorder:
+    def __init__(self, core: EngineCore) -> None:
+        self._core = core
+
+    async def start(self, request: CompletionRequest, ctx: TaskContext) -> None:
+        """RequestStarted: to subscribers, and to the audit sink (a `pending` row when strict)."""
+        core = self._core
+        if core.audit is None and not core.bus.active:
+            return
+        content = _payload_text(request) if core.store_content else None
+        event = RequestStarted(
+            core.request_id_of(ctx),
+            core.clock.wall(),
+            ctx,
+            _sha256(_payload_text(request)),
+            content,
+        )
+        core.bus.emit(event)
+        if core.audit is not None:
+            await core.audit.start(event)
+
+    def success(self, ctx: TaskContext, completion: Completion, started: float) -> None:
+        if not self._core.bus.active:
+            return
+        status: RequestStatus = "rejected" if completion.provider == "laneway" else "success"
+        self._core.bus.emit(
+            RequestFinished(
+                request_id=self._core.request_id_of(ctx),
+                ts=self._core.clock.wall(),
+                context=ctx,
+                status=status,
+                duration_ms=(self._core.clock.monotonic() - started) * 1000,
+                decision=completion.decision,
+                model=completion.model_ref,
+                attempts=completion.attempts,
+                trace=completion.trace,
+                usage=completion.usage,
+                output_sha256=_sha256(completion.content),
+                output=completion.content if self._core.store_content else None,
+            )
+        )
+
+    def failure(
+        self, ctx: TaskContext, error: LanewayError, started: float, *, degraded: bool
+    ) -> None:
+        status, code = status_of(error)
+        if degraded and status == "failed":
+            status = "degraded"
+        self.finish(ctx, status, started, error_code=code, error=error)
+
+    def finish(
+        self,
+        ctx: TaskContext,
+        status: RequestStatus,
+        started: float,
+        *,
+        error_code: str | None = None,
+        error: LanewayError | None = None,
+    ) -> None:
+        if not self._core.bus.active:
+            return
+        self._core.bus.emit(
+            RequestFinished(
+                request_id=self._core.request_id_of(ctx),
+                ts=self._core.clock.wall(),
+                context=ctx,
+                status=status,
+                duration_ms=(self._core.clock.monotonic() - started) * 1000,
+                decision=error.decision if error else None,
+                error_code=error_code,
+                attempts=error.attempts if error else (),
+                trace=error.trace if error else (),
+            )
+        )
+
+
+def status_of(error: LanewayError) -> tuple[RequestStatus, str]:
+    if isinstance(error, BudgetExceededError):
+        return "budget_exceeded", ErrorCode.BUDGET_EXCEEDED.value
+    if isinstance(error, OutputRejectedError):
+        if error.code is ErrorCode.PII_LEAK:
+            return "pii_leak", error.code.value
+        return ("parse_error" if error.stage == "parse" else "validation_error"), error.code.value
+    if isinstance(error, ProviderError):
+        return "failed", error.code.value
+    if isinstance(error, RoutingExhaustedError):
+        code = error.attempts[-1].code if error.attempts else ErrorCode.UNKNOWN.value
+        return "failed", "deadline_exhausted" if error.deadline_exhausted else code
+    return "failed", ErrorCode.UNKNOWN.value
+
+
+def degraded_outcome(error: LanewayError, request_id: str, *, message: str) -> Outcome:
+    code = status_of(error)[1]
+    return Outcome(
+        status="degraded",
+        content=message,
+        errors=tuple(getattr(error, "errors", ()))
+        or ((error,) if isinstance(error, ProviderError) else ()),
+        error=str(error),
+        code=code,
+        decision=error.decision,
+        trace=error.trace,
+        attempts=error.attempts,
+        request_id=error.request_id or request_id,
+    )
+
+
+def _payload_text(request: CompletionRequest) -> str:
+    return json.dumps([[m.role, m.text] for m in request.messages], ensure_ascii=False)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
