@@ -337,11 +337,15 @@ class RequestRun:
                 self.deadline_hit = True
                 return None, "deadline"
             started = self._now()
+            call = adapter.complete(
+                self.request, model.model, timeout_s=timeout_s, credential=credential
+            )
             try:
-                async with asyncio.timeout(timeout_s + 0.05):
-                    completion = await adapter.complete(
-                        self.request, model.model, timeout_s=timeout_s, credential=credential
-                    )
+                if adapter.enforces_timeout:
+                    completion = await call
+                else:  # an adapter that cannot end itself gets the engine's timer
+                    async with asyncio.timeout(timeout_s + 0.05):
+                        completion = await call
                 error: ProviderError | None = None
             except ProviderError as exc:
                 error = exc

@@ -57,6 +57,8 @@ class AdapterBase(ABC, Generic[SpecT]):
     default_capabilities: frozenset[Capability] = frozenset(Capability)
     #: Context window of a model nobody described (None: unknown).
     default_context_window: int | None = None
+    #: Whether `complete` ends itself at `timeout_s`; if not, the engine times it.
+    enforces_timeout: bool = False
 
     def __init__(self, provider_id: str, spec: SpecT, deps: AdapterDeps) -> None:
         self.provider_id = provider_id

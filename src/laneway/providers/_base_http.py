@@ -113,6 +113,8 @@ class HttpAdapterBase(AdapterBase[SpecT]):
     display_name: ClassVar[str]
     #: What a whole stream ends with, named when one was cut before it.
     stream_end: ClassVar[str] = "its last event"
+    #: the transport ends each call at `timeout_s` (aiohttp / httpx timeouts)
+    enforces_timeout = True
 
     def __init__(self, provider_id: str, spec: SpecT, deps: AdapterDeps) -> None:
         super().__init__(provider_id, spec, deps)

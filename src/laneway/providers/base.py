@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 class Adapter(Protocol):
     provider_id: str
     kind: str
+    #: True when `complete` itself ends a call at `timeout_s` (by cancellation), so the
+    #: engine need not wrap it in a timer of its own
+    enforces_timeout: bool
 
     def credentials(self) -> tuple[Credential, ...]:
         """Usable profiles in the order to try them; empty when none is configured."""

@@ -112,6 +112,8 @@ class LocalAdapter(AdapterBase[LocalProvider]):
     """Answers in-process; no credentials, no network."""
 
     default_capabilities = frozenset({Capability.STREAMING, Capability.JSON_SCHEMA})
+    #: built-ins answer at once; registered functions run under `asyncio.timeout(timeout_s)`
+    enforces_timeout = True
 
     def __init__(
         self,
