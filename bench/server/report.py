@@ -1,4 +1,11 @@
-"""Turn the benchmark's wrk outputs into the markdown table of docs/performance.md."""
+"""Turn the server benchmark's wrk outputs into the tables of docs/performance.md.
+
+    python bench/server/report.py WORK_DIR TARGET=PEAK_RSS_KB ...
+
+Reads `wrk-<target>-<kind>-<conns>.txt` for every target that has them, prints
+one table (added p50 is over nginx direct for the same kind and connections),
+then laneway's ratios against the issue's targets and each gateway's peak RSS.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,20 @@ import sys
 from pathlib import Path
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+TARGETS = {
+    "direct": "nginx direct",
+    "minimal": "minimal proxy",
+    "laneway-strict": "laneway, audit strict",
+    "laneway-batched": "laneway, audit batched",
+    "litellm": "LiteLLM proxy",
+    "tensorzero": "TensorZero gateway",
+}
+LANEWAYS = ("laneway-strict", "laneway-batched")
+ADDED_P50_TARGET_MS = 0.3
+LITELLM_RATIO_TARGET = 50.0
+RSS_TARGET_MIB = 80.0
+
+Row = dict[str, float]
 
 
 def _ms(text: str) -> float:
@@ -16,12 +37,13 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS_MS[match.group(2)]
 
 
-def parse(path: Path) -> dict[str, float]:
+def parse(path: Path) -> Row:
     text = path.read_text()
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
     p50 = re.search(r"^\s+50%\s+(\S+)", text, re.MULTILINE)
     p99 = re.search(r"^\s+99%\s+(\S+)", text, re.MULTILINE)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    socket = re.search(r"Socket errors:.*", text)
     if rps is None or p50 is None or p99 is None:
         raise ValueError(f"{path}: no wrk summary in it:\n{text}")
     return {
@@ -29,27 +51,81 @@ def parse(path: Path) -> dict[str, float]:
         "p50": _ms(p50.group(1)),
         "p99": _ms(p99.group(1)),
         "errors": float(errors.group(1)) if errors else 0.0,
+        "socket_errors": 1.0 if socket else 0.0,
     }
 
 
-def main(work: Path, rss_kb: int) -> None:
+def load(work: Path) -> dict[tuple[str, str, int], Row]:
+    rows: dict[tuple[str, str, int], Row] = {}
+    for target in TARGETS:
+        for kind in ("json", "stream"):
+            for conns in (1, 32):
+                path = work / f"wrk-{target}-{kind}-{conns}.txt"
+                if path.exists():
+                    rows[(target, kind, conns)] = parse(path)
+    return rows
+
+
+def table(rows: dict[tuple[str, str, int], Row]) -> None:
     print("| run | conns | rps | p50 ms | p99 ms | added p50 ms | non-2xx |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for kind in ("json", "stream"):
         for conns in (1, 32):
-            direct = parse(work / f"wrk-direct-{kind}-{conns}.txt")
-            rows = [("nginx direct", direct)]
-            if kind == "json":
-                rows.append(("minimal proxy", parse(work / f"wrk-minimal-{kind}-{conns}.txt")))
-            rows.append(("laneway", parse(work / f"wrk-laneway-{kind}-{conns}.txt")))
-            for name, row in rows:
-                added = f"{row['p50'] - direct['p50']:.3f}" if name != "nginx direct" else ""
+            direct = rows[("direct", kind, conns)]
+            for target, name in TARGETS.items():
+                row = rows.get((target, kind, conns))
+                if row is None:
+                    continue
+                added = "" if target == "direct" else f"{row['p50'] - direct['p50']:.3f}"
+                flag = " (socket errors)" if row["socket_errors"] else ""
                 print(
-                    f"| {name} {kind} | {conns} | {row['rps']:,.0f} | {row['p50']:.3f} | "
-                    f"{row['p99']:.2f} | {added} | {row['errors']:.0f} |"
+                    f"| {name}, {kind} | {conns} | {row['rps']:,.0f} | {row['p50']:.3f} | "
+                    f"{row['p99']:.2f} | {added} | {row['errors']:.0f}{flag} |"
                 )
-    print(f"\nlaneway peak RSS: {rss_kb / 1024:.1f} MiB")
+
+
+def ratios(rows: dict[tuple[str, str, int], Row]) -> None:
+    print(
+        "\n| laneway | kind | added p50, 1 conn (≤ 0.3 ms) | ÷ minimal, 32 | ÷ LiteLLM, 32 "
+        "(≥ 50×) | ÷ TensorZero, 32 (≥ 1×) |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for target in LANEWAYS:
+        for kind in ("json", "stream"):
+            row1 = rows.get((target, kind, 1))
+            row32 = rows.get((target, kind, 32))
+            if row1 is None or row32 is None:
+                continue
+            added = row1["p50"] - rows[("direct", kind, 1)]["p50"]
+            cells = [f"{added:.3f} {'met' if added <= ADDED_P50_TARGET_MS else 'missed'}"]
+            for peer, goal in (
+                ("minimal", None),
+                ("litellm", LITELLM_RATIO_TARGET),
+                ("tensorzero", 1.0),
+            ):
+                other = rows.get((peer, kind, 32))
+                if other is None:
+                    cells.append("")
+                    continue
+                ratio = row32["rps"] / other["rps"]
+                verdict = "" if goal is None else (" met" if ratio >= goal else " missed")
+                cells.append(f"{ratio:.2f}×{verdict}")
+            print(f"| {TARGETS[target]} | {kind} | " + " | ".join(cells) + " |")
+
+
+def main(work: Path, rss: list[str]) -> None:
+    rows = load(work)
+    table(rows)
+    ratios(rows)
+    print()
+    for item in rss:
+        target, _, kb = item.partition("=")
+        mib = int(kb) / 1024 if kb else float("nan")
+        note = ""
+        if target in LANEWAYS:
+            note = f" (≤ {RSS_TARGET_MIB:g} MiB: {'met' if mib <= RSS_TARGET_MIB else 'missed'})"
+        print(f"peak RSS, {TARGETS.get(target, target)}: {mib:.1f} MiB{note}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), int(sys.argv[2]))
+    main(Path(sys.argv[1]), sys.argv[2:])

@@ -11,6 +11,8 @@ writer. Durability:
 - `batched`: `start()` queues the row and returns at once.
 
 Either way `record()` never blocks and `aclose()` writes everything queued.
+What `record()` queues lingers up to `linger_s` (20 ms) so that many requests'
+rows share a commit; a strict `start()` takes them along in its own commit.
 When the sink opens its store it marks rows left `pending` by a dead process
 (same host: its pid is gone; other hosts: older than `stale_after_s`) as
 `interrupted`.
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
     from laneway.config.schema import AuditSpec
 
 DEFAULT_STALE_AFTER_S = 3600.0
+#: how long fire-and-forget rows (final rows, routing events) wait for company
+#: before their commit; a strict start or a flush writes them at once
+DEFAULT_LINGER_S = 0.02
 _MAX_TRACKED = 100_000
 
 
@@ -74,6 +79,7 @@ class StoreSink:
         store_raw_user_id: bool = False,
         spawn: Spawn | None = None,
         stale_after_s: float = DEFAULT_STALE_AFTER_S,
+        linger_s: float = DEFAULT_LINGER_S,
     ) -> None:
         self.store = store
         self.strict = durability == "strict"
@@ -86,7 +92,7 @@ class StoreSink:
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
         self.writer: AuditWriter[Event] = AuditWriter(
-            store, self._to_batch, before_first_write=self.open, spawn=spawn
+            store, self._to_batch, before_first_write=self.open, spawn=spawn, linger_s=linger_s
         )
         self.interrupted = 0  # rows marked `interrupted` when this sink opened
 

@@ -1,10 +1,19 @@
-"""The SQLite audit store: one file, WAL mode, one connection.
+"""The SQLite audit store: one file, WAL mode, one writing connection.
 
 WAL with `synchronous=NORMAL` makes a committed batch survive a killed process
-(not a power cut) at the cost of one write, no fsync, per commit. The blocking
-sqlite3 calls run in a worker thread (`asyncio.to_thread`) so a slow checkpoint
-never stalls the event loop; an asyncio lock keeps the one connection to one
-operation at a time.
+(not a power cut) at the cost of one write, no fsync, per commit.
+
+Where the work runs, by measurement (docs/performance.md, `## Server`): a small
+batch (at most `INLINE_MAX_ROWS` rows) is committed on the event loop itself.
+Such a commit takes tens of microseconds, while handing it to a worker thread
+cost twice the CPU and let the thread take the GIL from the loop. What can take
+long never runs on the loop: the connection's automatic checkpoint is off and
+a checkpoint runs in a worker thread on its own connection every
+`CHECKPOINT_EVERY` commits (fsyncs take milliseconds); the loop's attempts use
+no busy timeout, so a lock held by another process (a second worker, `laneway
+audit prune`) sends the batch to a worker thread that waits for it; large
+batches, migrations, recovery, prune and reads run in a worker thread too. An
+asyncio lock keeps the writing connection to one operation at a time.
 """
 
 from __future__ import annotations
@@ -23,6 +32,10 @@ from laneway.clock import Clock, SystemClock
 
 T = TypeVar("T")
 
+INLINE_MAX_ROWS = 256
+CHECKPOINT_EVERY = 200  # commits; about 1000 WAL pages (SQLite's own autocheckpoint)
+BUSY_TIMEOUT_MS = 5000
+
 
 class SqliteStore:
     def __init__(self, path: Path, *, clock: Clock | None = None) -> None:
@@ -31,12 +44,26 @@ class SqliteStore:
         self.user_salt = ""
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
+        self._commits = 0  # since the last checkpoint
+        self._checkpoint: asyncio.Future[None] | None = None
 
     async def open(self) -> None:
         await self._run(self._open_sync)
 
     async def write(self, batch: WriteBatch) -> None:
-        await self._run(self._write_sync, batch)
+        if len(batch) > INLINE_MAX_ROWS:
+            await self._run(self._write_sync, batch)
+        else:
+            async with self._lock:
+                try:
+                    written = self._write_now(batch)
+                except sqlite3.Error as exc:
+                    raise AuditError(f"audit store {self.path}: {exc}") from exc
+            if not written:  # locked by another connection: wait for it off the loop
+                await self._run(self._write_sync, batch)
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY and self._checkpoint is None:
+            self._start_checkpoint()
 
     async def mark_interrupted(self, rule: Interrupted, *, now_ts: float) -> int:
         return await self._run(self._mark_sync, rule, now_ts)
@@ -57,19 +84,68 @@ class SqliteStore:
         return [RoutingEventRow(*row) for row in rows]
 
     async def aclose(self) -> None:
+        if self._checkpoint is not None:
+            await asyncio.shield(self._checkpoint)
         async with self._lock:
             if self._conn is not None:
                 conn, self._conn = self._conn, None
                 await asyncio.to_thread(conn.close)
 
-    # -- the blocking part, always under self._lock in a worker thread ---------
+    # -- checkpoints: in a worker thread, on their own connection ----------------
+
+    def _start_checkpoint(self) -> None:
+        self._commits = 0
+        loop = asyncio.get_running_loop()
+        self._checkpoint = loop.run_in_executor(None, self._checkpoint_sync)
+        self._checkpoint.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint_done(self, future: asyncio.Future[None]) -> None:
+        self._checkpoint = None
+        if not future.cancelled() and future.exception() is not None:
+            self._commits = CHECKPOINT_EVERY // 2  # try again soon; the WAL only grows meanwhile
+
+    def _checkpoint_sync(self) -> None:
+        """Copy the WAL into the database without waiting for readers or the writer."""
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
+    # -- on the loop: a small batch, no waiting ----------------------------------
+
+    def _write_now(self, batch: WriteBatch) -> bool:
+        """Commit `batch` without waiting for a lock; False (nothing written) when locked."""
+        conn = self._connection()
+        try:
+            self._write_sync(batch)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return False
+        return True
+
+    # -- the blocking part, under self._lock in a worker thread ------------------
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         async with self._lock:
             try:
-                return await asyncio.to_thread(fn, *args)
+                return await asyncio.to_thread(self._patiently, fn, *args)
             except sqlite3.Error as exc:
                 raise AuditError(f"audit store {self.path}: {exc}") from exc
+
+    def _patiently(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn` waiting up to BUSY_TIMEOUT_MS for other connections' locks."""
+        conn = self._conn
+        if conn is not None:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        try:
+            return fn(*args)
+        finally:
+            if self._conn is not None:
+                self._conn.execute("PRAGMA busy_timeout=0")  # the loop never waits
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -81,9 +157,10 @@ class SqliteStore:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run off the loop instead
         self._conn = conn
         with _transaction(conn):
             conn.execute(MIGRATIONS_TABLE)

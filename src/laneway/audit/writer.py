@@ -7,6 +7,12 @@ item with a future; whatever is queued while a flush is running goes out
 together in the next one, so 32 concurrent requests cost about one commit, not
 32. Everything else (`submit`) is fire-and-forget and never blocks the request.
 
+Linger: with `linger_s > 0`, fire-and-forget items wait up to that long for
+company before they are written, so under load many requests' final rows share
+one commit (a commit, not the rows, is what costs). Anything urgent ends the
+wait at once: a `submit_and_wait` caller (its batch also takes the lingering
+rows along), `flush()`, `aclose()`, or a full batch.
+
 The queue is bounded: when the store cannot keep up or is down, new
 fire-and-forget items are dropped and counted rather than eating memory.
 `aclose()` drains what is queued before it returns.
@@ -44,6 +50,7 @@ class AuditWriter(Generic[T]):
         spawn: Spawn | None = None,
         max_batch: int = 2048,
         max_queue: int = 100_000,
+        linger_s: float = 0.0,
     ) -> None:
         self._store = store
         self._to_batch = to_batch
@@ -51,6 +58,9 @@ class AuditWriter(Generic[T]):
         self._spawn = spawn or default_spawn
         self._max_batch = max_batch
         self._max_queue = max_queue
+        self._linger_s = linger_s
+        self._linger: asyncio.TimerHandle | None = None
+        self._waiting = 0  # queued items with a future: someone waits, so nothing lingers
         self._queue: deque[tuple[T | None, asyncio.Future[None] | None]] = deque()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Future[None] | None = None
@@ -66,7 +76,7 @@ class AuditWriter(Generic[T]):
             self.dropped += 1
             return False
         self._queue.append((item, None))
-        self._kick()
+        self._kick(urgent=len(self._queue) >= self._max_batch)
         return True
 
     async def submit_and_wait(self, item: T) -> None:
@@ -75,6 +85,7 @@ class AuditWriter(Generic[T]):
             raise AuditError("the audit writer is closed; no new request can be recorded")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
+        self._waiting += 1
         self._kick()
         await future
 
@@ -83,6 +94,7 @@ class AuditWriter(Generic[T]):
         if self._queue:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._queue.append((None, future))  # a marker: resolved when its batch is done
+            self._waiting += 1
             self._kick()
             with contextlib.suppress(AuditError):
                 await asyncio.shield(future)
@@ -98,16 +110,30 @@ class AuditWriter(Generic[T]):
             self._kick()
             await self._task
 
-    def _kick(self) -> None:
+    def _kick(self, *, urgent: bool = True) -> None:
+        """Wake the drain task now, or (not urgent, lingering) once `linger_s` has passed."""
         try:
-            asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop yet (a sync caller): the first async call starts the task
         if self._wake is None:
             self._wake = asyncio.Event()
         if self._task is None:
             self._task = self._spawn(self._drain())
-        self._wake.set()
+        if urgent or self._linger_s <= 0 or self._closing:
+            self._cancel_linger()
+            self._wake.set()
+        elif not self._wake.is_set():
+            self._arm_linger(loop)
+
+    def _arm_linger(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._linger is None:
+            self._linger = loop.call_later(self._linger_s, self._linger_over)
+
+    def _linger_over(self) -> None:
+        self._linger = None
+        if self._wake is not None:
+            self._wake.set()
 
     async def _drain(self) -> None:
         assert self._wake is not None
@@ -115,14 +141,35 @@ class AuditWriter(Generic[T]):
             while True:
                 await self._wake.wait()
                 self._wake.clear()
+                self._cancel_linger()  # written now: no need to wake again for them
                 while self._queue:
                     await self._write_next_batch()
-                if self._closing:
+                    if self._lingering():  # what is left is not urgent: let it gather company
+                        self._arm_linger(asyncio.get_running_loop())
+                        break
+                if self._closing and not self._queue:
+                    self._cancel_linger()
                     return
         except asyncio.CancelledError:
             if self._queue:  # cancelled before aclose(): still try to keep what is queued
                 await asyncio.shield(self._write_all())
             raise
+
+    def _cancel_linger(self) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+
+    def _lingering(self) -> bool:
+        """More is queued, none of it urgent (no waiter, not closing, not a full batch)."""
+        assert self._wake is not None
+        return (
+            0 < len(self._queue) < self._max_batch
+            and self._waiting == 0
+            and self._linger_s > 0
+            and not self._wake.is_set()
+            and not self._closing
+        )
 
     async def _write_all(self) -> None:
         while self._queue:
@@ -133,6 +180,7 @@ class AuditWriter(Generic[T]):
         taken = [self._queue.popleft() for _ in range(count)]
         items = [item for item, _ in taken if item is not None]
         waiters = [future for _, future in taken if future is not None]
+        self._waiting -= len(waiters)
         error: AuditError | None = None
         try:
             if self._before_first_write is not None:

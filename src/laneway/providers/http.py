@@ -8,11 +8,13 @@ docs/performance.md for the measurement that chose it).
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 
@@ -134,6 +136,7 @@ def _translated(
     *,
     timeouts: tuple[type[BaseException], ...],
     failures: tuple[type[BaseException], ...],
+    describe: Callable[[BaseException], str | None] | None = None,
 ) -> Iterator[None]:
     """A library's exceptions as `TransportError` (timeouts first: some are both)."""
     host = _host(url)
@@ -144,7 +147,8 @@ def _translated(
             f"no answer from {host} within {timeout_s:g} s", kind="timeout"
         ) from exc
     except failures as exc:
-        raise TransportError(_network_message(host, exc), kind="network") from exc
+        what = describe(exc) if describe is not None else None
+        raise TransportError(_network_message(host, exc, what), kind="network") from exc
 
 
 # -- aiohttp -----------------------------------------------------------------
@@ -164,12 +168,13 @@ class AiohttpTransport(_TransportBase):
         self._keepalive_timeout_s = keepalive_timeout_s
         self._session: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._timeouts: dict[float, Any] = {}  # timeout_s -> aiohttp.ClientTimeout (few values)
 
     def _client(self) -> Any:
-        import aiohttp
-
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed:
+            import aiohttp
+
             connector = aiohttp.TCPConnector(
                 limit=self._limit, keepalive_timeout=self._keepalive_timeout_s, ttl_dns_cache=300
             )
@@ -178,6 +183,17 @@ class AiohttpTransport(_TransportBase):
         elif self._loop is not loop:
             raise RuntimeError("an AiohttpTransport is bound to one event loop; make one per loop")
         return self._session
+
+    def _total_timeout(self, timeout_s: float) -> Any:
+        """One `ClientTimeout` per distinct value: lanes repeat theirs on every call."""
+        timeout = self._timeouts.get(timeout_s)
+        if timeout is None:
+            import aiohttp
+
+            if len(self._timeouts) > 64:
+                self._timeouts.clear()
+            timeout = self._timeouts[timeout_s] = aiohttp.ClientTimeout(total=timeout_s)
+        return timeout
 
     async def _request(
         self,
@@ -188,10 +204,8 @@ class AiohttpTransport(_TransportBase):
         body: bytes | None,
         timeout_s: float,
     ) -> HttpResponse:
-        import aiohttp
-
         session = self._client()
-        timeout = aiohttp.ClientTimeout(total=timeout_s)
+        timeout = self._total_timeout(timeout_s)
         with _aiohttp_errors(url, timeout_s):
             async with session.request(
                 method, url, data=body, headers=headers, timeout=timeout
@@ -321,6 +335,129 @@ def _httpx_errors(url: str, timeout_s: float) -> AbstractContextManager[None]:
     )
 
 
+# -- pyreqwest (optional) ----------------------------------------------------
+
+
+class PyreqwestTransport(_TransportBase):
+    """A pyreqwest client (Rust reqwest/hyper on its own tokio thread), from `laneway[fast-http]`.
+
+    Measured on a forwarded `chat.completion` (docs/performance.md, `## Server`):
+    about a third of aiohttp's CPU per request at 32 concurrent requests. Timeouts
+    match `AiohttpTransport`: `timeout_s` bounds each whole call, and for streams
+    the time to headers and each gap between chunks. pyreqwest is pre-1.0, so this
+    stays behind `HttpTransport` with aiohttp as the default.
+    """
+
+    def __init__(self, *, limit: int = 256, keepalive_timeout_s: float = 30.0) -> None:
+        try:
+            from pyreqwest.client import ClientBuilder
+        except ImportError as exc:
+            raise RuntimeError(
+                "the pyreqwest transport needs pyreqwest: pip install 'laneway[fast-http]'"
+            ) from exc
+        self._client: Any = (
+            ClientBuilder()
+            .max_connections(limit)
+            .pool_idle_timeout(timedelta(seconds=keepalive_timeout_s))
+            .error_for_status(False)
+            .follow_redirects(False)
+            .build()
+        )
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout_s: float,
+    ) -> HttpResponse:
+        builder = self._client.request(method, url).headers(headers)
+        if body is not None:
+            builder = builder.body_bytes(body)
+        request = builder.timeout(timedelta(seconds=timeout_s)).build()
+        with _pyreqwest_errors(url, timeout_s):
+            response = await request.send()
+            data = await response.bytes()
+        return HttpResponse(response.status, dict(response.headers.items()), bytes(data))
+
+    async def open_stream(
+        self, url: str, *, headers: Mapping[str, str], body: bytes, timeout_s: float
+    ) -> HttpStream:
+        # No read-ahead: by default pyreqwest buffers up to 64 KiB of the body before
+        # it returns the response, which would hold back the first tokens.
+        builder = self._client.post(url).headers(headers).body_bytes(body)
+        request = builder.streamed_read_buffer_limit(0).build_streamed()
+        with _pyreqwest_errors(url, timeout_s):
+            async with asyncio.timeout(timeout_s):
+                response = await request.__aenter__()
+        return _PyreqwestStream(request, response, url=url, timeout_s=timeout_s)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+class _PyreqwestStream(_StreamBase):
+    def __init__(self, request: Any, response: Any, *, url: str, timeout_s: float) -> None:
+        super().__init__(response, status=response.status, url=url, timeout_s=timeout_s)
+        self._request = request
+        self._reader = response.body_reader
+        self._closed = False
+
+    @property
+    def _errors(self) -> ErrorScope:
+        return _pyreqwest_errors
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        while True:
+            async with asyncio.timeout(self._timeout_s):
+                chunk = await self._reader.read_chunk()
+            if chunk is None:
+                return
+            yield bytes(chunk)
+
+    async def _read_all(self) -> bytes:
+        async with asyncio.timeout(self._timeout_s):
+            return bytes(await self._reader.bytes())
+
+    async def aclose(self) -> None:
+        """Ends the request; a connection whose body was not fully read is not reused."""
+        if not self._closed:
+            self._closed = True
+            await self._request.__aexit__(None, None, None)
+
+
+def _pyreqwest_errors(url: str, timeout_s: float) -> AbstractContextManager[None]:
+    from pyreqwest.exceptions import RequestError
+
+    return _translated(
+        url,
+        timeout_s,
+        timeouts=(TimeoutError,),  # pyreqwest's timeouts are TimeoutError subclasses too
+        failures=(RequestError, OSError),
+        describe=_pyreqwest_failure,
+    )
+
+
+#: what pyreqwest's error causes say (it reports Rust errors as text only), and our words
+_PYREQWEST_CAUSES = (
+    ("os error 111", "connection refused"),
+    ("dns error", "host name not found (DNS)"),
+    ("os error 104", "connection reset"),
+)
+
+
+def _pyreqwest_failure(exc: BaseException) -> str | None:
+    details = getattr(exc, "details", None)
+    causes = details.get("causes") if isinstance(details, dict) else None
+    text = " ".join(str(c.get("message", "")) for c in causes or () if isinstance(c, dict))
+    for needle, what in _PYREQWEST_CAUSES:
+        if needle in text:
+            return what
+    return None
+
+
 # -- shared ------------------------------------------------------------------
 
 
@@ -330,8 +467,10 @@ def _host(url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0].rsplit('@', 1)[-1]}"
 
 
-def _network_message(host: str, exc: BaseException) -> str:
+def _network_message(host: str, exc: BaseException, what: str | None = None) -> str:
     """Which kind of connection failure, by exception type along the chain, not by text."""
+    if what is not None:
+        return f"{what}: {host}; check base_url and that the server is reachable"
     what = f"connection failed ({type(exc).__name__})"
     seen: BaseException | None = exc
     for _ in range(6):
@@ -350,6 +489,20 @@ def _network_message(host: str, exc: BaseException) -> str:
     return f"{what}: {host}; check base_url and that the server is reachable"
 
 
-def default_transport() -> HttpTransport:
-    """The client measured fastest for forwarding (bench/bench_transport.py)."""
-    return AiohttpTransport()
+HTTP_CLIENT_ENV = "LANEWAY_HTTP_CLIENT"
+
+
+def default_transport(env: Mapping[str, str] | None = None) -> HttpTransport:
+    """aiohttp, or pyreqwest with `LANEWAY_HTTP_CLIENT=pyreqwest` (the `fast-http` extra).
+
+    aiohttp stays the default: pyreqwest measured faster (docs/performance.md,
+    `## Server`) but is pre-1.0 and an optional dependency.
+    """
+    choice = (os.environ if env is None else env).get(HTTP_CLIENT_ENV, "aiohttp").strip().lower()
+    if choice in ("", "aiohttp"):
+        return AiohttpTransport()
+    if choice == "pyreqwest":
+        return PyreqwestTransport()
+    raise ValueError(
+        f"{HTTP_CLIENT_ENV}={choice!r} is not a client laneway knows; use aiohttp or pyreqwest"
+    )

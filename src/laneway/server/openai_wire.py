@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
 from laneway.server.errors import ApiError, bad_request
 from laneway.types import (
     Completion,
@@ -47,6 +49,22 @@ _MAX_STOP = 4
 _DUMPS = json.JSONEncoder(separators=(",", ":")).encode
 
 
+def _dump(value: object) -> bytes:
+    """Compact UTF-8 JSON: orjson (several times faster on the hot path), else `json`."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # what orjson refuses (e.g. integers beyond 64 bits)
+        return _DUMPS(value).encode()
+
+
+def _load(raw: bytes) -> Any:
+    """orjson first; what it refuses (NaN, integers beyond 64 bits) gets `json`'s verdict."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
     """A parsed `/v1/chat/completions` body: the provider-bound request and the caller fields."""
@@ -62,7 +80,7 @@ class ChatRequest:
 def parse_chat_request(raw: bytes, *, max_messages: int) -> ChatRequest:
     """Parse and validate a body; raise `ApiError` (400) naming the bad field."""
     try:
-        body = json.loads(raw)
+        body = _load(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(
             f"the request body is not valid JSON ({exc}); send a JSON object",
@@ -373,7 +391,7 @@ def render_completion(completion: Completion, *, request_id: str, created: int) 
         ],
         "usage": _usage(completion.usage),
     }
-    return _DUMPS(body).encode()
+    return _dump(body)
 
 
 def render_degraded(message: str, *, request_id: str, created: int, model: str) -> bytes:
@@ -393,7 +411,7 @@ def render_degraded(message: str, *, request_id: str, created: int, model: str) 
         ],
         "usage": _usage(Usage()),
     }
-    return _DUMPS(body).encode()
+    return _dump(body)
 
 
 def render_models(ids: list[tuple[str, str]], *, created: int) -> bytes:
@@ -402,11 +420,11 @@ def render_models(ids: list[tuple[str, str]], *, created: int) -> bytes:
         {"id": model_id, "object": "model", "created": created, "owned_by": owner}
         for model_id, owner in ids
     ]
-    return _DUMPS({"object": "list", "data": data}).encode()
+    return _dump({"object": "list", "data": data})
 
 
 def render_json(value: object) -> bytes:
-    return _DUMPS(value).encode()
+    return _dump(value)
 
 
 DONE = b"data: [DONE]\n\n"
@@ -433,7 +451,7 @@ class ChunkWriter:
         if self._include_usage:
             body["usage"] = None
         body.update(extra)
-        return b"data: " + _DUMPS(body).encode() + b"\n\n"
+        return b"data: " + _dump(body) + b"\n\n"
 
     def _choice(self, delta: dict[str, Any], finish: str | None = None) -> list[dict[str, Any]]:
         return [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
@@ -469,7 +487,7 @@ class ChunkWriter:
         if not self._include_usage:
             return b""
         body = {**self._head, "choices": [], "usage": _usage(usage)}
-        return b"data: " + _DUMPS(body).encode() + b"\n\n"
+        return b"data: " + _dump(body) + b"\n\n"
 
     @staticmethod
     def error(error: ApiError) -> bytes:

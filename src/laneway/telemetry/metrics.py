@@ -7,6 +7,10 @@ status and error code only, all bounded by the config; never a user, job or key.
 
 Attempt events carry no lane, so the subscriber remembers each in-flight
 request's lane from `RequestStarted` until `RequestFinished` (bounded).
+
+Each labelled child is looked up once and then kept (`_child`): prometheus_client's
+`labels()` validates, locks and builds a key on every call, which was most of
+this subscriber's cost per request (docs/performance.md, `## Server`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from laneway.types import ModelRef
 LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 BREAKER_VALUES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 _MAX_IN_FLIGHT = 100_000
+_MAX_CHILDREN = 10_000  # labels are bounded by config; this only guards against surprises
 
 
 class Metrics:
@@ -102,6 +107,17 @@ class Metrics:
             registry=reg,
         )
         self._lanes: OrderedDict[str, str] = OrderedDict()
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, remembered."""
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) >= _MAX_CHILDREN:
+                self._children.clear()
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def __call__(self, event: Event) -> None:
         """The subscriber: update what `event` changes. Cheap, never blocks."""
@@ -129,46 +145,48 @@ class Metrics:
             self.in_flight.dec()
         lane = event.context.lane
         provider, model = _labels(event.model)
-        self.requests.labels(lane, provider, model, event.status).inc()
-        self.request_latency.labels(lane, event.status).observe(event.duration_ms / 1000)
+        self._child(self.requests, lane, provider, model, event.status).inc()
+        self._child(self.request_latency, lane, event.status).observe(event.duration_ms / 1000)
         tried = {a.model for a in event.attempts if not a.skipped}
         decided = None if event.decision is None else event.decision.model
         if decided is not None and ((event.model not in (None, decided)) or tried - {decided}):
-            self.fallbacks.labels(lane).inc()
+            self._child(self.fallbacks, lane).inc()
         usage = event.usage
-        self.tokens.labels(lane, provider, model, "input").inc(usage.input_tokens)
-        self.tokens.labels(lane, provider, model, "output").inc(usage.output_tokens)
+        self._child(self.tokens, lane, provider, model, "input").inc(usage.input_tokens)
+        self._child(self.tokens, lane, provider, model, "output").inc(usage.output_tokens)
         if usage.cost_usd:
-            self.cost.labels(lane, provider, model).inc(usage.cost_usd)
+            self._child(self.cost, lane, provider, model).inc(usage.cost_usd)
 
     def _on_attempt(self, event: AttemptFinished) -> None:
         a = event.attempt
         lane = self._lane(event.request_id)
-        self.attempts.labels(lane, a.model.provider, a.model.model, a.code).inc()
+        self._child(self.attempts, lane, a.model.provider, a.model.model, a.code).inc()
         if not a.skipped:
-            self.attempt_latency.labels(lane, a.model.provider, a.model.model).observe(
+            self._child(self.attempt_latency, lane, a.model.provider, a.model.model).observe(
                 a.elapsed_ms / 1000
             )
 
     def _on_retry(self, event: RetryScheduled) -> None:
         lane = self._lane(event.request_id)
-        self.retries.labels(lane, event.model.provider, event.model.model, event.code).inc()
+        self._child(self.retries, lane, event.model.provider, event.model.model, event.code).inc()
 
     def _on_skip(self, event: CandidateSkipped) -> None:
         lane = self._lane(event.request_id)
-        self.skips.labels(lane, event.model.provider, event.model.model, event.reason).inc()
+        self._child(self.skips, lane, event.model.provider, event.model.model, event.reason).inc()
 
     def _on_breaker(self, event: BreakerChanged) -> None:
-        self.breaker_state.labels(event.model.provider, event.model.model).set(
+        self._child(self.breaker_state, event.model.provider, event.model.model).set(
             BREAKER_VALUES.get(event.new, 0.0)
         )
-        self.breaker_transitions.labels(event.model.provider, event.model.model, event.new).inc()
+        self._child(
+            self.breaker_transitions, event.model.provider, event.model.model, event.new
+        ).inc()
 
     def _on_budget(self, event: BudgetChanged) -> None:
-        self.budget.labels(event.action).inc(max(event.amount_usd, 0.0))
+        self._child(self.budget, event.action).inc(max(event.amount_usd, 0.0))
 
     def _on_routing_call(self, event: RoutingCall) -> None:
-        self.routing_calls.labels(event.status).inc()
+        self._child(self.routing_calls, event.status).inc()
         if event.cost_usd:
             self.routing_cost.inc(event.cost_usd)
         if event.status == "used":

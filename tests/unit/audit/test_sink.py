@@ -209,3 +209,22 @@ async def test_build_audit_sink_resolves_relative_sqlite_path_and_disabled(tmp_p
     await sink.start(started())
     await sink.aclose()
     assert rows_of(tmp_path / "logs" / "audit.db") == [("r1", "pending")]
+
+
+async def test_a_write_lock_held_elsewhere_is_waited_for_off_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """Small batches commit on the loop without waiting; a held lock sends them to a thread."""
+    sink = make_sink(tmp_path / "a.db")
+    await sink.start(started("before"))
+    other = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process (a second worker, a prune) writing
+    writing = asyncio.ensure_future(sink.start(started("while-locked")))
+    for _ in range(5):
+        await asyncio.sleep(0)  # the loop keeps running while the write waits
+    assert not writing.done()
+    other.execute("COMMIT")
+    other.close()
+    await writing
+    await sink.aclose()
+    assert {rid for rid, _ in rows_of(tmp_path / "a.db")} == {"before", "while-locked"}

@@ -79,3 +79,27 @@ async def test_a_cancelled_drain_task_still_writes_what_was_queued(
     await asyncio.gather(*tasks, return_exceptions=True)
     await writer.aclose()
     assert _count(tmp_path / "a.db") == 2
+
+
+async def test_lingering_items_share_one_commit_and_a_waiter_takes_them_along(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    """With a linger, fire-and-forget rows wait for company; an urgent submit ends the wait."""
+    writer = AuditWriter(store, _to_batch, linger_s=3600.0)
+    for i in range(5):
+        writer.submit(i)
+    for _ in range(5):
+        await asyncio.sleep(0)  # let the drain task run: it must not write yet
+    assert (writer.batches, _count(tmp_path / "a.db")) == (0, 0)
+    await writer.submit_and_wait(5)  # returns at once, not after an hour
+    assert (writer.batches, _count(tmp_path / "a.db")) == (1, 6)
+    await writer.aclose()
+
+
+async def test_a_full_batch_does_not_linger(store: SqliteStore, tmp_path: Path) -> None:
+    writer = AuditWriter(store, _to_batch, linger_s=3600.0, max_batch=4)
+    for i in range(4):
+        writer.submit(i)
+    await writer.flush()
+    assert (writer.batches, _count(tmp_path / "a.db")) == (1, 4)
+    await writer.aclose()

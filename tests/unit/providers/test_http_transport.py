@@ -23,6 +23,7 @@ from laneway.providers.http import (
     AiohttpTransport,
     HttpTransport,
     HttpxTransport,
+    PyreqwestTransport,
     TransportError,
     default_transport,
 )
@@ -91,9 +92,17 @@ async def upstream() -> AsyncIterator[LocalUpstream]:
     await server.runner.cleanup()
 
 
-@pytest.fixture(params=["aiohttp", "httpx"])
+@pytest.fixture(params=["aiohttp", "httpx", "pyreqwest"])
 async def transport(request: pytest.FixtureRequest) -> AsyncIterator[HttpTransport]:
-    http: HttpTransport = AiohttpTransport() if request.param == "aiohttp" else HttpxTransport()
+    """Every transport behind `HttpTransport`; pyreqwest is the optional `fast-http` extra."""
+    http: HttpTransport
+    if request.param == "aiohttp":
+        http = AiohttpTransport()
+    elif request.param == "httpx":
+        http = HttpxTransport()
+    else:
+        pytest.importorskip("pyreqwest")
+        http = PyreqwestTransport()
     yield http
     await http.aclose()
 
@@ -205,4 +214,13 @@ def test_aiohttp_transport_is_bound_to_its_loop() -> None:
 
 
 def test_default_transport_is_the_measured_choice() -> None:
-    assert isinstance(default_transport(), AiohttpTransport)
+    assert isinstance(default_transport(env={}), AiohttpTransport)
+
+
+def test_the_http_client_can_be_chosen_by_environment() -> None:
+    assert isinstance(default_transport(env={"LANEWAY_HTTP_CLIENT": "aiohttp"}), AiohttpTransport)
+    with pytest.raises(ValueError, match="LANEWAY_HTTP_CLIENT='curl'"):
+        default_transport(env={"LANEWAY_HTTP_CLIENT": "curl"})
+    pytest.importorskip("pyreqwest")
+    chosen = default_transport(env={"LANEWAY_HTTP_CLIENT": "pyreqwest"})
+    assert isinstance(chosen, PyreqwestTransport)
