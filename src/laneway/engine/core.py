@@ -92,7 +92,7 @@ class EngineCore:
         if transport is None:
             from laneway.providers.http import default_transport
 
-            transport = default_transport()
+            transport = default_transport(env)
         adapters = {
             provider_id: build_adapter(
                 provider_id,

@@ -17,16 +17,16 @@ from aiohttp import web
 
 from laneway.clock import FakeClock
 from laneway.config.schema import OpenAICompatibleProvider
-from laneway.errors import ErrorCode, ProviderError
+from laneway.errors import ConfigError, ErrorCode, ProviderError
 from laneway.providers.base import AdapterDeps
 from laneway.providers.http import (
     AiohttpTransport,
     HttpTransport,
     HttpxTransport,
-    PyreqwestTransport,
     TransportError,
     default_transport,
 )
+from laneway.providers.http_pyreqwest import PyreqwestTransport
 from laneway.providers.openai_compatible import OpenAIAdapter
 from laneway.types import CompletionRequest, ErrorDelta, TextDelta
 
@@ -219,7 +219,7 @@ def test_default_transport_is_the_measured_choice() -> None:
 
 def test_the_http_client_can_be_chosen_by_environment() -> None:
     assert isinstance(default_transport(env={"LANEWAY_HTTP_CLIENT": "aiohttp"}), AiohttpTransport)
-    with pytest.raises(ValueError, match="LANEWAY_HTTP_CLIENT='curl'"):
+    with pytest.raises(ConfigError, match="LANEWAY_HTTP_CLIENT='curl'"):
         default_transport(env={"LANEWAY_HTTP_CLIENT": "curl"})
     pytest.importorskip("pyreqwest")
     chosen = default_transport(env={"LANEWAY_HTTP_CLIENT": "pyreqwest"})
