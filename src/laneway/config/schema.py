@@ -34,9 +34,14 @@ class ModelSpec(Strict):
 
 
 class TimeoutsSpec(Strict):
-    connect_s: Annotated[float, Field(gt=0)] | None = None
     attempt_s: Annotated[float, Field(gt=0)] | None = None
     total_s: Annotated[float, Field(gt=0)] | None = None
+
+
+class ProviderTimeoutsSpec(Strict):
+    """A cap on each call to this provider (e.g. a slow local server), under the lane's own."""
+
+    attempt_s: Annotated[float, Field(gt=0)] | None = None
 
 
 class CredentialSpec(Strict):
@@ -166,7 +171,6 @@ class LaneSpec(Strict):
     guard: GuardSpec | None = None
     degraded: DegradedSpec | None = None
     pii: PiiSpec = PiiSpec()
-    template: str | None = None
     description: str | None = None
 
 

@@ -194,6 +194,11 @@ class EngineCore:
         """None when some credential profile is present; else what to set, per profile."""
         return self._credential_facts_of(provider_id)[1]
 
+    def attempt_cap_s(self, provider_id: str) -> float | None:
+        """The provider's own `timeouts.attempt_s`, if it sets one."""
+        timeouts = self.config.providers[provider_id].timeouts
+        return timeouts.attempt_s if timeouts is not None else None
+
     def present_credentials(self, provider_id: str) -> tuple[Credential, ...]:
         return self._credential_facts_of(provider_id)[0]
 

@@ -97,6 +97,12 @@ class RequestRun:
     def _now(self) -> float:
         return self.core.clock.monotonic()
 
+    def _attempt_budget(self, model: ModelRef) -> float:
+        """The lane's per-attempt limit, the provider's cap, and what is left of the deadline."""
+        budget = self.deadline.attempt_budget(self._now())
+        cap = self.core.attempt_cap_s(model.provider)
+        return budget if cap is None else min(budget, cap)
+
     def _wall(self) -> float:
         """Breakers may be shared by replicas through Redis: they need wall-clock time."""
         return self.core.clock.wall()
@@ -332,7 +338,7 @@ class RequestRun:
         while True:
             number += 1
             credential = credentials[index] if credentials else None
-            timeout_s = self.deadline.attempt_budget(self._now())
+            timeout_s = self._attempt_budget(model)
             if timeout_s <= 0:
                 self.deadline_hit = True
                 return None, "deadline"

@@ -77,7 +77,7 @@ class StreamRun(RequestRun):
         while True:
             number += 1
             credential = credentials[index] if credentials else None
-            timeout_s = self.deadline.attempt_budget(self._now())
+            timeout_s = self._attempt_budget(model)
             if timeout_s <= 0:
                 self.deadline_hit = True
                 self._last_action = "deadline"

@@ -7,8 +7,8 @@ Model names a `local` provider answers:
   still parse.
 - `template:<key>` (or a bare `<key>` that names a template): the text of
   `templates: {<key>: ...}` in the provider's config, with `{prompt}`
-  replaced by the last user message. A lane's `template:` is served by
-  keying it here, e.g. `model: local/template:offline`.
+  replaced by the last user message; a lane names it as
+  `local/template:<key>`.
 - `safety`: a built-in risk screen for guard lanes (`providers/safety.py`),
   answering `{"risk": "low|medium|high", "reason": ...}`; a registered
   `safety` function replaces it.
