@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -265,7 +265,7 @@ class EngineCore:
         await self.state.aclose()
 
 
-def _recorder(audit: AuditSink) -> Any:
+def _recorder(audit: AuditSink) -> Callable[[Event], None]:
     def record(event: Event) -> None:
         if not isinstance(event, RequestStarted):  # start() already wrote it
             audit.record(event)

@@ -34,13 +34,13 @@ class Recorder:
         core = self._core
         if core.audit is None and not core.bus.active:
             return
-        content = _payload_text(request) if core.store_content else None
+        payload = _payload_text(request)
         event = RequestStarted(
             core.request_id_of(ctx),
             core.clock.wall(),
             ctx,
-            _sha256(_payload_text(request)),
-            content,
+            _sha256(payload),
+            payload if core.store_content else None,
         )
         core.bus.emit(event)
         if core.audit is not None:
