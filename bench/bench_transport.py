@@ -1,17 +1,19 @@
-"""Raw forwarding cost of AiohttpTransport vs HttpxTransport against a fast local upstream.
+"""Raw forwarding cost of each HttpTransport (native, aiohttp, httpx, pyreqwest) on one upstream.
 
 The upstream is a minimal keep-alive HTTP/1.1 server on raw asyncio, in its own
 process, that answers every POST with the same `chat.completion` body (the
 spec example in tests/fixtures/openai). Each transport sends the same POSTs at
-1 and 32 concurrent requests; we print req/s, p50 and p99. Run:
+1 and 32 concurrent requests; we print req/s, p50, p99 and the client process's
+CPU per request (every thread: pyreqwest's own thread counts). Run:
 
-    .venv/bin/python bench/bench_transport.py [--requests 4000] [--loop uvloop|asyncio]
+    taskset -c 0 .venv/bin/python bench/bench_transport.py [--requests 4000] [--loop uvloop|asyncio]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import multiprocessing
 import socket
 import time
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from laneway.providers.http import AiohttpTransport, HttpTransport, HttpxTransport
+from laneway.providers.http_native import NativeTransport
 
 BODY = (
     Path(__file__).parents[1] / "tests" / "fixtures" / "openai" / "chat_completion.json"
@@ -97,9 +100,9 @@ async def bench(name: str, make: Callable[[], HttpTransport], url: str, total: i
         transport = make()
         try:
             await run(transport, url, 300, concurrency)  # warm the pool
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             latencies = await run(transport, url, total, concurrency)
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         finally:
             await transport.aclose()
         latencies.sort()
@@ -107,7 +110,7 @@ async def bench(name: str, make: Callable[[], HttpTransport], url: str, total: i
         p99 = latencies[int(len(latencies) * 0.99)] * 1e6
         print(
             f"{name:<8} c={concurrency:<3} {total / elapsed:8.0f} req/s"
-            f"   p50 {p50:7.0f} µs   p99 {p99:7.0f} µs"
+            f"   p50 {p50:7.0f} µs   p99 {p99:7.0f} µs   CPU {cpu / total * 1e6:5.0f} µs/request"
         )
 
 
@@ -127,7 +130,16 @@ def main() -> None:
     print(f"client loop: {args.loop}; {args.requests} requests per run")
 
     async def all_runs() -> None:
-        for name, make in (("aiohttp", AiohttpTransport), ("httpx", HttpxTransport)):
+        makers: list[tuple[str, Callable[[], HttpTransport]]] = [
+            ("native", NativeTransport),
+            ("aiohttp", AiohttpTransport),
+            ("httpx", HttpxTransport),
+        ]
+        if importlib.util.find_spec("pyreqwest") is not None:
+            from laneway.providers.http_pyreqwest import PyreqwestTransport
+
+            makers.append(("pyreqwest", PyreqwestTransport))
+        for name, make in makers:
             await bench(name, make, url, args.requests)
 
     try:

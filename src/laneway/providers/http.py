@@ -371,13 +371,19 @@ HTTP_CLIENT_ENV = "LANEWAY_HTTP_CLIENT"
 
 
 def default_transport(env: Mapping[str, str] | None = None) -> HttpTransport:
-    """aiohttp, or pyreqwest with `LANEWAY_HTTP_CLIENT=pyreqwest` (the `fast-http` extra).
+    """laneway's own client (`native`), or `aiohttp` / `pyreqwest` by `LANEWAY_HTTP_CLIENT`.
 
-    aiohttp stays the default: pyreqwest measured faster (docs/performance.md,
-    `## Server`) but is pre-1.0 and an optional dependency.
+    `native` (providers/http_native.py) is the default by measurement: about a
+    tenth of aiohttp's CPU per forwarded call (docs/performance.md, `## Server`).
+    aiohttp stays as a fallback for what it does and `native` does not (proxies,
+    HTTP/2 is neither); pyreqwest is the optional `fast-http` extra.
     """
-    choice = (os.environ if env is None else env).get(HTTP_CLIENT_ENV, "aiohttp").strip().lower()
-    if choice in ("", "aiohttp"):
+    choice = (os.environ if env is None else env).get(HTTP_CLIENT_ENV, "native").strip().lower()
+    if choice in ("", "native"):
+        from laneway.providers.http_native import NativeTransport
+
+        return NativeTransport()
+    if choice == "aiohttp":
         return AiohttpTransport()
     if choice == "pyreqwest":
         from laneway.providers.http_pyreqwest import PyreqwestTransport
@@ -385,5 +391,5 @@ def default_transport(env: Mapping[str, str] | None = None) -> HttpTransport:
         return PyreqwestTransport()
     raise ConfigError(
         f"{HTTP_CLIENT_ENV}={choice!r} is not an HTTP client laneway knows",
-        hint=f"set {HTTP_CLIENT_ENV} to aiohttp (the default) or pyreqwest",
+        hint=f"set {HTTP_CLIENT_ENV} to native (the default), aiohttp or pyreqwest",
     )

@@ -1,9 +1,9 @@
 """An optional Rust-backed HTTP client (`pyreqwest`, the `fast-http` extra).
 
 Chosen with `LANEWAY_HTTP_CLIENT=pyreqwest`. It uses about a third of
-aiohttp's CPU on the transport itself, but through the whole server it
-measured within noise of aiohttp (docs/performance.md, `## Server`), and it
-is pre-1.0, so aiohttp stays the default.
+aiohttp's CPU on the transport itself, but its own thread's hand-offs cost the
+loop more than laneway's native client does (docs/performance.md), and it is
+pre-1.0, so it stays an option.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class PyreqwestTransport(_TransportBase):
     about a third of aiohttp's CPU per request at 32 concurrent requests. Timeouts
     match `AiohttpTransport`: `timeout_s` bounds each whole call, and for streams
     the time to headers and each gap between chunks. pyreqwest is pre-1.0, so this
-    stays behind `HttpTransport` with aiohttp as the default.
+    stays an option behind `HttpTransport`.
     """
 
     def __init__(self, *, limit: int = 256, keepalive_timeout_s: float = 30.0) -> None:

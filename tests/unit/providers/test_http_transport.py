@@ -26,6 +26,7 @@ from laneway.providers.http import (
     TransportError,
     default_transport,
 )
+from laneway.providers.http_native import NativeTransport
 from laneway.providers.http_pyreqwest import PyreqwestTransport
 from laneway.providers.openai_compatible import OpenAIAdapter
 from laneway.types import CompletionRequest, ErrorDelta, TextDelta
@@ -92,11 +93,13 @@ async def upstream() -> AsyncIterator[LocalUpstream]:
     await server.runner.cleanup()
 
 
-@pytest.fixture(params=["aiohttp", "httpx", "pyreqwest"])
+@pytest.fixture(params=["native", "aiohttp", "httpx", "pyreqwest"])
 async def transport(request: pytest.FixtureRequest) -> AsyncIterator[HttpTransport]:
     """Every transport behind `HttpTransport`; pyreqwest is the optional `fast-http` extra."""
     http: HttpTransport
-    if request.param == "aiohttp":
+    if request.param == "native":
+        http = NativeTransport()
+    elif request.param == "aiohttp":
         http = AiohttpTransport()
     elif request.param == "httpx":
         http = HttpxTransport()
@@ -214,11 +217,12 @@ def test_aiohttp_transport_is_bound_to_its_loop() -> None:
 
 
 def test_default_transport_is_the_measured_choice() -> None:
-    assert isinstance(default_transport(env={}), AiohttpTransport)
+    assert isinstance(default_transport(env={}), NativeTransport)
 
 
 def test_the_http_client_can_be_chosen_by_environment() -> None:
     assert isinstance(default_transport(env={"LANEWAY_HTTP_CLIENT": "aiohttp"}), AiohttpTransport)
+    assert isinstance(default_transport(env={"LANEWAY_HTTP_CLIENT": "native"}), NativeTransport)
     with pytest.raises(ConfigError, match="LANEWAY_HTTP_CLIENT='curl'"):
         default_transport(env={"LANEWAY_HTTP_CLIENT": "curl"})
     pytest.importorskip("pyreqwest")
