@@ -7,8 +7,9 @@ so a gateway nobody observes pays nothing for them.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import TYPE_CHECKING
+
+import orjson
 
 from laneway.errors import (
     BudgetExceededError,
@@ -133,7 +134,7 @@ def degraded_outcome(error: LanewayError, request_id: str, *, message: str) -> O
 
 
 def _payload_text(request: CompletionRequest) -> str:
-    return json.dumps([[m.role, m.text] for m in request.messages], ensure_ascii=False)
+    return orjson.dumps([[m.role, m.text] for m in request.messages]).decode()
 
 
 def _sha256(text: str) -> str:

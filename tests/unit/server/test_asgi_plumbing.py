@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from laneway.server.asgi import ClientGone, HeaderValues, header_value, read_body
+from laneway.engine.tasks import TaskSupervisor
+from laneway.server.asgi import (
+    ClientGone,
+    DisconnectWatch,
+    HeaderValues,
+    header_value,
+    read_body,
+)
 from laneway.server.errors import ApiError
 
 
@@ -81,3 +88,43 @@ def test_header_values_are_bounded_and_cached() -> None:
     long = "x" * 600
     assert values(long, 100) == b"x" * 97 + b"..."
     assert values(long, 100) is values(long, 100)
+
+
+async def test_a_quick_request_starts_no_disconnect_watcher() -> None:
+    supervisor = TaskSupervisor()
+    calls = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async with DisconnectWatch(receive, supervisor, after_s=0.05):
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.08)
+    assert calls == 0
+    await supervisor.aclose()
+
+
+async def test_a_client_leaving_a_long_request_cancels_it_within_the_watch_delay() -> None:
+    supervisor = TaskSupervisor()
+    left = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await left.wait()
+        return {"type": "http.disconnect"}
+
+    async def provider_call() -> None:
+        async with DisconnectWatch(receive, supervisor, after_s=0.05):
+            await asyncio.sleep(30)
+
+    loop = asyncio.get_running_loop()
+    call = asyncio.ensure_future(provider_call())
+    await asyncio.sleep(0.01)
+    left.set()  # gone before the watcher started: noticed when it starts
+    started = loop.time()
+    with pytest.raises(ClientGone):
+        await call
+    assert loop.time() - started < 1.0
+    await supervisor.aclose()
