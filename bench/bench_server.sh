@@ -4,7 +4,8 @@
 #   upstream  Debian's nginx answering a fixed chat.completion (JSON) or a fixed SSE
 #             stream (the OpenAI spec's examples), pinned to core 1
 #   gateways  all pinned to core 0, one process each, each a pass-through to that nginx:
-#             - minimal proxy: uvicorn + raw ASGI + aiohttp, nothing else (the floor)
+#             - minimal proxy: uvicorn + raw ASGI + laneway's native HTTP client, nothing
+#               else (the floor of laneway's stack)
 #             - laneway serve, one client key, metrics on, audit on SQLite, twice:
 #               durability strict (the default) and batched
 #             - LiteLLM proxy (`litellm[proxy]`, master key, no database)
@@ -12,8 +13,9 @@
 #               its wheel, served over HTTP; no ClickHouse/PostgreSQL, so no observability)
 #   load      wrk on core 1, 1 and 32 connections, JSON and streaming, after a warm-up
 #
-# Prints a markdown table (rps, p50/p99, added p50 over nginx direct, non-2xx), the
-# ratios against the issue's targets and each gateway's peak RSS.
+# Prints a markdown table (rps, p50/p99, added p50 over nginx direct, the gateway's CPU
+# per request from /proc, non-2xx), the ratios against the issue's targets and each
+# gateway's peak RSS. CPU per request is the steadiest figure on a shared machine.
 #
 # Usage: bash bench/bench_server.sh [seconds-per-run]      (default 10)
 #   PEERS=0          skip LiteLLM and TensorZero
@@ -102,9 +104,17 @@ if [ "$PEERS" = 1 ]; then
     GW_URL[tensorzero]="$(cat "$WORK/tensorzero.url")/chat/completions"
 fi
 
-run_wrk() {  # target kind conns url
+cpu_ticks() {  # pid: user + system clock ticks of every thread of the process
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
+run_wrk() {  # target kind conns url; the gateway's CPU ticks go to cpu-<target>-<kind>-<conns>.txt
+    local pid="${GW_PID[$1]:-}" before=0
+    [ -n "$pid" ] && before=$(cpu_ticks "$pid")
     taskset -c 1 wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$WORK/$1-$2.lua" "$4" \
         > "$WORK/wrk-$1-$2-$3.txt" 2>&1
+    [ -n "$pid" ] && echo "$(( $(cpu_ticks "$pid") - before )) $(getconf CLK_TCK)" \
+        > "$WORK/cpu-$1-$2-$3.txt"
+    return 0
 }
 check_one() {  # target kind url: a request must answer 200 (within 10 s) before we measure
     local auth=() script="$WORK/$1-$2.lua" body key

@@ -1,10 +1,11 @@
 """The floor to compare laneway with: a minimal pass-through proxy on the same stack.
 
-uvicorn (uvloop + httptools) + raw ASGI + one pooled aiohttp session: parse the
+uvicorn (uvloop + httptools) + raw ASGI + one pooled HTTP client: parse the
 JSON body, read `model`, forward to the upstream, relay status and body. No
 auth, routing, audit or metrics. The same shape as PERFORMANCE-NOTES.md's proxies.
+The client is laneway's own (`native`, the floor of laneway's stack) or aiohttp.
 
-    python bench/server/minimal_proxy.py UPSTREAM_URL PORT
+    python bench/server/minimal_proxy.py UPSTREAM_URL PORT [native|aiohttp]
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ import json
 import sys
 from typing import Any
 
-import aiohttp
 import uvicorn
 
+from laneway.providers.http import AiohttpTransport, HttpTransport
+from laneway.providers.http_native import NativeTransport
+
 UPSTREAM = sys.argv[1]
-_session: list[aiohttp.ClientSession] = []
+CLIENT = sys.argv[3] if len(sys.argv) > 3 else "native"
+HEADERS = {"content-type": "application/json"}
+_client: list[HttpTransport] = []
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -34,15 +39,12 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if not message.get("more_body"):
             break
     json.loads(body)["model"]
-    if not _session:
-        _session.append(aiohttp.ClientSession())
-    async with _session[0].post(
-        UPSTREAM, data=body, headers={"content-type": "application/json"}
-    ) as response:
-        data = await response.read()
-        headers = [(b"content-type", response.headers["content-type"].encode())]
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": data})
+    if not _client:
+        _client.append(NativeTransport() if CLIENT == "native" else AiohttpTransport())
+    response = await _client[0].post(UPSTREAM, headers=HEADERS, body=body, timeout_s=30)
+    headers = [(b"content-type", response.headers["content-type"].encode())]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ def parse(path: Path) -> Row:
     p50 = re.search(r"^\s+50%\s+(\S+)", text, re.MULTILINE)
     p99 = re.search(r"^\s+99%\s+(\S+)", text, re.MULTILINE)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    requests = re.search(r"(\d+) requests in", text)
     socket = re.search(r"Socket errors:.*", text)
     if rps is None or p50 is None or p99 is None:
         raise ValueError(f"{path}: no wrk summary in it:\n{text}")
@@ -52,7 +53,16 @@ def parse(path: Path) -> Row:
         "p99": _ms(p99.group(1)),
         "errors": float(errors.group(1)) if errors else 0.0,
         "socket_errors": 1.0 if socket else 0.0,
+        "requests": float(requests.group(1)) if requests else 0.0,
     }
+
+
+def cpu_us_per_request(path: Path, requests: float) -> float | None:
+    """From `cpu-*.txt` (clock ticks, ticks per second), written by bench_server.sh."""
+    if not path.exists() or requests <= 0:
+        return None
+    ticks, per_second = (float(field) for field in path.read_text().split())
+    return ticks / per_second / requests * 1e6
 
 
 def load(work: Path) -> dict[tuple[str, str, int], Row]:
@@ -62,13 +72,18 @@ def load(work: Path) -> dict[tuple[str, str, int], Row]:
             for conns in (1, 32):
                 path = work / f"wrk-{target}-{kind}-{conns}.txt"
                 if path.exists():
-                    rows[(target, kind, conns)] = parse(path)
+                    row = rows[(target, kind, conns)] = parse(path)
+                    cpu = cpu_us_per_request(
+                        work / f"cpu-{target}-{kind}-{conns}.txt", row["requests"]
+                    )
+                    if cpu is not None:
+                        row["cpu_us"] = cpu
     return rows
 
 
 def table(rows: dict[tuple[str, str, int], Row]) -> None:
-    print("| run | conns | rps | p50 ms | p99 ms | added p50 ms | non-2xx |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| run | conns | rps | p50 ms | p99 ms | added p50 ms | CPU µs/request | non-2xx |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for kind in ("json", "stream"):
         for conns in (1, 32):
             direct = rows[("direct", kind, conns)]
@@ -78,9 +93,10 @@ def table(rows: dict[tuple[str, str, int], Row]) -> None:
                     continue
                 added = "" if target == "direct" else f"{row['p50'] - direct['p50']:.3f}"
                 flag = " (socket errors)" if row["socket_errors"] else ""
+                cpu = f"{row['cpu_us']:,.0f}" if "cpu_us" in row else ""
                 print(
                     f"| {name}, {kind} | {conns} | {row['rps']:,.0f} | {row['p50']:.3f} | "
-                    f"{row['p99']:.2f} | {added} | {row['errors']:.0f}{flag} |"
+                    f"{row['p99']:.2f} | {added} | {cpu} | {row['errors']:.0f}{flag} |"
                 )
 
 

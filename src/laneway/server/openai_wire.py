@@ -218,13 +218,17 @@ def _messages(value: object, max_messages: int) -> tuple[Message, ...]:
             param="messages",
             code="too_many_messages",
         )
-    return tuple(_message(item, f"messages[{i}]") for i, item in enumerate(value))
+    return tuple([_message(item, i) for i, item in enumerate(value)])
 
 
-def _message(value: object, where: str) -> Message:
+def _message(value: object, index: int) -> Message:
     if not isinstance(value, dict):
-        raise _field(where, "must be an object with `role` and `content`")
+        raise _field(f"messages[{index}]", "must be an object with `role` and `content`")
     role = _ROLES.get(value.get("role"))  # type: ignore[arg-type]
+    text = value.get("content")
+    if type(text) is str and len(value) == 2 and role is not None and role != "tool":
+        return Message(role, text)  # the usual message: a role and a string, nothing else
+    where = f"messages[{index}]"
     if role is None:
         raise _field(f"{where}.role", "must be one of system, developer, user, assistant, tool")
     content = _content(value.get("content"), f"{where}.content")
