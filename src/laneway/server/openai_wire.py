@@ -224,7 +224,8 @@ def _messages(value: object, max_messages: int) -> tuple[Message, ...]:
 def _message(value: object, index: int) -> Message:
     if not isinstance(value, dict):
         raise _field(f"messages[{index}]", "must be an object with `role` and `content`")
-    role = _ROLES.get(value.get("role"))  # type: ignore[arg-type]
+    given = value.get("role")
+    role = _ROLES.get(given) if isinstance(given, str) else None  # a list is no key: 400, not 500
     text = value.get("content")
     if type(text) is str and len(value) == 2 and role is not None and role != "tool":
         return Message(role, text)  # the usual message: a role and a string, nothing else

@@ -37,6 +37,7 @@ def assert_openai_error(response: httpx.Response, status: int) -> None:
         b"\xff\xfe\x00",
         b'{"model": null, "messages": null}',
         b'{"model": "coding", "messages": [null]}',
+        b'{"model": "coding", "messages": [{"role": [], "content": "x"}]}',
         b'{"model": "coding", "messages": [{"role": "user", "content": {"a": 1}}]}',
         b'{"model": "coding", "messages": [{"role": "user", "content": [{"type": "text"}]}]}',
         b'{"model": "coding", "messages": [{"role": "user", "content": "x"}], "tools": 5}',
