@@ -19,7 +19,7 @@ class RequestStarted:
     request_id: str
     ts: float
     context: TaskContext
-    payload_sha256: str
+    payload_sha256: str  # "" without an audit log (the hashes are computed for it)
     content: str | None = None  # only when audit.store_content is on
 
 
@@ -113,7 +113,7 @@ class RequestFinished:
     attempts: tuple[Attempt, ...] = ()
     trace: tuple[str, ...] = ()
     usage: Usage = field(default_factory=Usage)
-    output_sha256: str | None = None
+    output_sha256: str | None = None  # None without an audit log
     output: str | None = None  # only when audit.store_content is on
     extra: dict[str, Any] | None = None
 

@@ -33,14 +33,18 @@ class Recorder:
     async def start(self, request: CompletionRequest, ctx: TaskContext) -> None:
         """RequestStarted: to subscribers, and to the audit sink (a `pending` row when strict)."""
         core = self._core
-        if core.audit is None and not core.bus.active:
-            return
-        payload = _payload_text(request)
+        if core.audit is None:
+            if not core.bus.active:
+                return
+            payload = digest = ""  # the hashes are for the audit log: none, no hashing
+        else:
+            payload = _payload_text(request)
+            digest = _sha256(payload)
         event = RequestStarted(
             core.request_id_of(ctx),
             core.clock.wall(),
             ctx,
-            _sha256(payload),
+            digest,
             payload if core.store_content else None,
         )
         core.bus.emit(event)
@@ -63,7 +67,7 @@ class Recorder:
                 attempts=completion.attempts,
                 trace=completion.trace,
                 usage=completion.usage,
-                output_sha256=_sha256(completion.content),
+                output_sha256=None if self._core.audit is None else _sha256(completion.content),
                 output=completion.content if self._core.store_content else None,
             )
         )
