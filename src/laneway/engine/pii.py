@@ -8,7 +8,7 @@ prices do not trip it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -30,7 +30,7 @@ def _is_phone(candidate: str) -> bool:
 
 
 def scan(
-    text: str, *, emails: bool = True, phones: bool = True, names: Iterable[str] = ()
+    text: str, *, emails: bool = True, phones: bool = True, names: Collection[str] = ()
 ) -> list[PiiFinding]:
     """Kinds of PII found in `text`; the matched text itself is never returned."""
     findings: list[PiiFinding] = []
@@ -38,9 +38,10 @@ def scan(
         findings.append(PiiFinding("email"))
     if phones and any(_is_phone(m.group(0)) for m in _PHONE.finditer(text)):
         findings.append(PiiFinding("phone"))
-    lowered = text.casefold()
-    if any(name.strip() and _contains_word(lowered, name.strip().casefold()) for name in names):
-        findings.append(PiiFinding("name"))
+    if names:
+        lowered = text.casefold()
+        if any(n.strip() and _contains_word(lowered, n.strip().casefold()) for n in names):
+            findings.append(PiiFinding("name"))
     return findings
 
 

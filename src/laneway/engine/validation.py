@@ -50,8 +50,9 @@ def validate_output(completion: Completion, policy: OutputPolicy) -> None:
     if not policy.active:
         return
     text = completion.content
+    calls = completion.tool_calls
     findings = scan(
-        text + "".join(call.arguments for call in completion.tool_calls),
+        text + "".join(call.arguments for call in calls) if calls else text,
         emails=policy.pii_emails,
         phones=policy.pii_phones,
         names=policy.redact,

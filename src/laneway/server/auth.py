@@ -3,8 +3,9 @@
 Keys come from `server.keys` (and `server.admin_key`), plain or `sha256:<hex>`.
 At start-up every plain key is hashed and dropped: only SHA-256 digests stay in
 memory, so no plain key can reach a log line, a response or a config file
-laneway writes. A presented key is hashed and compared to every digest with
-`hmac.compare_digest`, so the comparison does not leak through timing.
+laneway writes. A presented key is hashed and its digest looked up: a caller
+cannot choose the digest's bytes, so the lookup's timing reveals nothing about
+the stored keys (the reason `hmac.compare_digest` exists for plain secrets).
 
 With no key configured at all, the server runs open (one anonymous principal,
 every lane, admin included); `laneway serve` then binds to 127.0.0.1 unless
@@ -14,7 +15,6 @@ told `--insecure-no-auth`.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 
@@ -83,6 +83,7 @@ class KeyRing:
 
     def __init__(self, entries: list[tuple[bytes, Principal]]) -> None:
         self._entries = tuple(entries)
+        self._by_digest = {digest: principal for digest, principal in reversed(self._entries)}
 
     @classmethod
     def from_spec(cls, server: ServerSpec) -> KeyRing:
@@ -114,11 +115,9 @@ class KeyRing:
                 "missing client key: send `Authorization: Bearer <key>` "
                 "(the OpenAI SDKs send their api_key this way)"
             )
-        presented = hashlib.sha256(key).digest()
-        found: Principal | None = None
-        for digest, principal in self._entries:
-            if hmac.compare_digest(digest, presented) and found is None:
-                found = principal
+        # A dict lookup by digest: a caller cannot steer a sha256 digest's bytes, so the
+        # lookup's timing says nothing about the stored keys.
+        found = self._by_digest.get(hashlib.sha256(key).digest())
         if found is None:
             raise _unauthorized("unknown client key: check the key, or ask for one in server.keys")
         return found
