@@ -1,8 +1,13 @@
 """Typed events the engine emits; audit and telemetry subscribe to them.
 
-Events are plain frozen values so a subscriber can batch, store or count them
+Events are plain values so a subscriber can batch, store or count them
 without reaching back into the engine. `ts` is wall-clock seconds (for
 storage); durations are measured on the monotonic clock.
+
+They are slots dataclasses but not frozen: several are built for every
+request, and a frozen dataclass costs about four times as much to build
+(each field set through `object.__setattr__`). Subscribers must treat them as
+read-only: every subscriber receives the same object.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any, Literal
 from laneway.types import Attempt, ModelRef, RoutingDecision, TaskContext, Usage
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestStarted:
     request_id: str
     ts: float
@@ -23,21 +28,21 @@ class RequestStarted:
     content: str | None = None  # only when audit.store_content is on
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DecisionMade:
     request_id: str
     ts: float
     decision: RoutingDecision
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AttemptFinished:
     request_id: str
     ts: float
     attempt: Attempt
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RetryScheduled:
     request_id: str
     ts: float
@@ -46,7 +51,7 @@ class RetryScheduled:
     delay_s: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CandidateSkipped:
     request_id: str
     ts: float
@@ -54,7 +59,7 @@ class CandidateSkipped:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BreakerChanged:
     ts: float
     model: ModelRef
@@ -62,7 +67,7 @@ class BreakerChanged:
     new: Literal["closed", "open", "half_open"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BudgetChanged:
     request_id: str
     ts: float
@@ -72,7 +77,7 @@ class BudgetChanged:
     tokens: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RoutingCall:
     """One call of the llm_enhanced routing model (or why it was not made)."""
 
@@ -100,7 +105,7 @@ RequestStatus = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestFinished:
     request_id: str
     ts: float

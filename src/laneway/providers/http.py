@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from laneway.errors import ConfigError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per call, and frozen ones cost 4x to build
 class HttpResponse:
     status: int
     headers: Mapping[str, str]  # lower-cased names
