@@ -286,6 +286,7 @@ class NativeTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pools: dict[tuple[str, str, int], _Pool] = {}
         self._targets: dict[str, _Target] = {}
+        self._heads: dict[tuple[object, ...], bytes] = {}
         self._closed = False
 
     # -- HttpTransport -----------------------------------------------------------------
@@ -340,7 +341,7 @@ class NativeTransport:
         target = self._target(url)
         loop = self._bind()
         deadline = loop.time() + timeout_s
-        head = _head(method, target, headers, body)
+        head = _head(self._heads, method, target, headers, body)
         for fresh in (False, True):
             conn, reused = await self._acquire(target, deadline, timeout_s, fresh=fresh)
             exchange = conn.send(head, body, streaming=streaming)
@@ -544,17 +545,37 @@ def _ends_with_connection(headers: Mapping[str, str]) -> bool:
     return "content-length" not in headers and "chunked" not in headers.get("transfer-encoding", "")
 
 
-def _head(method: bytes, target: _Target, headers: Mapping[str, str], body: bytes | None) -> bytes:
-    """The request line and headers; a line break in a header would split the request."""
-    lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
-    if lines.count("\n") != len(headers) or lines.count("\r") != len(headers):
-        bad = next(n for n, v in headers.items() if "\r" in n + v or "\n" in n + v)
-        raise TransportError(f"header {bad!r} contains a line break", kind="network")
-    length = b"" if body is None else b"content-length: %d\r\n" % len(body)
-    return b"%s %s HTTP/1.1\r\nhost: %s\r\n%s%s\r\n" % (
-        method,
-        target.request_target,
-        target.host_header,
-        length,
-        lines.encode("latin-1", "replace"),
-    )
+_MAX_HEADS = 256  # request heads kept: one per (method, URL, header set) in use
+
+
+def _head(
+    cache: dict[tuple[object, ...], bytes],
+    method: bytes,
+    target: _Target,
+    headers: Mapping[str, str],
+    body: bytes | None,
+) -> bytes:
+    """The request line and headers; a line break in a header would split the request.
+
+    Everything but the length repeats from call to call (the same URL, key and
+    headers), so it is built once per distinct set and kept in `cache`.
+    """
+    key = (method, target.request_target, target.host_header, *headers.items())
+    fixed = cache.get(key)
+    if fixed is None:
+        lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        if lines.count("\n") != len(headers) or lines.count("\r") != len(headers):
+            bad = next(n for n, v in headers.items() if "\r" in n + v or "\n" in n + v)
+            raise TransportError(f"header {bad!r} contains a line break", kind="network")
+        fixed = b"%s %s HTTP/1.1\r\nhost: %s\r\n%s" % (
+            method,
+            target.request_target,
+            target.host_header,
+            lines.encode("latin-1", "replace"),
+        )
+        if len(cache) >= _MAX_HEADS:
+            cache.clear()
+        cache[key] = fixed
+    if body is None:
+        return fixed + b"\r\n"
+    return b"%scontent-length: %d\r\n\r\n" % (fixed, len(body))
