@@ -113,7 +113,8 @@ async def _admit(
     if state.kill_switch.on:
         raise kill_switch_on()
     principal = state.keys.authenticate(req.authorization)
-    await state.limits.hit(principal)
+    if state.limits.apply_to(principal):
+        await state.limits.hit(principal)
     spec = state.spec
     raw = await read_body(
         receive,

@@ -55,6 +55,12 @@ class RateLimits:
         self._limiter: FixedWindowRateLimiter | None = None
         self._items: dict[tuple[str, int], RateLimitItem] = {}
 
+    def apply_to(self, principal: Principal) -> bool:
+        """Whether `hit` has anything to count for this caller (most keys have no limit)."""
+        return (
+            principal.rpm is not None or principal.rph is not None or self._global_rpm is not None
+        )
+
     def _get_limiter(self) -> FixedWindowRateLimiter:
         if self._limiter is None:
             from limits.aio.strategies import FixedWindowRateLimiter
