@@ -7,7 +7,8 @@ is the SQL both backends accept (`ON CONFLICT ... DO UPDATE SET x = excluded.x`)
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import compress
 from operator import attrgetter
 from typing import Any
 
@@ -24,20 +25,20 @@ _REQ_COLS = ", ".join(REQUEST_COLUMNS)
 _REQ_MARKS = ", ".join("?" for _ in REQUEST_COLUMNS)
 _EVT_COLS = ", ".join(EVENT_COLUMNS)
 
-INSERT_PENDING = (
-    f"INSERT INTO audit_requests ({_REQ_COLS}) VALUES ({_REQ_MARKS}) "
-    "ON CONFLICT (request_id) DO NOTHING"
-)
-
+_PENDING_CONFLICT = " ON CONFLICT (request_id) DO NOTHING"
 # A final status replaces `pending` (or an `interrupted` set by a too-eager recovery),
-# never another final status: each request ends exactly once.
-UPSERT_FINAL = (
-    f"INSERT INTO audit_requests ({_REQ_COLS}) VALUES ({_REQ_MARKS}) "
-    "ON CONFLICT (request_id) DO UPDATE SET "
+# never another final status: each request ends exactly once. Every final column is
+# set, also the ones the insert leaves out: `excluded.x` of an omitted column is NULL.
+_FINAL_CONFLICT = (
+    " ON CONFLICT (request_id) DO UPDATE SET "
     + ", ".join(f"{col} = excluded.{col}" for col in FINAL_COLUMNS)
     + " WHERE audit_requests.status IN ('pending', 'interrupted')"
 )
 
+INSERT_PENDING = (
+    f"INSERT INTO audit_requests ({_REQ_COLS}) VALUES ({_REQ_MARKS})" + _PENDING_CONFLICT
+)
+UPSERT_FINAL = f"INSERT INTO audit_requests ({_REQ_COLS}) VALUES ({_REQ_MARKS})" + _FINAL_CONFLICT
 INSERT_EVENT = (
     f"INSERT INTO audit_routing_events ({_EVT_COLS}) "
     f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
@@ -75,6 +76,61 @@ def request_params(row: RequestRow) -> tuple[Any, ...]:
 def event_params(row: RoutingEventRow) -> tuple[Any, ...]:
     values: tuple[Any, ...] = _EVENT_VALUES(row)
     return values
+
+
+Shape = tuple[bool, ...]  # per column: does any row of the batch have a value there?
+
+
+class NonNullInserts:
+    """For SQLite: an INSERT per batch that names only the columns the batch fills.
+
+    Why: Python 3.11's sqlite3 binds None through its adapter lookup (a failed
+    dict lookup and two attribute probes), about 0.4 µs per None, and audit
+    rows are mostly NULL (a pending row has ~20 None among its 31 values).
+    Columns that are NULL in every row of the batch are left out of the INSERT,
+    which stores the same rows: their default is NULL, and `excluded.x` of a
+    left-out column is NULL too. The work is per column and in C (`zip`, tuple
+    comparison), not per row in Python; one statement per batch keeps the order.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        columns: Sequence[str],
+        values: Callable[[Any], tuple[Any, ...]],
+        suffix: str = "",
+    ) -> None:
+        self._head = f"INSERT INTO {table} ("
+        self._columns = tuple(columns)
+        self._values = values
+        self._suffix = suffix
+        self._sql: dict[Shape, str] = {}
+
+    def params(self, rows: Sequence[Any]) -> tuple[str, list[tuple[Any, ...]]]:
+        """The statement for `rows` (rows, not empty) and the parameters it binds."""
+        columns = list(zip(*map(self._values, rows), strict=True))
+        empty = (None,) * len(rows)
+        shape: Shape = tuple([column != empty for column in columns])
+        if not any(shape):  # nothing to name: bind the NULLs themselves
+            shape = (True,) * len(columns)
+        elif not all(shape):
+            columns = list(compress(columns, shape))
+        return self._statement(shape), list(zip(*columns, strict=True))
+
+    def _statement(self, shape: Shape) -> str:
+        sql = self._sql.get(shape)
+        if sql is None:
+            names = ", ".join(compress(self._columns, shape))
+            marks = ", ".join("?" * sum(shape))
+            sql = self._sql[shape] = f"{self._head}{names}) VALUES ({marks}){self._suffix}"
+        return sql
+
+
+PENDING_INSERTS = NonNullInserts(
+    "audit_requests", REQUEST_COLUMNS, _REQUEST_VALUES, _PENDING_CONFLICT
+)
+FINAL_UPSERTS = NonNullInserts("audit_requests", REQUEST_COLUMNS, _REQUEST_VALUES, _FINAL_CONFLICT)
+EVENT_INSERTS = NonNullInserts("audit_routing_events", EVENT_COLUMNS, _EVENT_VALUES)
 
 
 def select_requests(query: RequestFilter) -> tuple[str, list[Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import sqlite3
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Literal
 
 import pytest
 
+from laneway.audit.records import RequestRow
 from laneway.audit.sink import NullSink, StoreSink, build_audit_sink
 from laneway.audit.sqlite import SqliteStore
 from laneway.audit.store import AuditError, RequestFilter
@@ -228,3 +230,45 @@ async def test_a_write_lock_held_elsewhere_is_waited_for_off_the_event_loop(
     await writing
     await sink.aclose()
     assert {rid for rid, _ in rows_of(tmp_path / "a.db")} == {"before", "while-locked"}
+
+
+async def _requests_after(sink: StoreSink, path: Path) -> list[RequestRow]:
+    await sink.start(started(content="the prompt"))
+    sink.record(finished(output="the answer"))
+    await sink.aclose()
+    store = SqliteStore(path)
+    await store.open()
+    rows = await store.select_requests(RequestFilter())
+    await store.aclose()
+    return [dataclasses.replace(row, user_hash=None) for row in rows]  # salts differ per store
+
+
+@pytest.mark.parametrize("store_content", [False, True])
+async def test_a_request_within_one_batch_is_stored_as_with_two_commits(
+    tmp_path: Path, store_content: bool
+) -> None:
+    """Batched start and finish in one batch become one insert; the row is the same."""
+    strict = make_sink(tmp_path / "s.db", "strict", store_content=store_content)
+    batched = make_sink(tmp_path / "b.db", "batched", store_content=store_content)
+    two_commits = await _requests_after(strict, tmp_path / "s.db")
+    one_batch = await _requests_after(batched, tmp_path / "b.db")
+    assert batched.writer.batches == 1
+    assert one_batch == two_commits
+    [row] = one_batch
+    assert (row.ts, row.payload_sha256, row.status) == (1_700_000_000.0, "p" * 64, "success")
+    assert (row.content, row.output) == (
+        ("the prompt", "the answer") if store_content else (None, None)
+    )
+
+
+async def test_a_request_id_started_twice_in_a_batch_keeps_the_first_start(
+    tmp_path: Path,
+) -> None:
+    sink = make_sink(tmp_path / "a.db", "batched")
+    sink.record(started())
+    sink.record(dataclasses.replace(started(), ts=1_800_000_000.0, payload_sha256="q" * 64))
+    sink.record(finished())
+    await sink.aclose()
+    assert rows_of(tmp_path / "a.db", "SELECT ts, payload_sha256, status FROM audit_requests") == [
+        (1_700_000_000.0, "p" * 64, "success")
+    ]

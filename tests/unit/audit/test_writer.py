@@ -103,3 +103,19 @@ async def test_a_full_batch_does_not_linger(store: SqliteStore, tmp_path: Path) 
     await writer.flush()
     assert (writer.batches, _count(tmp_path / "a.db")) == (1, 4)
     await writer.aclose()
+
+
+async def test_a_waiter_returns_once_its_own_item_is_written(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    """Items queued before the waiter's go first, in full batches; the waiter's batch ends it."""
+    writer = AuditWriter(store, _to_batch, max_batch=2, linger_s=3600.0)
+    for i in range(5):
+        writer.submit(i)
+    await writer.submit_and_wait(5)
+    assert (writer.batches, writer.written, _count(tmp_path / "a.db")) == (3, 6, 6)
+    writer.submit(6)  # lingers: nobody waits for it
+    await asyncio.sleep(0)
+    assert writer.written == 6
+    await writer.aclose()
+    assert _count(tmp_path / "a.db") == 7
