@@ -1,0 +1,55 @@
+"""The event-stream parser against the WHATWG rules, fed in arbitrary pieces.
+
+https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation:
+lines end in CRLF, LF or CR; `data:` lines join with LF; `event:` names the
+event; a blank line dispatches; `:` lines are comments.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from laneway.providers.sse import SseEvent, SseParser
+
+texts = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=30
+)
+events = st.lists(
+    st.tuples(
+        st.sampled_from(["", "message_start", "delta"]), st.lists(texts, min_size=1, max_size=3)
+    ),
+    max_size=6,
+)
+
+
+def encode(stream: list[tuple[str, list[str]]], newline: str, comment: bool) -> bytes:
+    out = []
+    for name, lines in stream:
+        if comment:
+            out.append(": keep-alive" + newline)
+        if name:
+            out.append(f"event: {name}{newline}")
+        out.extend(f"data: {line}{newline}" for line in lines)
+        out.append(newline)
+    return "".join(out).encode()
+
+
+@given(events, st.sampled_from(["\n", "\r\n", "\r"]), st.booleans(), st.data())
+def test_events_are_the_same_however_the_bytes_are_split(
+    stream: list[tuple[str, list[str]]], newline: str, comment: bool, data: st.DataObject
+) -> None:
+    raw = encode(stream, newline, comment)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=8)))
+    parser = SseParser()
+    got: list[SseEvent] = []
+    for start, end in zip([0, *cuts], [*cuts, len(raw)], strict=True):
+        got += parser.feed(raw[start:end])
+    got += parser.feed(b"\n\n")
+    assert got == [SseEvent(name or "message", "\n".join(lines)) for name, lines in stream]
+
+
+def test_a_cr_at_the_end_of_a_piece_waits_for_a_possible_lf() -> None:
+    parser = SseParser()
+    assert parser.feed(b"data: a\r") == []
+    assert parser.feed(b"\n\r\n") == [SseEvent("message", "a")]
