@@ -237,12 +237,11 @@ async def _stream(
         )
         headers.extend(_SSE_HEADERS)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await _body(send, writer.opening())
-        usage = await _relay(events, writer, send, request_id)
+        usage, held = await _relay(events, writer, send, request_id)
         if usage is None:
             return 200
         state.spend.record(principal, usage.cost_usd)
-        await send({"type": "http.response.body", "body": writer.usage(usage) + DONE})
+        await send({"type": "http.response.body", "body": held + writer.usage(usage) + DONE})
     return 200
 
 
@@ -252,32 +251,41 @@ async def _body(send: Send, chunk: bytes) -> None:
 
 async def _relay(
     events: AsyncGenerator[StreamEvent, None], writer: ChunkWriter, send: Send, request_id: str
-) -> Usage | None:
-    """Deltas to chunks until the stream ends; the final usage, or None after an error event."""
+) -> tuple[Usage | None, bytes]:
+    """Deltas to chunks until the stream ends: the final usage (None after an error event)
+    and the chunks still held back.
+
+    Every `send` is a socket write, so what carries no new content waits for the
+    next write: the opening chunk (the role) goes out with the first delta, and
+    the finish chunk with the closing usage chunk and `[DONE]`.
+    """
     usage = Usage()
+    held = writer.opening()
     try:
         async for event in events:
             if isinstance(event, TextDelta):
-                await _body(send, writer.text(event))
+                await _body(send, held + writer.text(event))
+                held = b""
             elif isinstance(event, ToolCallDelta):
-                await _body(send, writer.tool_call(event))
+                await _body(send, held + writer.tool_call(event))
+                held = b""
             elif isinstance(event, FinishDelta):
-                await _body(send, writer.finish(event))
+                held += writer.finish(event)
             elif isinstance(event, UsageDelta):
                 usage = event.usage
             elif isinstance(event, StreamDone):
                 usage = event.completion.usage
             elif isinstance(event, ErrorDelta):
-                await _end_with_error(send, to_api_error(event.error, request_id))
-                return None
+                await _end_with_error(send, held, to_api_error(event.error, request_id))
+                return None, b""
     except LanewayError as exc:
-        await _end_with_error(send, to_api_error(exc, request_id))
-        return None
-    return usage
+        await _end_with_error(send, held, to_api_error(exc, request_id))
+        return None, b""
+    return usage, held
 
 
-async def _end_with_error(send: Send, error: ApiError) -> None:
-    await send({"type": "http.response.body", "body": ChunkWriter.error(error)})
+async def _end_with_error(send: Send, held: bytes, error: ApiError) -> None:
+    await send({"type": "http.response.body", "body": held + ChunkWriter.error(error)})
 
 
 async def _degraded_stream(
