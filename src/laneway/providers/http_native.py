@@ -1,10 +1,11 @@
 """laneway's own HTTP/1.1 client: asyncio protocols and httptools' parser, nothing more.
 
 Why not a client library: forwarding one `chat.completion` to a local upstream
-cost about 135 µs of CPU per call through aiohttp's client and 56 µs through
-pyreqwest plus its own thread's hand-offs, against about 15 µs here
-(docs/performance.md, `## Server`): on a gateway pinned to one core that
-difference is most of the target. The parsing (status line, headers,
+at 32 concurrent calls cost 143 µs of CPU per call through aiohttp's client and
+81 µs through pyreqwest (its own thread's hand-offs included), against 53 µs
+here, and 210 / 155 / 61 µs one call at a time (`bench/bench_transport.py`,
+docs/performance.md): on a gateway pinned to one core that difference was the
+largest single share of the server's CPU. The parsing (status line, headers,
 content-length and chunked bodies) is httptools, the parser uvicorn uses; this
 module only keeps connections and hands bytes over.
 
