@@ -120,6 +120,8 @@ class NonNullInserts:
     def _statement(self, shape: Shape) -> str:
         sql = self._sql.get(shape)
         if sql is None:
+            if len(self._sql) >= 1024:  # shapes repeat; this only bounds a surprise
+                self._sql.clear()
             names = ", ".join(compress(self._columns, shape))
             marks = ", ".join("?" * sum(shape))
             sql = self._sql[shape] = f"{self._head}{names}) VALUES ({marks}){self._suffix}"
