@@ -104,7 +104,7 @@ def _serve_one(resolved: Config, env: dict[str, str], options: dict[str, object]
     from laneway.server.app import create_app
 
     gateway = Gateway.from_config(resolved, env=env)
-    app = create_app(gateway, env=env)
+    app = create_app(gateway, env=env, owns_process=True)
     uvicorn.Server(uvicorn.Config(app, **options)).run()  # type: ignore[arg-type]
 
 
