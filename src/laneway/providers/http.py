@@ -68,6 +68,11 @@ class TransportError(Exception):
 # -- what both clients share ------------------------------------------------------
 
 
+def timed_out(host: str, timeout_s: float) -> TransportError:
+    """The one timeout error every client raises: which server, which limit."""
+    return TransportError(f"no answer from {host} within {timeout_s:g} s", kind="timeout")
+
+
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}
 
@@ -144,9 +149,7 @@ def _translated(
     try:
         yield
     except timeouts as exc:
-        raise TransportError(
-            f"no answer from {host} within {timeout_s:g} s", kind="timeout"
-        ) from exc
+        raise timed_out(host, timeout_s) from exc
     except failures as exc:
         what = describe(exc) if describe is not None else None
         raise TransportError(_network_message(host, exc, what), kind="network") from exc
