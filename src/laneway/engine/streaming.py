@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from laneway.engine.run import Action, RequestRun, Slot, timeout_error
 from laneway.engine.stream_guard import StreamPiiGuard
+from laneway.engine.tasks import CancelAfter
 from laneway.engine.validation import validate_output
 from laneway.errors import ErrorCode, OutputRejectedError, ProviderError
 from laneway.types import (
@@ -228,31 +229,12 @@ async def _chain(
     """
     for delta in pending:
         yield delta
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    expired = False
-
-    def expire() -> None:
-        nonlocal expired
-        expired = True
-        task.cancel()
-
     while True:
-        # A bare timer that cancels this task (a quarter of `asyncio.timeout`'s cost,
-        # paid on every delta); a cancellation it caused becomes TimeoutError.
-        timer = loop.call_later(max(0.05, remaining_s()), expire)
         try:
-            delta = await anext(iterator)
+            with CancelAfter(max(0.05, remaining_s())):
+                delta = await anext(iterator)
         except StopAsyncIteration:
             return
-        except asyncio.CancelledError:
-            if not expired:
-                raise
-            task.uncancel()
-            raise TimeoutError from None
-        finally:
-            timer.cancel()
         yield delta
 
 
