@@ -79,11 +79,13 @@ def serve_command(
         f"laneway serving {resolved.source} on http://{bind_host}:{bind_port} "
         f"({workers} worker{'s' if workers > 1 else ''}, {len(resolved.lanes)} lanes)"
     )
+    from laneway.server.protocol import HttpProtocol
+
     options = {
         "host": bind_host,
         "port": bind_port,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": HttpProtocol,  # httptools, with each answer's writes sent as one
         "lifespan": "on",
         "timeout_graceful_shutdown": graceful_timeout,
         "access_log": access_log,

@@ -47,7 +47,7 @@ class CancelAfter:
             raise RuntimeError("CancelAfter needs a running task")
         self._task = task
         self._expired = False
-        self._timer = asyncio.get_running_loop().call_later(delay_s, self._expire)
+        self._timer = task.get_loop().call_later(delay_s, self._expire)
 
     def _expire(self) -> None:
         self._expired = True

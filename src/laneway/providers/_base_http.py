@@ -36,7 +36,7 @@ from laneway.providers._common import (
 )
 from laneway.providers.base import AdapterDeps
 from laneway.providers.http import HttpStream, TransportError
-from laneway.providers.sse import SseEvent, iter_sse
+from laneway.providers.sse import SseEvent, SseParser
 from laneway.types import Completion, CompletionRequest, Delta, ErrorDelta, UsageDelta
 
 PROBE_TIMEOUT_S = 10.0
@@ -268,18 +268,30 @@ class HttpAdapterBase(AdapterBase[SpecT]):
     async def _deltas(
         self, opened: HttpStream, reader: StreamReader, model: str, profile: Credential
     ) -> AsyncIterator[Delta]:
-        """Deltas until the reader is finished; any failure after the 200 ends in one ErrorDelta."""
+        """Deltas until the reader is finished; any failure after the 200 ends in one ErrorDelta.
+
+        SSE is parsed here, chunk by chunk, rather than in a generator of events:
+        an async generator left unfinished (the reader stops at `[DONE]`) is closed
+        by the event loop in a task of its own, which cost every stream extra loop
+        passes (docs/performance.md, `## Server`). The chunk iterator is closed here.
+        """
         info = self.capabilities(model)
+        parser = SseParser()
+        chunks = opened.iter_bytes()
         try:
-            async for event in iter_sse(opened.iter_bytes()):
-                for delta in reader.parse(event):
-                    if isinstance(delta, UsageDelta):
-                        delta = UsageDelta(with_cost(delta.usage, info))
-                    yield delta
-                    if isinstance(delta, ErrorDelta):
+            ended = False
+            while not ended:
+                chunk = await anext(chunks, None)
+                ended = chunk is None
+                for event in parser.end() if chunk is None else parser.feed(chunk):
+                    for delta in reader.parse(event):
+                        if isinstance(delta, UsageDelta):
+                            delta = UsageDelta(with_cost(delta.usage, info))
+                        yield delta
+                        if isinstance(delta, ErrorDelta):
+                            return
+                    if reader.finished:
                         return
-                if reader.finished:
-                    return
         except TransportError as exc:
             error = self._transport_error(model, profile, exc)
         except WireProblem as exc:
@@ -290,6 +302,10 @@ class HttpAdapterBase(AdapterBase[SpecT]):
             if reader.complete:
                 return
             error = self._cut_error(model, profile)
+        finally:
+            closer = getattr(chunks, "aclose", None)  # a transport's generator: close it now
+            if closer is not None:
+                await closer()
         yield ErrorDelta(error)
 
     # -- errors ------------------------------------------------------------------------

@@ -230,18 +230,27 @@ class NativeStream:
         self.status = exchange.status
         self.headers: Mapping[str, str] = exchange.headers
 
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
+    def iter_bytes(self) -> AsyncIterator[bytes]:
+        """The body's chunks as they arrive: the stream itself, not an async generator.
+
+        An async generator left unfinished (a reader that stops at `[DONE]`) is
+        closed by the event loop in a task of its own; a plain iterator costs nothing.
+        """
+        return self
+
+    def __aiter__(self) -> NativeStream:
+        return self
+
+    async def __anext__(self) -> bytes:
         exchange = self._exchange
-        loop = self._pool.loop
         while True:
             if exchange.chunks:
-                yield exchange.chunks.popleft()
-                continue
+                return exchange.chunks.popleft()
             if exchange.finished:
-                return
+                raise StopAsyncIteration
             if exchange.error is not None:
                 raise _failure(exchange.error, self._target, self._timeout_s)
-            waiter = exchange.waiter = loop.create_future()
+            waiter = exchange.waiter = self._pool.loop.create_future()
             try:
                 await _wait(waiter, self._timeout_s, self._target, self._timeout_s)
             finally:

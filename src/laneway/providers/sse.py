@@ -7,7 +7,6 @@ end in LF, CRLF or CR; `event:` and `data:` fields; a blank line dispatches;
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 
@@ -49,6 +48,10 @@ class SseParser:
         self._buffer = buffer[pos:]
         return events
 
+    def end(self) -> list[SseEvent]:
+        """The last event of a stream that ended without its closing blank line."""
+        return self.feed(b"\n\n")
+
     @property
     def pending(self) -> bool:
         return bool(self._data or self._buffer.strip())
@@ -70,12 +73,3 @@ class SseParser:
         elif name == "event":
             self._event = value
         return None
-
-
-async def iter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[SseEvent]:
-    parser = SseParser()
-    async for chunk in chunks:
-        for event in parser.feed(chunk):
-            yield event
-    for event in parser.feed(b"\n\n"):
-        yield event

@@ -1,7 +1,7 @@
 """Test harness: a real laneway server on port 0 in a thread, the OpenAI SDK as its client.
 
 `serve(config, ...)` builds a Gateway from a config mapping (the `fake`
-provider by default), runs `create_app` under uvicorn (uvloop + httptools, as
+provider by default), runs `create_app` under uvicorn (uvloop + laneway's httptools protocol, as
 `laneway serve` does) on its own event loop and thread, and stops it after the
 test. Every engine event is kept in `server.events`.
 """
@@ -22,6 +22,7 @@ from laneway.engine.gateway import Gateway
 from laneway.events import Event
 from laneway.providers.fake import FakeAdapter
 from laneway.server.app import create_app
+from laneway.server.protocol import HttpProtocol
 
 #: no retry waits and no backoff, so scripted failures settle at once
 FAST_RETRIES: dict[str, Any] = {
@@ -121,7 +122,7 @@ def start_server(
         uvicorn.Config(
             app,
             loop="uvloop",
-            http="httptools",
+            http=HttpProtocol,
             lifespan="on",
             log_level="warning",
             timeout_graceful_shutdown=2,

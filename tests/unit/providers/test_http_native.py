@@ -19,8 +19,15 @@ import pytest
 import trustme
 from aiohttp import web
 
+from wire_helpers import ask, collect, left_to_the_loop
+
+from laneway.clock import FakeClock
+from laneway.config.schema import OpenAIProvider
+from laneway.providers.base import AdapterDeps
 from laneway.providers.http import TransportError
 from laneway.providers.http_native import NativeTransport
+from laneway.providers.openai_compatible import OpenAIAdapter
+from laneway.types import TextDelta
 
 BODY = (Path(__file__).parents[2] / "fixtures" / "openai" / "chat_completion.json").read_bytes()
 SSE = (Path(__file__).parents[2] / "fixtures" / "openai" / "stream_text.sse").read_bytes()
@@ -293,6 +300,29 @@ async def test_a_stream_arrives_chunk_by_chunk_and_its_connection_is_reused(
         assert len(received) > 1  # delivered as they came, not buffered to the end
         await http.post(server.url + "/", headers={}, body=b"", timeout_s=5)
         assert server.connections == 1
+    finally:
+        await server.stop()
+
+
+async def test_a_stream_read_to_done_leaves_nothing_for_the_loop_to_close(
+    http: NativeTransport,
+) -> None:
+    """The adapter stops at `data: [DONE]`, before the body's last chunk: the transport's
+    chunk iterator and the SSE parsing must not be async generators left unfinished
+    (the loop would close each in a task of its own). Stream: the OpenAI fixture
+    (`shared/specs/openai-openapi.yaml`, `CreateChatCompletionStreamResponse`)."""
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    server = await serve(lambda h: [head, chunked(SSE)[:-5], b"0\r\n\r\n"])
+    deps = AdapterDeps(transport=http, clock=FakeClock(), env={"OPENAI_API_KEY": "k"}, catalog={})
+    spec = OpenAIProvider(kind="openai", base_url=server.url + "/v1")
+    adapter = OpenAIAdapter("openai", spec, deps)
+    try:
+        with left_to_the_loop() as unclosed:
+            deltas = await collect(adapter.stream(ask(), "gpt-4o-mini", timeout_s=5))
+        assert [d.text for d in deltas if isinstance(d, TextDelta)] == ["Hello", " there"]
+        assert unclosed == []
     finally:
         await server.stop()
 

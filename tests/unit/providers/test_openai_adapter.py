@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from wire_helpers import collect
+from wire_helpers import collect, left_to_the_loop
 
 from laneway.clock import FakeClock
 from laneway.config.schema import OpenAICompatibleProvider, OpenAIProvider
@@ -348,6 +348,20 @@ async def test_stream_yields_text_finish_and_usage(
     [usage] = [d for d in deltas if isinstance(d, UsageDelta)]
     assert (usage.usage.input_tokens, usage.usage.output_tokens) == (9, 2)
     assert not any(isinstance(d, ErrorDelta) for d in deltas)
+
+
+async def test_a_stream_stopped_at_done_closes_the_transports_chunk_generator(
+    upstream: Upstream, transport: HttpxTransport, clock: FakeClock
+) -> None:
+    """Bytes after `data: [DONE]` are never read: the transport's chunk generator is closed
+    by the adapter then, not left to the event loop (which closes it in a task of its own)."""
+    raw = fixture("stream_text.sse")
+    upstream.reply = lambda _: sse_response([raw, b": trailing keep-alive\n\n"])
+    adapter = make(transport, clock)
+    with left_to_the_loop() as unclosed:
+        deltas = await collect(adapter.stream(REQUEST, "gpt-4o-mini", timeout_s=5))
+    assert [d.text for d in deltas if isinstance(d, TextDelta)] == ["Hello", " there"]
+    assert "_StreamBase.iter_bytes" not in unclosed  # httpx's own inner iterators are its own
 
 
 async def test_stream_tool_call_fragments(

@@ -6,10 +6,12 @@ each test module cites the provider documentation its answers follow.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import shlex
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -86,6 +88,29 @@ def counting_command(tmp_path: Path, output: str) -> str:
 
 async def collect(stream: AsyncIterator[Delta]) -> list[Delta]:
     return [delta async for delta in stream]
+
+
+@contextlib.contextmanager
+def left_to_the_loop() -> Iterator[list[str]]:
+    """The async generators that ended unfinished and unclosed inside the block.
+
+    The event loop closes such a generator in a task of its own (PEP 525's
+    finalizer hook): extra work per request that a stream must not leave behind.
+    """
+    names: list[str] = []
+    firstiter, finalizer = sys.get_asyncgen_hooks()
+
+    def record(agen: Any) -> None:
+        names.append(agen.__qualname__)
+        if finalizer is not None:
+            finalizer(agen)
+
+    sys.set_asyncgen_hooks(firstiter, record)
+    try:
+        yield names
+        gc.collect()
+    finally:
+        sys.set_asyncgen_hooks(firstiter, finalizer)
 
 
 def ask(text: str = "Hello", **fields: Any) -> CompletionRequest:
