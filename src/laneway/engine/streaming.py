@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from laneway.engine.run import Action, RequestRun, Slot, timeout_error
 from laneway.engine.stream_guard import StreamPiiGuard
-from laneway.engine.tasks import CancelAfter
+from laneway.engine.tasks import CancelAfter, ReadDeadline
 from laneway.engine.validation import validate_output
 from laneway.errors import ErrorCode, OutputRejectedError, ProviderError
 from laneway.types import (
@@ -50,17 +51,15 @@ class StreamRun(RequestRun):
                 continue
             final: Completion | None = None
             try:
-                opened = False
-                # aclosing: a caller leaving early must run every inner `finally` now
-                # (close the provider stream, settle the budget), not at garbage collection.
-                async with contextlib.aclosing(self._stream_one(slot)) as events:
-                    async for event in events:
-                        if isinstance(event, StreamOpened):
-                            opened = True
-                        if isinstance(event, StreamDone):
-                            final = event.completion
-                        yield event
-                if opened:
+                opened = await self._first_delta(slot)
+                if opened is not None:
+                    # aclosing: a caller leaving early must run every inner `finally` now
+                    # (close the provider stream, settle the budget), not at garbage collection.
+                    async with contextlib.aclosing(self._stream_rest(slot, opened)) as events:
+                        async for event in events:
+                            if isinstance(event, StreamDone):
+                                final = event.completion
+                            yield event
                     return
             finally:
                 await self._release(slot, success=final)
@@ -70,7 +69,9 @@ class StreamRun(RequestRun):
 
     _last_action: Action | None = None
 
-    async def _stream_one(self, slot: Slot) -> AsyncGenerator[StreamEvent, None]:
+    async def _first_delta(self, slot: Slot) -> _Opened | None:
+        """Open the stream and read to its first content delta, retrying and rotating
+        credentials as `complete` does; None when this candidate is done for."""
         model = slot.candidate.model
         adapter = self.core.adapters[model.provider]
         credentials = self.core.present_credentials(model.provider)
@@ -82,16 +83,15 @@ class StreamRun(RequestRun):
             if timeout_s <= 0:
                 self.deadline_hit = True
                 self._last_action = "deadline"
-                return
+                return None
             started = self._now()
-            collector = _Collector()
             pending: list[Delta] = []
             error: ProviderError | None = None
             iterator = adapter.stream(
                 self.request, model.model, timeout_s=timeout_s, credential=credential
             ).__aiter__()
             try:
-                async with asyncio.timeout(timeout_s + 0.05):
+                with CancelAfter(timeout_s + 0.05):
                     async for delta in iterator:
                         if isinstance(delta, ErrorDelta):
                             error = delta.error
@@ -128,34 +128,32 @@ class StreamRun(RequestRun):
                     index, number = index + 1, 0
                 elif step != "retry":
                     self._last_action = step
-                    return
+                    return None
                 continue
-            rest = self._stream_rest(
-                slot, iterator, pending, collector, started, number, credential, timeout_s
-            )
-            async with contextlib.aclosing(rest):
-                async for event in rest:
-                    yield event
-            return
+            return _Opened(iterator, pending, started, number, credential)
 
-    async def _stream_rest(
-        self,
-        slot: Slot,
-        iterator: AsyncIterator[Delta],
-        pending: list[Delta],
-        collector: _Collector,
-        started: float,
-        number: int,
-        credential: Credential | None,
-        timeout_s: float,
-    ) -> AsyncGenerator[StreamEvent, None]:
+    async def _stream_rest(self, slot: Slot, opened: _Opened) -> AsyncGenerator[StreamEvent, None]:
+        """`StreamOpened`, the deltas (PII-screened), then `StreamDone` or one `ErrorDelta`.
+
+        The deltas already read come first, then the provider's, each read bounded
+        by the lane's deadline: one `ReadDeadline` for the whole stream, which
+        never cancels the caller's own handling of a delta.
+        """
         model = slot.candidate.model
+        iterator, started, number, credential = (
+            opened.iterator,
+            opened.started,
+            opened.number,
+            opened.credential,
+        )
         label = credential.label if credential is not None else model.provider
         transitions = await self.core.breakers.record_success(str(model), self._wall())
         self._emit_transitions(model, transitions)
         failure: ProviderError | None = None
+        collector = _Collector()
         guard = StreamPiiGuard(self.policy)
-        deltas = _chain(pending, iterator, lambda: self.deadline.remaining(self._now()))
+        reads = ReadDeadline(max(0.05, self.deadline.remaining(self._now())))
+        buffered = iter(opened.pending)
         try:
             yield StreamOpened(
                 model,
@@ -163,7 +161,14 @@ class StreamRun(RequestRun):
                 (*self.trace, f"{label}/{model.model}:streaming"),
                 self.request_id,
             )
-            async for delta in deltas:
+            while True:
+                delta = next(buffered, None)
+                if delta is None:
+                    try:
+                        with reads:
+                            delta = await anext(iterator)
+                    except StopAsyncIteration:
+                        break
                 if isinstance(delta, ErrorDelta):
                     failure = delta.error
                     break
@@ -174,10 +179,10 @@ class StreamRun(RequestRun):
                     break
                 for item in released:
                     yield item
-            else:
-                if guard.active and (rest := guard.flush()) is None:
+            if failure is None and guard.active:
+                if (rest := guard.flush()) is None:
                     failure = _pii_failure(model)
-                elif guard.active and rest:
+                elif rest:
                     yield TextDelta(rest)
         except TimeoutError:
             failure = ProviderError(
@@ -189,7 +194,7 @@ class StreamRun(RequestRun):
         except ProviderError as exc:  # an adapter that raised instead of yielding ErrorDelta
             failure = exc
         finally:
-            await deltas.aclose()
+            reads.close()
             await _close(iterator)
         if failure is not None and failure.code is not ErrorCode.PII_LEAK and guard.active:
             rest = guard.flush()  # the stream ended: held text that scans clean may go out
@@ -217,25 +222,6 @@ class StreamRun(RequestRun):
             return
         self._record(model, "success", number, elapsed_ms, retried=False, credential=credential)
         yield StreamDone(self._finalize(completion, slot, elapsed_ms, credential))
-
-
-async def _chain(
-    pending: list[Delta], iterator: AsyncIterator[Delta], remaining_s: Callable[[], float]
-) -> AsyncGenerator[Delta, None]:
-    """The deltas already read, then the rest, each read bounded by the lane's deadline.
-
-    The deadline wraps only the wait for the provider, never the caller's
-    handling of a delta: a timeout must not cancel the consumer's own work.
-    """
-    for delta in pending:
-        yield delta
-    while True:
-        try:
-            with CancelAfter(max(0.05, remaining_s())):
-                delta = await anext(iterator)
-        except StopAsyncIteration:
-            return
-        yield delta
 
 
 def _screen(delta: Delta, guard: StreamPiiGuard) -> list[Delta] | None:
@@ -267,6 +253,17 @@ async def _close(iterator: AsyncIterator[Delta]) -> None:
     if closer is not None:
         with contextlib.suppress(Exception):  # a broken stream's close must not hide the failure
             await closer()
+
+
+@dataclass(slots=True)
+class _Opened:
+    """A stream past its first content delta: what `_stream_rest` carries on from."""
+
+    iterator: AsyncIterator[Delta]
+    pending: list[Delta]  # read already, not yet handed on
+    started: float
+    number: int  # the attempt's number, for its record
+    credential: Credential | None
 
 
 class _Collector:

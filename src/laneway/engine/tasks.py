@@ -1,5 +1,5 @@
 """The one place that starts background tasks, so none is lost or left running;
-and the cheap deadline the hot path uses instead of `asyncio.timeout`."""
+and the cheap deadlines the hot path uses instead of `asyncio.timeout`."""
 
 from __future__ import annotations
 
@@ -66,3 +66,51 @@ class CancelAfter:
         if self._expired and exc_type is asyncio.CancelledError:
             self._task.uncancel()
             raise TimeoutError from None
+
+
+class ReadDeadline:
+    """One deadline over a stream's many reads: `with reads: delta = await anext(...)`.
+
+    A timer per read (`CancelAfter`) cost a timer handle per delta. This arms
+    one timer for the whole deadline. When it fires while the task waits inside
+    `with`, the wait is cancelled and becomes TimeoutError; when it fires
+    between reads (the caller handling a delta), nothing is cancelled and the
+    next `with` raises TimeoutError at once. The task that creates it must be
+    the one that reads; `close()` disarms it.
+    """
+
+    __slots__ = ("_expired", "_task", "_timer", "_waiting")
+
+    def __init__(self, delay_s: float) -> None:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("ReadDeadline needs a running task")
+        self._task = task
+        self._expired = False
+        self._waiting = False
+        self._timer = task.get_loop().call_later(delay_s, self._expire)
+
+    def _expire(self) -> None:
+        self._expired = True
+        if self._waiting:
+            self._task.cancel()
+
+    def __enter__(self) -> ReadDeadline:
+        if self._expired:
+            raise TimeoutError
+        self._waiting = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._waiting = False
+        if self._expired and exc_type is asyncio.CancelledError:
+            self._task.uncancel()
+            raise TimeoutError from None
+
+    def close(self) -> None:
+        self._timer.cancel()

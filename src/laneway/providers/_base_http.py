@@ -194,17 +194,54 @@ class HttpAdapterBase(AdapterBase[SpecT]):
         timeout_s: float,
         credential: Credential | None = None,
     ) -> AsyncIterator[Delta]:
+        """Deltas until the reader is finished; any failure after the 200 ends in one ErrorDelta.
+
+        One generator, with SSE parsed here chunk by chunk: every generator layer
+        is paid per delta, and an async generator left unfinished (the reader
+        stops at `[DONE]`) is closed by the event loop in a task of its own
+        (docs/performance.md, `## Server`). The chunk iterator is closed here.
+        """
         profile = self._profile(credential)
         body = self._body(request, model, profile, stream=True)
         headers = await self._headers(profile, stream=True)
         opened = await self._open(model, headers, body, profile, timeout_s)
+        chunks: AsyncIterator[bytes] | None = None
         try:
             if opened.status >= 300:
                 raise await self._stream_status_error(opened, model, profile)
             reader = self._reader(request, model)
-            async for delta in self._deltas(opened, reader, model, profile):
-                yield delta
+            info = self.capabilities(model)
+            parser = SseParser()
+            chunks = opened.iter_bytes()
+            try:
+                ended = False
+                while not ended:
+                    chunk = await anext(chunks, None)
+                    ended = chunk is None
+                    for event in parser.end() if chunk is None else parser.feed(chunk):
+                        for delta in reader.parse(event):
+                            if isinstance(delta, UsageDelta):
+                                delta = UsageDelta(with_cost(delta.usage, info))
+                            yield delta
+                            if isinstance(delta, ErrorDelta):
+                                return
+                        if reader.finished:
+                            return
+            except TransportError as exc:
+                error = self._transport_error(model, profile, exc)
+            except WireProblem as exc:
+                error = self._from_wire(exc, model, profile)
+            except ProviderError as exc:
+                error = self._masked(exc)
+            else:
+                if reader.complete:
+                    return
+                error = self._cut_error(model, profile)
+            yield ErrorDelta(error)
         finally:
+            closer = getattr(chunks, "aclose", None)  # a transport's generator: close it now
+            if closer is not None:
+                await closer()
             await opened.aclose()
 
     async def probe(self, credential: Credential | None = None) -> None:
@@ -264,49 +301,6 @@ class HttpAdapterBase(AdapterBase[SpecT]):
         except TransportError:
             body = b""  # the status alone still classifies the failure
         return self._error(opened.status, opened.headers, body, model, profile)
-
-    async def _deltas(
-        self, opened: HttpStream, reader: StreamReader, model: str, profile: Credential
-    ) -> AsyncIterator[Delta]:
-        """Deltas until the reader is finished; any failure after the 200 ends in one ErrorDelta.
-
-        SSE is parsed here, chunk by chunk, rather than in a generator of events:
-        an async generator left unfinished (the reader stops at `[DONE]`) is closed
-        by the event loop in a task of its own, which cost every stream extra loop
-        passes (docs/performance.md, `## Server`). The chunk iterator is closed here.
-        """
-        info = self.capabilities(model)
-        parser = SseParser()
-        chunks = opened.iter_bytes()
-        try:
-            ended = False
-            while not ended:
-                chunk = await anext(chunks, None)
-                ended = chunk is None
-                for event in parser.end() if chunk is None else parser.feed(chunk):
-                    for delta in reader.parse(event):
-                        if isinstance(delta, UsageDelta):
-                            delta = UsageDelta(with_cost(delta.usage, info))
-                        yield delta
-                        if isinstance(delta, ErrorDelta):
-                            return
-                    if reader.finished:
-                        return
-        except TransportError as exc:
-            error = self._transport_error(model, profile, exc)
-        except WireProblem as exc:
-            error = self._from_wire(exc, model, profile)
-        except ProviderError as exc:
-            error = self._masked(exc)
-        else:
-            if reader.complete:
-                return
-            error = self._cut_error(model, profile)
-        finally:
-            closer = getattr(chunks, "aclose", None)  # a transport's generator: close it now
-            if closer is not None:
-                await closer()
-        yield ErrorDelta(error)
 
     # -- errors ------------------------------------------------------------------------
 

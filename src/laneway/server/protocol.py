@@ -6,7 +6,7 @@ The writes of one request almost always happen in one pass of the event loop
 (the app does not wait between them), so `JoinedWrites` holds them until the
 end of that pass and sends them together: one system call per answer, about
 12 µs less CPU per call saved (docs/performance.md, `## Server`). Nothing
-waits longer than the current pass of the loop.
+waits longer than the current pass of the loop, and a finished answer not at all.
 """
 
 from __future__ import annotations
@@ -56,8 +56,20 @@ class JoinedWrites:
 
 
 class HttpProtocol(HttpToolsProtocol):
-    """`HttpToolsProtocol` writing through `JoinedWrites`; pass it as uvicorn's `http`."""
+    """`HttpToolsProtocol` writing through `JoinedWrites`; pass it as uvicorn's `http`.
+
+    A whole answer goes out the moment its last part is sent, not at the end of
+    the loop pass: what the handler does after that (metrics, releasing its
+    slot) then runs while the answer is already on its way.
+    """
+
+    _joined: JoinedWrites
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        joined: Any = JoinedWrites(transport, self.loop)
+        self._joined = JoinedWrites(transport, self.loop)
+        joined: Any = self._joined
         super().connection_made(joined)
+
+    def on_response_complete(self) -> None:
+        self._joined.flush()
+        super().on_response_complete()

@@ -1,4 +1,5 @@
-"""`CancelAfter`, the hot path's cheap deadline (request bodies, streamed deltas)."""
+"""`CancelAfter` and `ReadDeadline`, the hot path's cheap deadlines (request bodies, a
+stream's first token; a stream's reads)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 
 import pytest
 
-from laneway.engine.tasks import CancelAfter
+from laneway.engine.tasks import CancelAfter, ReadDeadline
 
 
 async def test_an_await_that_outlasts_the_deadline_raises_timeout_and_leaves_the_task_usable() -> (
@@ -36,3 +37,33 @@ async def test_a_cancellation_from_outside_stays_a_cancellation() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_read_that_outlasts_the_stream_deadline_raises_timeout() -> None:
+    reads = ReadDeadline(0.01)
+    with pytest.raises(TimeoutError), reads:
+        await asyncio.sleep(5)
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+    reads.close()
+
+
+async def test_work_between_reads_is_never_cancelled_and_the_next_read_times_out() -> None:
+    reads = ReadDeadline(0.01)
+    with reads:
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.03)  # the caller handling a delta while the deadline passes
+    with pytest.raises(TimeoutError), reads:
+        await asyncio.sleep(0)  # never reached: the deadline is gone
+    reads.close()
+
+
+async def test_reads_within_the_deadline_pass_and_a_closed_deadline_cancels_nothing() -> None:
+    reads = ReadDeadline(0.05)
+    for _ in range(3):
+        with reads:
+            await asyncio.sleep(0)
+    reads.close()
+    with reads:
+        await asyncio.sleep(0.08)  # closed: the timer is gone, this read may take its time

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import trustme
 from aiohttp import web
-
 from wire_helpers import ask, collect, left_to_the_loop
 
 from laneway.clock import FakeClock
