@@ -11,13 +11,17 @@
 #             - LiteLLM proxy (`litellm[proxy]`, master key, no database)
 #             - TensorZero's gateway (PyPI `tensorzero`: the Rust gateway embedded in
 #               its wheel, served over HTTP; no ClickHouse/PostgreSQL, so no observability)
-#   load      wrk on core 1, 1 and 32 connections, JSON and streaming, after a warm-up
+#   load      wrk on core 1, 1 and 32 connections, JSON and streaming, after a warm-up;
+#             ROUNDS rounds, each running every gateway in turn, so that a slow or fast
+#             phase of a shared machine falls on all of them alike; each cell of the
+#             table is its median-rps round
 #
 # Prints a markdown table (rps, p50/p99, added p50 over nginx direct, the gateway's CPU
 # per request from /proc, non-2xx), the ratios against the issue's targets and each
 # gateway's peak RSS. CPU per request is the steadiest figure on a shared machine.
 #
 # Usage: bash bench/bench_server.sh [seconds-per-run]      (default 10)
+#   ROUNDS=N         rounds of every run (default 3)
 #   PEERS=0          skip LiteLLM and TensorZero
 #   PEERS_VENV=DIR   where the peers live (default /tmp/laneway-bench-peers); created with
 #                    pip on first use. Never the project's venv: they are not dependencies.
@@ -27,6 +31,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION="${1:-10}"
+ROUNDS="${ROUNDS:-3}"
+ROUND=1
 PEERS="${PEERS:-1}"
 PEERS_VENV="${PEERS_VENV:-/tmp/laneway-bench-peers}"
 WORK="$(mktemp -d /tmp/laneway-bench.XXXXXX)"
@@ -107,13 +113,14 @@ fi
 cpu_ticks() {  # pid: user + system clock ticks of every thread of the process
     awk '{print $14 + $15}' "/proc/$1/stat"
 }
-run_wrk() {  # target kind conns url; the gateway's CPU ticks go to cpu-<target>-<kind>-<conns>.txt
-    local pid="${GW_PID[$1]:-}" before=0
+run_wrk() {  # target kind conns url; wrk's output and the gateway's CPU ticks go to
+            # wrk-<target>-<kind>-<conns>-r<round>.txt and cpu-<...>-r<round>.txt
+    local pid="${GW_PID[$1]:-}" before=0 name="$1-$2-$3-r$ROUND"
     [ -n "$pid" ] && before=$(cpu_ticks "$pid")
     taskset -c 1 wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$WORK/$1-$2.lua" "$4" \
-        > "$WORK/wrk-$1-$2-$3.txt" 2>&1
+        > "$WORK/wrk-$name.txt" 2>&1
     [ -n "$pid" ] && echo "$(( $(cpu_ticks "$pid") - before )) $(getconf CLK_TCK)" \
-        > "$WORK/cpu-$1-$2-$3.txt"
+        > "$WORK/cpu-$name.txt"
     return 0
 }
 check_one() {  # target kind url: a request must answer 200 (within 10 s) before we measure
@@ -140,13 +147,16 @@ for target in minimal "${targets[@]}"; do  # a 200 first, then a warm-up: import
     done
 done
 
-for conns in 1 32; do
-    run_wrk direct json "$conns" "http://127.0.0.1:$UP_PORT/v1/chat/completions"
-    run_wrk direct stream "$conns" "http://127.0.0.1:$UP_PORT/sse/v1/chat/completions"
-    run_wrk minimal json "$conns" "${GW_URL[minimal]}"
-    for target in "${targets[@]}"; do
-        run_wrk "$target" json "$conns" "${GW_URL[$target]}"
-        run_wrk "$target" stream "$conns" "${GW_URL[$target]}"
+for ROUND in $(seq "$ROUNDS"); do
+    echo "round $ROUND of $ROUNDS ..." >&2
+    for conns in 1 32; do
+        run_wrk direct json "$conns" "http://127.0.0.1:$UP_PORT/v1/chat/completions"
+        run_wrk direct stream "$conns" "http://127.0.0.1:$UP_PORT/sse/v1/chat/completions"
+        run_wrk minimal json "$conns" "${GW_URL[minimal]}"
+        for target in "${targets[@]}"; do
+            run_wrk "$target" json "$conns" "${GW_URL[$target]}"
+            run_wrk "$target" stream "$conns" "${GW_URL[$target]}"
+        done
     done
 done
 

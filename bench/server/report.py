@@ -2,9 +2,11 @@
 
     python bench/server/report.py WORK_DIR TARGET=PEAK_RSS_KB ...
 
-Reads `wrk-<target>-<kind>-<conns>.txt` for every target that has them, prints
-one table (added p50 is over nginx direct for the same kind and connections),
-then laneway's ratios against the issue's targets and each gateway's peak RSS.
+Reads `wrk-<target>-<kind>-<conns>-r<round>.txt` for every target that has them
+and keeps, per cell, the round with the median rps (its p50, p99 and CPU with
+it); prints one table (added p50 is over nginx direct for the same kind and
+connections), then laneway's ratios against the issue's targets and each
+gateway's peak RSS.
 """
 
 from __future__ import annotations
@@ -70,18 +72,24 @@ def load(work: Path) -> dict[tuple[str, str, int], Row]:
     for target in TARGETS:
         for kind in ("json", "stream"):
             for conns in (1, 32):
-                path = work / f"wrk-{target}-{kind}-{conns}.txt"
-                if path.exists():
-                    row = rows[(target, kind, conns)] = parse(path)
-                    cpu = cpu_us_per_request(
-                        work / f"cpu-{target}-{kind}-{conns}.txt", row["requests"]
-                    )
+                rounds = []
+                for path in sorted(work.glob(f"wrk-{target}-{kind}-{conns}-r*.txt")):
+                    row = parse(path)
+                    cpu_path = path.with_name("cpu-" + path.name.removeprefix("wrk-"))
+                    cpu = cpu_us_per_request(cpu_path, row["requests"])
                     if cpu is not None:
                         row["cpu_us"] = cpu
+                    rounds.append(row)
+                if rounds:
+                    rounds.sort(key=lambda r: r["rps"])
+                    rows[(target, kind, conns)] = rounds[len(rounds) // 2]
+                    rows[(target, kind, conns)]["rounds"] = float(len(rounds))
     return rows
 
 
 def table(rows: dict[tuple[str, str, int], Row]) -> None:
+    rounds = int(max((row["rounds"] for row in rows.values()), default=1))
+    print(f"each cell: the median-rps round of {rounds}, every gateway run in turn per round\n")
     print("| run | conns | rps | p50 ms | p99 ms | added p50 ms | CPU µs/request | non-2xx |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for kind in ("json", "stream"):
