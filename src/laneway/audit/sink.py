@@ -5,14 +5,14 @@ writer. Durability:
 
 - `strict` (default): `start()` returns only once the request's `pending` row is
   committed, so no provider is ever called for a request the log does not know.
-  Concurrent starts share one commit (group commit, see `writer.py`). If the
-  store cannot be written, `start()` raises `AuditError` and the engine must not
-  call a provider.
+  Concurrent starts share one commit (group commit, see `writer.py`); a start
+  alone in flight commits its own row. If the store cannot be written,
+  `start()` raises `AuditError` and the engine must not call a provider.
 - `batched`: `start()` queues the row and returns at once.
 
 Either way `record()` never blocks and `aclose()` writes everything queued.
 What `record()` queues lingers up to `linger_s` (20 ms) so that many requests'
-rows share a commit; a strict `start()` takes them along in its own commit.
+rows share a commit; a strict `start()` does not wait for them.
 When the sink opens its store it marks rows left `pending` by a dead process
 (same host: its pid is gone; other hosts: older than `stale_after_s`) as
 `interrupted`.
@@ -130,7 +130,7 @@ class StoreSink:
         if self.strict:
             if not self._opened:
                 await self.open()
-            await self.writer.submit_and_wait(event)
+            await self.writer.submit_and_wait(event, alone=len(started) == 1)
         else:
             self.writer.submit(event)
 

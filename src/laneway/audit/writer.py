@@ -1,17 +1,22 @@
 """The batched background writer: one queue, drained by one task, one transaction per batch.
 
 Why one task: a single writer keeps SQLite free of lock contention and turns
-many small writes into few transactions. Group commit: a caller that must know
-its row is durable (`submit_and_wait`, used by strict durability) queues its
-item and waits on a future; whatever is queued while a flush is running goes out
-together in the next one, so 32 concurrent requests cost about one commit, not
-32. Everything else (`submit`) is fire-and-forget and never blocks the request.
+many small writes into few transactions. Everything fire-and-forget (`submit`)
+never blocks the request.
+
+Urgent items: a caller that must know its row is durable (`submit_and_wait`,
+strict durability's `pending` row) waits for a commit of the urgent items only,
+so its wait does not include anyone's lingering rows. Urgent items that arrive
+while a commit runs go out together in the next one (group commit: 32
+concurrent requests cost about one commit, not 32). A caller that is alone
+(`alone=True`: no other request in flight, nothing else urgent, no write
+running) commits its item itself, without waking the drain task: two loop
+passes fewer on a quiet server's path (docs/performance.md, `## Server`).
 
 Linger: with `linger_s > 0`, fire-and-forget items wait up to that long for
 company before they are written, so under load many requests' final rows share
-one commit (a commit costs about as much as 40 rows). Anything urgent ends the
-wait at once: a `submit_and_wait` caller (its batch also takes the lingering
-rows along), `flush()`, `aclose()`, or a full batch.
+one commit (a commit costs about as much as 40 rows). `flush()`, `aclose()` or
+a full batch end the wait at once.
 
 The queue is bounded: when the store cannot keep up or is down, new
 fire-and-forget items are dropped and counted rather than eating memory.
@@ -41,13 +46,12 @@ def default_spawn(coro: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
 
 
 class AuditWriter(Generic[T]):
-    """One queue of items, written in batches by one drain task.
+    """A queue of fire-and-forget items and a queue of urgent ones, written by one drain task.
 
     Hot path, by measurement: `submit` is called for every event, so it appends
     the bare item and returns without touching the loop when a drain is already
-    due (woken or lingering). Waiters sit in their own queue, each with the
-    count of items that must be written before it is resolved, so items need no
-    (item, future) pairs and a batch is taken with one `list()`.
+    due (woken or lingering). Flush waiters sit in their own queue, each with the
+    count of fire-and-forget items that must be written before it is resolved.
     """
 
     def __init__(
@@ -70,12 +74,15 @@ class AuditWriter(Generic[T]):
         self._linger_s = linger_s
         self._linger: asyncio.TimerHandle | None = None
         self._queue: deque[T] = deque()
-        self._queued = 0  # items ever queued; a waiter waits for the first N to be written
+        self._urgent: deque[tuple[T, asyncio.Future[None]]] = deque()
+        self._queued = 0  # items ever queued; a flush waits for the first N to be written
         self._taken = 0  # items ever taken into a batch
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the drain task's, once it exists
         self._woken = False  # mirrors self._wake.is_set(), without the call
+        self._due = False  # what is queued must be written now, lingering or not
+        self._writing = False  # a commit is running
         self._task: asyncio.Future[None] | None = None
         self._closing = False
         self.written = 0
@@ -98,32 +105,42 @@ class AuditWriter(Generic[T]):
                 self._kick(urgent=False)
         return True
 
-    async def submit_and_wait(self, item: T) -> None:
-        """Queue `item` and return once its batch is committed; raises AuditError if not."""
+    async def submit_and_wait(self, item: T, *, alone: bool = False) -> None:
+        """Return once `item` is committed; raises AuditError if not.
+
+        `alone`: the caller knows no other request is in flight; with nothing
+        else urgent and no commit running, it writes `item` itself.
+        """
         if self._closing:
             raise AuditError("the audit writer is closed; no new request can be recorded")
+        if alone and not self._writing and not self._urgent:
+            error = await self._write([item], [])
+            if error is not None:
+                raise error
+            return
         loop = self._loop or asyncio.get_running_loop()  # get_running_loop() costs a getpid()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.append(item)
-        self._queued += 1
-        self._waiters.append((self._queued, future))
+        self._urgent.append((item, future))
         if not self._woken:
-            self._kick()
+            self._kick(due=False)
         await future
 
     async def flush(self) -> None:
         """Wait until everything queued so far is written (or has failed)."""
+        futures = [future for _, future in self._urgent]
         if self._queue:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append((self._queued, future))
+            futures.append(future)
             self._kick()
+        for waited in futures:
             with contextlib.suppress(AuditError):
-                await asyncio.shield(future)
+                await asyncio.shield(waited)
 
     async def aclose(self) -> None:
         """Stop taking items, write everything queued, and end the drain task."""
         self._closing = True
-        if self._task is None and self._queue:
+        if self._task is None and (self._queue or self._urgent):
             self._kick()
         if self._task is not None and self._task.done():
             await self._write_all()  # the task was cancelled earlier: write what is left here
@@ -131,8 +148,11 @@ class AuditWriter(Generic[T]):
             self._kick()
             await self._task
 
-    def _kick(self, *, urgent: bool = True) -> None:
-        """Wake the drain task now, or (not urgent, lingering) once `linger_s` has passed."""
+    def _kick(self, *, urgent: bool = True, due: bool = True) -> None:
+        """Wake the drain task now, or (not urgent, lingering) once `linger_s` has passed.
+
+        `due=False` wakes it for the urgent items only: the rest may keep lingering.
+        """
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -143,7 +163,9 @@ class AuditWriter(Generic[T]):
         if self._task is None:
             self._task = self._spawn(self._drain())
         if urgent or self._linger_s <= 0 or self._closing:
-            self._cancel_linger()
+            if due:
+                self._due = True
+                self._cancel_linger()
             self._set_wake()
         elif not self._woken:
             self._arm_linger(loop)
@@ -159,6 +181,7 @@ class AuditWriter(Generic[T]):
 
     def _linger_over(self) -> None:
         self._linger = None
+        self._due = True
         self._set_wake()
 
     async def _drain(self) -> None:
@@ -168,38 +191,48 @@ class AuditWriter(Generic[T]):
                 await self._wake.wait()
                 self._wake.clear()
                 self._woken = False
-                self._cancel_linger()  # written now: no need to wake again for them
-                while self._queue:
+                while self._urgent:
+                    await self._write_urgent()
+                while self._queue and self._must_write_now():
+                    self._due = False
+                    self._cancel_linger()  # written now: no need to wake again for them
                     await self._write_next_batch()
-                    if self._lingering():  # what is left is not urgent: let it gather company
-                        self._arm_linger(asyncio.get_running_loop())
-                        break
-                if self._closing and not self._queue:
+                    while self._urgent:  # urgent items that came meanwhile go first
+                        await self._write_urgent()
+                if self._queue:  # what is left is not due: let it gather company
+                    self._arm_linger(asyncio.get_running_loop())
+                if self._closing and not self._queue and not self._urgent:
                     self._cancel_linger()
                     return
         except asyncio.CancelledError:
-            if self._queue:  # cancelled before aclose(): still try to keep what is queued
+            if self._queue or self._urgent:  # cancelled before aclose(): still keep what is queued
                 await asyncio.shield(self._write_all())
             raise
+
+    def _must_write_now(self) -> bool:
+        return (
+            self._due
+            or self._closing
+            or self._linger_s <= 0
+            or len(self._queue) >= self._max_batch
+            or bool(self._waiters)
+        )
 
     def _cancel_linger(self) -> None:
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
 
-    def _lingering(self) -> bool:
-        """More is queued, none of it urgent (no waiter, not closing, not a full batch)."""
-        return (
-            0 < len(self._queue) < self._max_batch
-            and not self._waiters
-            and self._linger_s > 0
-            and not self._woken
-            and not self._closing
-        )
-
     async def _write_all(self) -> None:
+        while self._urgent:
+            await self._write_urgent()
         while self._queue:
             await self._write_next_batch()
+
+    async def _write_urgent(self) -> None:
+        urgent = self._urgent
+        taken = [urgent.popleft() for _ in range(min(len(urgent), self._max_batch))]
+        await self._write([item for item, _ in taken], [future for _, future in taken])
 
     async def _write_next_batch(self) -> None:
         items = self._take_batch()
@@ -207,7 +240,12 @@ class AuditWriter(Generic[T]):
         done: list[asyncio.Future[None]] = []
         while waiters and waiters[0][0] <= self._taken:
             done.append(waiters.popleft()[1])
+        await self._write(items, done)
+
+    async def _write(self, items: list[T], done: list[asyncio.Future[None]]) -> AuditError | None:
+        """Commit `items`, then resolve `done`; the failure, if any (logged and counted)."""
         error: AuditError | None = None
+        self._writing = True
         try:
             if self._before_first_write is not None:
                 await self._before_first_write()
@@ -220,6 +258,8 @@ class AuditWriter(Generic[T]):
             error = exc
             self.failed += len(items)
             logger.error("audit write of %d items failed: %s", len(items), exc)
+        finally:
+            self._writing = False
         for future in done:
             if future.done():
                 continue
@@ -227,6 +267,7 @@ class AuditWriter(Generic[T]):
                 future.set_result(None)
             else:
                 future.set_exception(error)
+        return error
 
     def _take_batch(self) -> list[T]:
         queue = self._queue

@@ -12,7 +12,7 @@ import pytest
 
 from laneway.audit.records import RoutingEventRow
 from laneway.audit.sqlite import SqliteStore
-from laneway.audit.store import WriteBatch
+from laneway.audit.store import AuditError, WriteBatch
 from laneway.audit.writer import AuditWriter
 
 
@@ -81,10 +81,11 @@ async def test_a_cancelled_drain_task_still_writes_what_was_queued(
     assert _count(tmp_path / "a.db") == 2
 
 
-async def test_lingering_items_share_one_commit_and_a_waiter_takes_them_along(
+async def test_lingering_items_wait_for_company_and_an_urgent_item_commits_alone(
     store: SqliteStore, tmp_path: Path
 ) -> None:
-    """With a linger, fire-and-forget rows wait for company; an urgent submit ends the wait."""
+    """With a linger, fire-and-forget rows wait for company; an urgent submit commits only
+    the urgent items, so its wait does not include anyone's lingering rows."""
     writer = AuditWriter(store, _to_batch, linger_s=3600.0)
     for i in range(5):
         writer.submit(i)
@@ -92,8 +93,31 @@ async def test_lingering_items_share_one_commit_and_a_waiter_takes_them_along(
         await asyncio.sleep(0)  # let the drain task run: it must not write yet
     assert (writer.batches, _count(tmp_path / "a.db")) == (0, 0)
     await writer.submit_and_wait(5)  # returns at once, not after an hour
-    assert (writer.batches, _count(tmp_path / "a.db")) == (1, 6)
+    assert (writer.batches, _count(tmp_path / "a.db")) == (1, 1)
+    await writer.flush()
+    assert (writer.batches, _count(tmp_path / "a.db")) == (2, 6)
     await writer.aclose()
+
+
+async def test_concurrent_urgent_items_share_one_commit(store: SqliteStore, tmp_path: Path) -> None:
+    writer = AuditWriter(store, _to_batch, linger_s=3600.0)
+    await asyncio.gather(*(writer.submit_and_wait(i) for i in range(8)))
+    assert (writer.batches, _count(tmp_path / "a.db")) == (1, 8)
+    await writer.aclose()
+
+
+async def test_an_urgent_item_alone_is_committed_by_its_caller(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    """No drain task is woken: the caller commits its own item, and hears of a failure."""
+    writer = AuditWriter(store, _to_batch, linger_s=3600.0)
+    writer.submit(0)  # lingers, and stays out of the urgent commit
+    await writer.submit_and_wait(1, alone=True)
+    assert (writer.batches, _count(tmp_path / "a.db")) == (1, 1)
+    await store.aclose()  # a store that can no longer be written
+    with pytest.raises(AuditError):
+        await writer.submit_and_wait(2, alone=True)
+    assert writer.failed == 1
 
 
 async def test_a_full_batch_does_not_linger(store: SqliteStore, tmp_path: Path) -> None:
@@ -108,14 +132,14 @@ async def test_a_full_batch_does_not_linger(store: SqliteStore, tmp_path: Path) 
 async def test_a_waiter_returns_once_its_own_item_is_written(
     store: SqliteStore, tmp_path: Path
 ) -> None:
-    """Items queued before the waiter's go first, in full batches; the waiter's batch ends it."""
+    """Full batches of fire-and-forget items do not linger; what is left of them does."""
     writer = AuditWriter(store, _to_batch, max_batch=2, linger_s=3600.0)
-    for i in range(5):
-        writer.submit(i)
-    await writer.submit_and_wait(5)
-    assert (writer.batches, writer.written, _count(tmp_path / "a.db")) == (3, 6, 6)
-    writer.submit(6)  # lingers: nobody waits for it
+    writer.submit(0)
+    await writer.submit_and_wait(1)
+    assert (writer.batches, writer.written, _count(tmp_path / "a.db")) == (1, 1, 1)
+    for i in range(2, 6):
+        writer.submit(i)  # with 0: two full batches of two go out, the fifth item lingers
     await asyncio.sleep(0)
-    assert writer.written == 6
+    assert (writer.batches, writer.written) == (3, 5)
     await writer.aclose()
-    assert _count(tmp_path / "a.db") == 7
+    assert _count(tmp_path / "a.db") == 6
