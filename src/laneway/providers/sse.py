@@ -25,9 +25,29 @@ class SseParser:
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
-        """Every event `chunk` completes. Lines are found with `bytes.find` (C speed) and
-        the buffer is cut once per feed, not once per line."""
+        """Every event `chunk` completes.
+
+        The usual framing (LF line ends, one `data:` line per event, as every
+        provider here sends) is cut into events with `bytes.split` (C speed);
+        anything else, and any partial event carried over, goes line by line.
+        """
         buffer = self._buffer + chunk if self._buffer else chunk
+        if self._data or self._event or b"\r" in buffer:
+            return self._feed_lines(buffer)
+        *blocks, rest = buffer.split(b"\n\n")
+        events: list[SseEvent] = []
+        for block in blocks:
+            if block.startswith(b"data:") and b"\n" not in block:
+                value = block[6:] if block[5:6] == b" " else block[5:]
+                events.append(SseEvent("message", value.decode("utf-8", errors="replace")))
+            elif block:  # comments, named events, multi-line data: the general rules
+                events += self._feed_lines(block + b"\n\n")
+        self._buffer = rest
+        return events
+
+    def _feed_lines(self, buffer: bytes) -> list[SseEvent]:
+        """Line by line, for any framing. Lines are found with `bytes.find` (C speed) and
+        the buffer is cut once per feed, not once per line."""
         events: list[SseEvent] = []
         pos, size = 0, len(buffer)
         while pos < size:

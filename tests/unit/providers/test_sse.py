@@ -53,3 +53,24 @@ def test_a_cr_at_the_end_of_a_piece_waits_for_a_possible_lf() -> None:
     parser = SseParser()
     assert parser.feed(b"data: a\r") == []
     assert parser.feed(b"\n\r\n") == [SseEvent("message", "a")]
+
+
+def test_one_lf_chunk_with_every_kind_of_block() -> None:
+    """The usual framing is cut by blocks; the rest of a chunk still follows the rules."""
+    raw = (
+        b"data: plain\n\n"
+        b"data:no-space\n\n"
+        b": keep-alive\n\n"
+        b"event: delta\ndata: named\n\n"
+        b"data: two\ndata: lines\n\n"
+        b"data: partial"
+    )
+    parser = SseParser()
+    assert parser.feed(raw) == [
+        SseEvent("message", "plain"),
+        SseEvent("message", "no-space"),
+        SseEvent("delta", "named"),
+        SseEvent("message", "two\nlines"),
+    ]
+    assert parser.pending
+    assert parser.feed(b"\n\n") == [SseEvent("message", "partial")]
