@@ -94,8 +94,23 @@ async def test_pending_then_final_keeps_start_fields(store: AuditStore) -> None:
     await store.write(WriteBatch(pending=[pending("r1", payload_sha256="abc", content=None)]))
     assert [r.status for r in await store.select_requests(RequestFilter())] == ["pending"]
 
-    await store.write(WriteBatch(finals=[final("r1", ts=T0 + 5, payload_sha256=None)]))
+    chain = dump_json(["anthropic/claude-sonnet-4-5"])
+    await store.write(
+        WriteBatch(
+            finals=[
+                final(
+                    "r1",
+                    ts=T0 + 5,
+                    payload_sha256=None,
+                    decision_fallback_chain=chain,
+                    decision_estimated_cost_usd=0.0025,
+                )
+            ]
+        )
+    )
     [row] = await store.select_requests(RequestFilter(request_id="r1"))
+    assert row.fallback_chain() == ["anthropic/claude-sonnet-4-5"]
+    assert row.decision_estimated_cost_usd == 0.0025
     assert row.status == "success"
     assert row.ts == T0  # the pending row's start time stays
     assert row.payload_sha256 == "abc"

@@ -1,8 +1,10 @@
 """Turn engine events into audit rows: what is persisted, and what never is.
 
 A request row is written `pending` from `RequestStarted` and completed from
-`RequestFinished`; every other event becomes one routing-event row. This module
-decides which fields reach disk:
+`RequestFinished`, which carries the routing decision and every attempt: the
+`DecisionMade` and `AttemptFinished` events say nothing the final row does not,
+so they are not stored again (two rows fewer per request). Every other event
+becomes one routing-event row. This module decides which fields reach disk:
 
 - the user id is stored as `sha256(salt + user_id)` with a random salt kept in
   the store's `audit_meta` table (per store, so hashes cannot be matched against
@@ -29,11 +31,9 @@ from typing import Any
 import orjson
 
 from laneway.events import (
-    AttemptFinished,
     BreakerChanged,
     BudgetChanged,
     CandidateSkipped,
-    DecisionMade,
     Event,
     RequestFinished,
     RequestStarted,
@@ -92,6 +92,8 @@ class RequestRow:
     decision_method: str | None = None
     decision_rule_index: int | None = None
     decision_reasoning: str | None = None
+    decision_fallback_chain: str | None = None  # JSON list of models
+    decision_estimated_cost_usd: float | None = None
     provider: str | None = None
     model: str | None = None
     error_code: str | None = None
@@ -112,6 +114,9 @@ class RequestRow:
 
     def attempt_list(self) -> list[dict[str, Any]]:
         return [item for item in load_json_list(self.attempts) if isinstance(item, dict)]
+
+    def fallback_chain(self) -> list[str]:
+        return [str(item) for item in load_json_list(self.decision_fallback_chain)]
 
     def trace_list(self) -> list[str]:
         return [str(item) for item in load_json_list(self.trace)]
@@ -137,6 +142,8 @@ FINAL_COLUMNS: tuple[str, ...] = (
     "decision_method",
     "decision_rule_index",
     "decision_reasoning",
+    "decision_fallback_chain",
+    "decision_estimated_cost_usd",
     "provider",
     "model",
     "error_code",
@@ -154,7 +161,9 @@ FINAL_COLUMNS: tuple[str, ...] = (
 
 @dataclass(slots=True)
 class RoutingEventRow:
-    """One routing event: decision, attempt, skip, retry, breaker, budget or routing_call.
+    """One routing event: skip, retry, breaker, budget or routing_call.
+
+    Logs written before schema version 2 also hold `decision` and `attempt` rows.
 
     Not frozen for the same reason as `RequestRow`.
     """
@@ -284,6 +293,8 @@ def final_row(event: RequestFinished, policy: RecordPolicy) -> RequestRow:
         None if decision is None else decision.method,
         None if decision is None else decision.rule_index,
         None if decision is None else decision.reasoning,
+        None if decision is None else _model_list(decision.fallback_chain),
+        None if decision is None else decision.estimated_cost_usd,
         None if model is None else model.provider,
         None if model is None else str(model),
         event.error_code,
@@ -326,12 +337,16 @@ def _scalar_extra(extra: dict[str, Any] | None) -> str | None:
     return dump_json(kept) if kept else None
 
 
+def _model_list(refs: tuple[ModelRef, ...]) -> str:
+    return dump_json(list(map(str, refs)))
+
+
 def _model(ref: ModelRef | None) -> str | None:
     return None if ref is None else str(ref)
 
 
 def routing_row(event: Event, seq: int, policy: RecordPolicy) -> RoutingEventRow | None:
-    """The routing-event row for `event`, or None for the request lifecycle events.
+    """The routing-event row for `event`, or None for events the request row holds.
 
     Dispatched on the event's type with one dict lookup (a `match` tried the
     cases in turn); subclasses of the event types still find their builder.
@@ -345,48 +360,6 @@ def routing_row(event: Event, seq: int, policy: RecordPolicy) -> RoutingEventRow
         else:
             return None
     return build(event, seq, policy)
-
-
-def _decision_row(event: DecisionMade, seq: int, policy: RecordPolicy) -> RoutingEventRow:
-    d = event.decision
-    detail = {
-        "fallback_chain": list(map(str, d.fallback_chain)),
-        "reasoning": d.reasoning,
-        "rule_index": d.rule_index,
-        "estimated_cost_usd": d.estimated_cost_usd,
-    }
-    return RoutingEventRow(
-        event.request_id,
-        event.ts,
-        seq,
-        "decision",
-        str(d.model),
-        d.method,
-        None,
-        d.estimated_cost_usd,
-        dump_json(detail),
-    )
-
-
-def _attempt_row(event: AttemptFinished, seq: int, policy: RecordPolicy) -> RoutingEventRow:
-    a = event.attempt
-    detail = {
-        "attempt": a.attempt,
-        "retried": a.retried,
-        "skipped": a.skipped,
-        "credential": a.credential,
-    }
-    return RoutingEventRow(
-        event.request_id,
-        event.ts,
-        seq,
-        "attempt",
-        str(a.model),
-        a.code,
-        a.elapsed_ms,
-        None,
-        dump_json(detail),
-    )
 
 
 def _skip_row(event: CandidateSkipped, seq: int, policy: RecordPolicy) -> RoutingEventRow:
@@ -448,8 +421,6 @@ def _routing_call_row(event: RoutingCall, seq: int, policy: RecordPolicy) -> Rou
 
 
 _ROW_BUILDERS: dict[type[Any], Callable[[Any, int, RecordPolicy], RoutingEventRow]] = {
-    DecisionMade: _decision_row,
-    AttemptFinished: _attempt_row,
     CandidateSkipped: _skip_row,
     RetryScheduled: _retry_row,
     BreakerChanged: _breaker_row,

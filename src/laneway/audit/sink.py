@@ -37,7 +37,7 @@ from laneway.audit.store import (
 )
 from laneway.audit.writer import AuditWriter, Spawn
 from laneway.clock import Clock
-from laneway.events import Event, RequestFinished, RequestStarted
+from laneway.events import AttemptFinished, DecisionMade, Event, RequestFinished, RequestStarted
 
 if TYPE_CHECKING:
     from laneway.config.schema import AuditSpec
@@ -47,6 +47,8 @@ DEFAULT_STALE_AFTER_S = 3600.0
 #: before their commit; a strict start or a flush writes them at once
 DEFAULT_LINGER_S = 0.02
 _MAX_TRACKED = 100_000
+#: events whose facts the final request row stores (`records.final_row`)
+_HELD_BY_REQUEST_ROW = (DecisionMade, AttemptFinished)
 
 
 class AuditSink(Protocol):
@@ -135,6 +137,8 @@ class StoreSink:
             self.writer.submit(event)
 
     def record(self, event: Event) -> None:
+        if isinstance(event, _HELD_BY_REQUEST_ROW):
+            return
         if isinstance(event, RequestFinished):
             self._started.discard(event.request_id)
         elif isinstance(event, RequestStarted) and event.request_id in self._started:

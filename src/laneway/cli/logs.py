@@ -93,6 +93,7 @@ def format_ts(ts: float) -> str:
 def row_dict(row: RequestRow) -> dict[str, Any]:
     data = dataclasses.asdict(row)
     data["attempts"] = row.attempt_list()
+    data["decision_fallback_chain"] = row.fallback_chain() if row.decision_fallback_chain else None
     data["trace"] = row.trace_list()
     data["extra"] = row.extra_dict() or None
     return data

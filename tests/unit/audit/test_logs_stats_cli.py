@@ -79,11 +79,14 @@ def test_logs_lists_newest_first_with_filters(cli: typer.Typer, recorded: str) -
 def test_logs_show_prints_trace_attempts_and_events(cli: typer.Typer, recorded: str) -> None:
     data = json.loads(invoke(cli, "logs", "show", "fb-1", "--json", "--url", recorded))
     assert data["trace"] == ["anthropic/opus:rate_limit", "zai/glm:success"]
-    assert [e["kind"] for e in data["events"]] == ["decision", "attempt", "attempt"]
+    assert data["decision_fallback_chain"] == ["zai/glm"]
+    assert [a["code"] for a in data["attempts"]] == ["rate_limit", "success"]
+    assert data["events"] == []  # the decision and attempts live on the request row
     assert data["user_id"] is None
     assert len(data["user_hash"]) == 64
     text = invoke(cli, "logs", "show", "fb-1", "--url", recorded)
     assert "anthropic/opus:rate_limit -> zai/glm:success" in text
+    assert "decision_fallback_chain" in text
 
 
 def test_logs_show_unknown_request_and_missing_store_fail_clearly(

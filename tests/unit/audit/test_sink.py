@@ -39,7 +39,9 @@ def started(rid: str = "r1", *, content: str | None = None) -> RequestStarted:
 
 
 def finished(rid: str = "r1", *, output: str | None = None) -> RequestFinished:
-    decision = RoutingDecision(OPUS, (GLM,), "rule 0 matched", "static", rule_index=0)
+    decision = RoutingDecision(
+        OPUS, (GLM,), "rule 0 matched", "static", estimated_cost_usd=0.004, rule_index=0
+    )
     return RequestFinished(
         rid,
         1_700_000_001.0,
@@ -140,12 +142,10 @@ async def test_lifecycle_records_final_row_and_routing_events(tmp_path: Path) ->
         0.002,
         1000.0,
     )
-    assert [(e.kind, e.code) for e in events] == [
-        ("routing_call", "used"),
-        ("decision", "static"),
-        ("attempt", "rate_limit"),
-        ("breaker", "open"),
-    ]
+    assert row.fallback_chain() == ["zai/glm-4.7"]
+    assert row.decision_estimated_cost_usd == 0.004
+    # the decision and the attempts are the request row's, not routing-event rows
+    assert [(e.kind, e.code) for e in events] == [("routing_call", "used"), ("breaker", "open")]
     assert events[0].cost_usd == pytest.approx(0.0003)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from laneway.audit import _sql
 from laneway.audit import sqlite as sqlite_store
+from laneway.audit.migrations import MIGRATIONS_TABLE, load_migrations
 from laneway.audit.records import RequestRow, RoutingEventRow
 from laneway.audit.sqlite import SqliteStore
 from laneway.audit.store import Interrupted, RequestFilter, WriteBatch
@@ -93,3 +94,44 @@ async def test_the_wal_restarts_under_steady_writes(
     assert _wal_frames(tmp_path / "a.db") < 200
     assert len(await store.select_requests(RequestFilter())) == 4001
     await store.aclose()
+
+
+async def test_a_version_1_log_is_upgraded_and_its_old_rows_still_read(tmp_path: Path) -> None:
+    """Logs from before schema version 2 kept the decision and attempts as routing events."""
+    path = tmp_path / "v1.db"
+    [v1] = [m for m in load_migrations("sqlite") if m.version == 1]
+    with sqlite3.connect(path) as conn:
+        conn.execute(MIGRATIONS_TABLE)
+        for statement in v1.statements():
+            conn.execute(statement)
+        conn.execute(_sql.INSERT_VERSION, (1, v1.name, T0))
+        conn.execute(
+            "INSERT INTO audit_requests (request_id, ts, status, lane, decision_model) "
+            "VALUES ('old', ?, 'success', 'coding', 'a/b')",
+            (T0,),
+        )
+        conn.execute(
+            "INSERT INTO audit_routing_events (request_id, ts, seq, kind, model, code, detail) "
+            """VALUES ('old', ?, 0, 'decision', 'a/b', 'static', '{"fallback_chain": ["c/d"]}')""",
+            (T0,),
+        )
+    conn.close()
+
+    store = SqliteStore(path, clock=FakeClock())
+    await store.open()
+    chain = '["c/d"]'
+    await store.write(
+        WriteBatch(
+            finals=[RequestRow("new", T0 + 1, "success", "coding", decision_fallback_chain=chain)]
+        )
+    )
+    old, new = await store.select_requests(RequestFilter())
+    [event] = await store.select_events(request_ids=["old"])
+    await store.aclose()
+    assert (old.request_id, old.decision_fallback_chain, old.fallback_chain()) == ("old", None, [])
+    assert new.fallback_chain() == ["c/d"]
+    assert (event.kind, event.detail_dict()["fallback_chain"]) == ("decision", ["c/d"])
+    with sqlite3.connect(path) as conn:
+        versions = [v for (v,) in conn.execute("SELECT version FROM audit_migrations ORDER BY 1")]
+    conn.close()
+    assert versions == [m.version for m in load_migrations("sqlite")]
