@@ -47,3 +47,8 @@ class FakeClock:
         self.sleeps.append(seconds)
         self.now += max(0.0, seconds)
         await asyncio.sleep(0)  # still yield, so concurrency behaves as in production
+
+
+async def next_pass() -> None:
+    """Let the loop's other tasks run once; no time is meant to pass, so no clock."""
+    await asyncio.sleep(0)

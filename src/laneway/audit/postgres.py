@@ -26,6 +26,8 @@ def _q(sql: str) -> str:
 
 
 class PostgresStore:
+    max_batch_rows = 2048
+
     def __init__(self, url: str, *, schema: str | None = None, clock: Clock | None = None) -> None:
         self.url = url
         self.schema = schema

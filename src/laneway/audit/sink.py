@@ -94,7 +94,12 @@ class StoreSink:
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
         self.writer: AuditWriter[Event] = AuditWriter(
-            store, self._to_batch, before_first_write=self.open, spawn=spawn, linger_s=linger_s
+            store,
+            self._to_batch,
+            before_first_write=self.open,
+            spawn=spawn,
+            max_batch=store.max_batch_rows,  # an item makes at most one row
+            linger_s=linger_s,
         )
         self.interrupted = 0  # rows marked `interrupted` when this sink opened
 

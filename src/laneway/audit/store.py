@@ -63,6 +63,8 @@ class AuditStore(Protocol):
     """A durable home for request rows and routing events."""
 
     user_salt: str
+    #: the most rows one `write` should get; the writer cuts its batches to this
+    max_batch_rows: int
 
     async def open(self) -> None:
         """Connect, apply missing migrations and load the per-store salt."""

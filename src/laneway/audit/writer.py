@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 from laneway.audit.store import AuditError, AuditStore, WriteBatch
+from laneway.clock import next_pass
 
 logger = logging.getLogger("laneway.audit")
 
@@ -199,6 +200,8 @@ class AuditWriter(Generic[T]):
                     await self._write_next_batch()
                     while self._urgent:  # urgent items that came meanwhile go first
                         await self._write_urgent()
+                    if self._queue:  # a backlog: let requests run between its commits
+                        await next_pass()
                 if self._queue:  # what is left is not due: let it gather company
                     self._arm_linger(asyncio.get_running_loop())
                 if self._closing and not self._queue and not self._urgent:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import itertools
 import sqlite3
 from pathlib import Path
 from typing import Literal
 
 import pytest
 
+from laneway.audit import sqlite as sqlite_store
 from laneway.audit.records import RequestRow
 from laneway.audit.sink import NullSink, StoreSink, build_audit_sink
 from laneway.audit.sqlite import SqliteStore
-from laneway.audit.store import AuditError, RequestFilter
+from laneway.audit.store import AuditError, RequestFilter, WriteBatch
 from laneway.clock import FakeClock
 from laneway.config.schema import AuditSpec
 from laneway.events import (
@@ -272,3 +274,51 @@ async def test_a_request_id_started_twice_in_a_batch_keeps_the_first_start(
     assert rows_of(tmp_path / "a.db", "SELECT ts, payload_sha256, status FROM audit_requests") == [
         (1_700_000_000.0, "p" * 64, "success")
     ]
+
+
+async def test_a_backlog_is_written_on_the_loop_in_small_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big batch would go to a worker thread, whose per-row GIL hand-offs against a
+    busy loop made the writer fall behind for good; requests run between commits."""
+    sink = make_sink(tmp_path / "a.db", "batched")
+    store = sink.store
+    assert isinstance(store, SqliteStore)
+    sizes: list[int] = []
+    ticks_at_write: list[int] = []
+    write = store.write
+
+    async def counted(batch: WriteBatch) -> None:
+        sizes.append(len(batch))
+        ticks_at_write.append(ticks)
+        await write(batch)
+
+    monkeypatch.setattr(store, "write", counted)
+
+    def to_thread(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a batch of the writer's went to a worker thread")
+
+    await sink.open()  # opening runs in a worker thread, before the check below
+    monkeypatch.setattr(asyncio, "to_thread", to_thread)
+    ticks = 0
+
+    async def loop_alive() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(loop_alive())
+    for i in range(1500):
+        sink.record(finished(f"r{i}"))
+    try:
+        await asyncio.wait_for(sink.flush(), 30)
+    finally:
+        ticker.cancel()
+    monkeypatch.undo()
+    await sink.aclose()
+    assert sum(sizes) == 1500
+    assert max(sizes) <= sqlite_store.INLINE_MAX_ROWS
+    assert len(sizes) >= 3
+    assert all(b > a for a, b in itertools.pairwise(ticks_at_write))
+    assert len(rows_of(tmp_path / "a.db")) == 1500
