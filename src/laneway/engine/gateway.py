@@ -275,7 +275,9 @@ class Gateway:
 
             decision = await decide_enhanced(core, ctx, request)
         else:
-            decision = core.routing.route(ctx, input_tokens=request.estimated_input_tokens())
+            routing = core.routing
+            tokens = request.estimated_input_tokens() if routing.uses_input_tokens else None
+            decision = routing.route(ctx, input_tokens=tokens)
         if core.bus.active:
             core.bus.emit(DecisionMade(core.request_id_of(ctx), core.clock.wall(), decision))
         return decision

@@ -34,10 +34,13 @@ def scan(
 ) -> list[PiiFinding]:
     """Kinds of PII found in `text`; the matched text itself is never returned."""
     findings: list[PiiFinding] = []
-    if emails and _EMAIL.search(text):
+    if emails and "@" in text and _EMAIL.search(text):  # `in`: no regex for most outputs
         findings.append(PiiFinding("email"))
-    if phones and any(_is_phone(m.group(0)) for m in _PHONE.finditer(text)):
-        findings.append(PiiFinding("phone"))
+    if phones:
+        for match in _PHONE.finditer(text):
+            if _is_phone(match.group(0)):
+                findings.append(PiiFinding("phone"))
+                break
     if names:
         lowered = text.casefold()
         if any(n.strip() and _contains_word(lowered, n.strip().casefold()) for n in names):

@@ -313,7 +313,10 @@ class SecretResolver:
         """The secret, or None when the profile has none (e.g. a local server)."""
         value = await self._secret(credential)
         if value:
-            sent = self._sent.setdefault((credential.provider, credential.profile), deque(maxlen=4))
+            key = (credential.provider, credential.profile)
+            sent = self._sent.get(key)
+            if sent is None:
+                sent = self._sent[key] = deque(maxlen=4)
             if value not in sent:
                 sent.append(value)
         return value

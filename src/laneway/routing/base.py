@@ -13,6 +13,9 @@ from laneway.types import RoutingDecision, TaskContext
 
 
 class RoutingProvider(Protocol):
+    #: False when `route` ignores `input_tokens`, so callers skip estimating it
+    uses_input_tokens: bool
+
     def route(self, ctx: TaskContext, *, input_tokens: int | None = None) -> RoutingDecision:
         """The model to try first and its fallback chain, with the reasoning.
 

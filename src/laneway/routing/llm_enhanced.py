@@ -138,6 +138,8 @@ class EnhancedRouter:
     make no call): it is the static decision.
     """
 
+    uses_input_tokens = True
+
     def __init__(self, config: Config, fallback: RoutingProvider) -> None:
         spec = config.spec.routing.llm_enhanced
         if spec is None:

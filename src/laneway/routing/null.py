@@ -14,6 +14,8 @@ REASONING = "No routing configured — using lane default"
 
 
 class NullRoutingProvider:
+    uses_input_tokens = False
+
     def __init__(self, config: Config) -> None:
         self._config = config
         self._decisions = {

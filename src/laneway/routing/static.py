@@ -96,6 +96,8 @@ class LanePlan:
 
 
 class StaticRoutingProvider:
+    uses_input_tokens = True  # the cost estimate of every decision
+
     def __init__(self, config: Config, *, method: str = METHOD) -> None:
         self._config = config
         self._method = method
