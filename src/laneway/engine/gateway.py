@@ -210,7 +210,9 @@ class Gateway:
                 streaming=True,
             )
             try:
-                async with contextlib.aclosing(run.stream()) as events:
+                opened = await run.open()
+                # nothing may run between: `rest` releases the slot `open` took
+                async with contextlib.aclosing(run.rest(opened)) as events:
                     async for event in events:
                         if isinstance(event, StreamDone):
                             done = event.completion

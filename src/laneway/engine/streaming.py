@@ -43,26 +43,25 @@ if TYPE_CHECKING:
 class StreamRun(RequestRun):
     """One streaming request's attempt loop."""
 
-    async def stream(self) -> AsyncGenerator[StreamEvent, None]:
-        """Fall back like `complete` until the first content delta; never mix two models."""
+    async def open(self) -> _Opened:
+        """Fall back like `complete` until a candidate's first content delta.
+
+        The stream that opened holds its candidate's slot: iterate `rest(opened)`
+        next, at once, which releases it. Two steps rather than one generator
+        wrapping `rest`, because every generator layer is paid per delta.
+        """
         for candidate in self._plan():
             slot = await self._admit(candidate)
             if slot is None:
                 continue
-            final: Completion | None = None
             try:
                 opened = await self._first_delta(slot)
-                if opened is not None:
-                    # aclosing: a caller leaving early must run every inner `finally` now
-                    # (close the provider stream, settle the budget), not at garbage collection.
-                    async with contextlib.aclosing(self._stream_rest(slot, opened)) as events:
-                        async for event in events:
-                            if isinstance(event, StreamDone):
-                                final = event.completion
-                            yield event
-                    return
-            finally:
-                await self._release(slot, success=final)
+            except BaseException:
+                await self._release(slot, success=None)
+                raise
+            if opened is not None:
+                return opened
+            await self._release(slot, success=None)
             if self.errors and self._last_action == "stop":
                 raise self.attach(self.errors[-1])
         raise self.exhausted()
@@ -130,98 +129,110 @@ class StreamRun(RequestRun):
                     self._last_action = step
                     return None
                 continue
-            return _Opened(iterator, pending, started, number, credential)
+            return _Opened(slot, iterator, pending, started, number, credential)
 
-    async def _stream_rest(self, slot: Slot, opened: _Opened) -> AsyncGenerator[StreamEvent, None]:
-        """`StreamOpened`, the deltas (PII-screened), then `StreamDone` or one `ErrorDelta`.
+    async def rest(self, opened: _Opened) -> AsyncGenerator[StreamEvent, None]:
+        """`StreamOpened`, the deltas (PII-screened), then `StreamDone` or one `ErrorDelta`;
+        the slot is released when this generator ends or is closed.
 
         The deltas already read come first, then the provider's, each read bounded
         by the lane's deadline: one `ReadDeadline` for the whole stream, which
         never cancels the caller's own handling of a delta.
         """
-        model = slot.candidate.model
-        iterator, started, number, credential = (
+        slot, iterator, started, number, credential = (
+            opened.slot,
             opened.iterator,
             opened.started,
             opened.number,
             opened.credential,
         )
-        label = credential.label if credential is not None else model.provider
-        transitions = await self.core.breakers.record_success(str(model), self._wall())
-        self._emit_transitions(model, transitions)
-        failure: ProviderError | None = None
-        collector = _Collector()
-        guard = StreamPiiGuard(self.policy)
-        reads = ReadDeadline(max(0.05, self.deadline.remaining(self._now())))
-        buffered = iter(opened.pending)
+        model = slot.candidate.model
+        final: Completion | None = None
         try:
-            yield StreamOpened(
-                model,
-                self.decision,
-                (*self.trace, f"{label}/{model.model}:streaming"),
-                self.request_id,
-            )
-            while True:
-                delta = next(buffered, None)
-                if delta is None:
-                    try:
-                        with reads:
-                            delta = await anext(iterator)
-                    except StopAsyncIteration:
-                        break
-                if isinstance(delta, ErrorDelta):
-                    failure = delta.error
-                    break
-                collector.add(delta)
-                released = _screen(delta, guard)
-                if released is None:
-                    failure = _pii_failure(model)
-                    break
-                for item in released:
-                    yield item
-            if failure is None and guard.active:
-                if (rest := guard.flush()) is None:
-                    failure = _pii_failure(model)
-                elif rest:
-                    yield TextDelta(rest)
-        except TimeoutError:
-            failure = ProviderError(
-                "the stream passed the lane's deadline",
-                provider=model.provider,
-                model=model.model,
-                code=ErrorCode.TIMEOUT,
-            )
-        except ProviderError as exc:  # an adapter that raised instead of yielding ErrorDelta
-            failure = exc
-        finally:
-            reads.close()
-            await _close(iterator)
-        if failure is not None and failure.code is not ErrorCode.PII_LEAK and guard.active:
-            rest = guard.flush()  # the stream ended: held text that scans clean may go out
-            if rest:
-                yield TextDelta(rest)
-        elapsed_ms = (self._now() - started) * 1000
-        completion = collector.build(model)
-        if failure is None:
+            label = credential.label if credential is not None else model.provider
+            transitions = await self.core.breakers.record_success(str(model), self._wall())
+            self._emit_transitions(model, transitions)
+            failure: ProviderError | None = None
+            collector = _Collector()
+            guard = StreamPiiGuard(self.policy)
+            reads = ReadDeadline(max(0.05, self.deadline.remaining(self._now())))
+            buffered = iter(opened.pending)
             try:
-                validate_output(completion, self.policy)
-            except OutputRejectedError as rejection:
+                yield StreamOpened(
+                    model,
+                    self.decision,
+                    (*self.trace, f"{label}/{model.model}:streaming"),
+                    self.request_id,
+                )
+                while True:
+                    delta = next(buffered, None)
+                    if delta is None:
+                        try:
+                            with reads:
+                                delta = await anext(iterator)
+                        except StopAsyncIteration:
+                            break
+                    if isinstance(delta, ErrorDelta):
+                        failure = delta.error
+                        break
+                    collector.add(delta)
+                    released = _screen(delta, guard)
+                    if released is None:
+                        failure = _pii_failure(model)
+                        break
+                    for item in released:
+                        yield item
+                if failure is None and guard.active:
+                    if (rest := guard.flush()) is None:
+                        failure = _pii_failure(model)
+                    elif rest:
+                        yield TextDelta(rest)
+            except TimeoutError:
                 failure = ProviderError(
-                    "; ".join(rejection.reasons) or rejection.message,
+                    "the stream passed the lane's deadline",
                     provider=model.provider,
                     model=model.model,
-                    code=rejection.code,
+                    code=ErrorCode.TIMEOUT,
                 )
-        if failure is not None:
-            self.errors.append(failure)
-            self._record(
-                model, failure.code.value, number, elapsed_ms, retried=False, credential=credential
-            )
-            self.attach(failure)  # the request's record needs the trace of a late failure too
-            yield ErrorDelta(failure, tuple(self.trace))
-            return
-        self._record(model, "success", number, elapsed_ms, retried=False, credential=credential)
-        yield StreamDone(self._finalize(completion, slot, elapsed_ms, credential))
+            except ProviderError as exc:  # an adapter that raised instead of yielding ErrorDelta
+                failure = exc
+            finally:
+                reads.close()
+                await _close(iterator)
+            if failure is not None and failure.code is not ErrorCode.PII_LEAK and guard.active:
+                rest = guard.flush()  # the stream ended: held text that scans clean may go out
+                if rest:
+                    yield TextDelta(rest)
+            elapsed_ms = (self._now() - started) * 1000
+            completion = collector.build(model)
+            if failure is None:
+                try:
+                    validate_output(completion, self.policy)
+                except OutputRejectedError as rejection:
+                    failure = ProviderError(
+                        "; ".join(rejection.reasons) or rejection.message,
+                        provider=model.provider,
+                        model=model.model,
+                        code=rejection.code,
+                    )
+            if failure is not None:
+                self.errors.append(failure)
+                self._record(
+                    model,
+                    failure.code.value,
+                    number,
+                    elapsed_ms,
+                    retried=False,
+                    credential=credential,
+                )
+                self.attach(failure)  # the request's record needs the trace of a late failure
+                yield ErrorDelta(failure, tuple(self.trace))
+                return
+            self._record(model, "success", number, elapsed_ms, retried=False, credential=credential)
+            final = self._finalize(completion, slot, elapsed_ms, credential)
+            yield StreamDone(final)
+        finally:
+            await self._release(slot, success=final)
 
 
 def _screen(delta: Delta, guard: StreamPiiGuard) -> list[Delta] | None:
@@ -257,8 +268,9 @@ async def _close(iterator: AsyncIterator[Delta]) -> None:
 
 @dataclass(slots=True)
 class _Opened:
-    """A stream past its first content delta: what `_stream_rest` carries on from."""
+    """A stream past its first content delta: what `rest` carries on from."""
 
+    slot: Slot
     iterator: AsyncIterator[Delta]
     pending: list[Delta]  # read already, not yet handed on
     started: float

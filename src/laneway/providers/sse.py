@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per streamed chunk, and frozen costs twice to build
 class SseEvent:
     event: str  # "message" when the stream names none
     data: str
