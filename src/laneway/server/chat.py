@@ -97,11 +97,10 @@ async def chat_completions(state: ServerState, req: Request, receive: Receive, s
     """Answer one request; return the status sent (for metrics)."""
     try:
         chat, ctx, principal = await _admit(state, req, receive)
-        answer = _stream if chat.stream else _complete
-        if principal.concurrent is None:  # no slot to hold: no context manager either
-            return await answer(state, chat, ctx, principal, receive, send)
         with state.slots.hold(principal):
-            return await answer(state, chat, ctx, principal, receive, send)
+            if chat.stream:
+                return await _stream(state, chat, ctx, principal, receive, send)
+            return await _complete(state, chat, ctx, principal, receive, send)
     except ApiError as exc:
         await respond_error(send, exc, _error_headers(req.request_id, exc))
         return exc.status
