@@ -53,8 +53,13 @@ class Upstream(asyncio.Protocol):
                     length = int(value)
             if len(self.buffer) < end + 4 + length:
                 return
+            head = self.buffer[:end]
             self.buffer = self.buffer[end + 4 + length :]
-            self.transport.write(RESPONSE)
+            self.transport.write(self.answer(head))
+
+    def answer(self, head: bytes) -> bytes:
+        """The response to a request with this head (request line and headers)."""
+        return RESPONSE
 
 
 def serve(sock: socket.socket) -> None:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal
 
+from laneway._fast_init import faster_init
 from laneway.errors import ConfigError, ProviderError
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -397,3 +398,21 @@ class StreamDone:
 
 
 StreamEvent = StreamOpened | Delta | StreamDone
+
+
+# the value objects built on every request (docs/performance.md, `## Server`)
+for _built_per_request in (
+    ModelRef,
+    TaskContext,
+    Message,
+    CompletionRequest,
+    Usage,
+    Attempt,
+    Completion,
+    TextDelta,
+    UsageDelta,
+    FinishDelta,
+    StreamOpened,
+    StreamDone,
+):
+    faster_init(_built_per_request)

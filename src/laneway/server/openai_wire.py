@@ -46,6 +46,8 @@ _ROLES: Mapping[str, Literal["system", "user", "assistant", "tool"]] = {
 }
 _TOOL_CHOICES = frozenset({"auto", "none", "required"})
 _MAX_STOP = 4
+#: a body with only these fields skips the optional ones' checks
+_PLAIN_KEYS = frozenset({"model", "messages", "stream"})
 _DUMPS = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -94,6 +96,17 @@ def parse_chat_request(raw: bytes, *, max_messages: int) -> ChatRequest:
     if not isinstance(model, str) or not model.strip():
         raise _field("model", "is required: a lane name (e.g. 'coding') or 'provider/model'")
     stream = _opt_bool(body, "stream") or False
+    if body.keys() <= _PLAIN_KEYS:  # the usual body: no optional field to check
+        return ChatRequest(
+            model=model.strip(),
+            request=CompletionRequest(
+                messages=_messages(body.get("messages"), max_messages), stream=stream
+            ),
+            stream=stream,
+            include_usage=False,
+            user=None,
+            metadata={},
+        )
     n = body.get("n")
     if n is not None and (_is_not_int(n) or n != 1):
         raise _field("n", "must be 1: laneway returns one choice per request")
