@@ -22,11 +22,8 @@ class StreamPiiGuard:
         self._window = max(DEFAULT_WINDOW, longest_name + 8)
         self._released_tail = ""
         self._held = ""
-
-    @property
-    def active(self) -> bool:
-        p = self._policy
-        return p.pii_emails or p.pii_phones or bool(p.redact)
+        #: whether the policy scans at all (read on every delta)
+        self.active = policy.pii_emails or policy.pii_phones or bool(policy.redact)
 
     def feed(self, text: str) -> str | None:
         """Text safe to send now ("" when all is held); None when a leak was found."""
@@ -42,6 +39,8 @@ class StreamPiiGuard:
 
     def flush(self) -> str | None:
         """Everything still held, once scanned; None when it leaks."""
+        if not self._held:  # what was released was scanned while it was held
+            return ""
         if self._leaks():
             return None
         ready, self._held = self._held, ""

@@ -85,6 +85,7 @@ class StreamRun(RequestRun):
                 return None
             started = self._now()
             pending: list[Delta] = []
+            content = False  # a text, tool call or finish delta among them
             error: ProviderError | None = None
             iterator = adapter.stream(
                 self.request, model.model, timeout_s=timeout_s, credential=credential
@@ -97,7 +98,9 @@ class StreamRun(RequestRun):
                             break
                         pending.append(delta)
                         if isinstance(delta, TextDelta | ToolCallDelta):
+                            content = True
                             break
+                        content = content or isinstance(delta, FinishDelta)
             except ProviderError as exc:
                 error = exc
             except TimeoutError:
@@ -107,9 +110,7 @@ class StreamRun(RequestRun):
                     await self.core.breakers.release_probe(str(model))
                 await _close(iterator)
                 raise
-            if error is None and not any(
-                isinstance(d, TextDelta | ToolCallDelta | FinishDelta) for d in pending
-            ):
+            if error is None and not content:
                 error = ProviderError(
                     "the stream ended before any content",
                     provider=model.provider,
