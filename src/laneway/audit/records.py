@@ -315,18 +315,19 @@ def final_row(event: RequestFinished, policy: RecordPolicy) -> RequestRow:
     )
 
 
-def merge_pending(final: RequestRow, pending: RequestRow) -> None:
-    """Give a fresh `final_row` what the upsert would keep from the request's `pending` row.
+def merge_started(final: RequestRow, started: RequestStarted, policy: RecordPolicy) -> None:
+    """Give a fresh `final_row` what the upsert would keep from the request's `pending` row
+    (`pending_row(started, policy)`), without building that row.
 
     For a request whose start and finish share one batch: inserting this row
     stores what inserting `pending` and then upserting `final` would.
     """
-    final.ts = pending.ts
-    final.lane = pending.lane
-    final.payload_sha256 = pending.payload_sha256
-    final.content = pending.content
-    final.host = pending.host
-    final.pid = pending.pid
+    final.ts = started.ts
+    final.lane = started.context.lane
+    final.payload_sha256 = started.payload_sha256
+    final.content = started.content if policy.store_content else None
+    final.host = policy.host
+    final.pid = policy.pid
 
 
 def _scalar_extra(extra: dict[str, Any] | None) -> str | None:

@@ -24,7 +24,7 @@ import asyncio
 import os
 from itertools import count
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 from laneway.audit import records
 from laneway.audit.records import RecordPolicy
@@ -48,7 +48,7 @@ DEFAULT_STALE_AFTER_S = 3600.0
 DEFAULT_LINGER_S = 0.02
 _MAX_TRACKED = 100_000
 #: events whose facts the final request row stores (`records.final_row`)
-_HELD_BY_REQUEST_ROW = (DecisionMade, AttemptFinished)
+HELD_BY_REQUEST_ROW = (DecisionMade, AttemptFinished)
 
 
 class AuditSink(Protocol):
@@ -71,6 +71,9 @@ class NullSink:
 
 
 class StoreSink:
+    #: the kinds `record()` stores (`EventBus.wants`: the engine need not build the others)
+    events: frozenset[type] = frozenset(get_args(Event)) - set(HELD_BY_REQUEST_ROW)
+
     def __init__(
         self,
         store: AuditStore,
@@ -142,7 +145,7 @@ class StoreSink:
             self.writer.submit(event)
 
     def record(self, event: Event) -> None:
-        if isinstance(event, _HELD_BY_REQUEST_ROW):
+        if isinstance(event, HELD_BY_REQUEST_ROW):
             return
         if isinstance(event, RequestFinished):
             self._started.discard(event.request_id)
@@ -170,11 +173,11 @@ class StoreSink:
         """
         policy = self._policy
         batch = WriteBatch()
-        pending: list[records.RequestRow | None] = []
+        pending: list[RequestStarted | None] = []  # rows built at the end, for those left
         finals = batch.finals
         rows = batch.events
         seq = self._seq
-        starts: dict[str, int] = {}  # request id -> its pending row's index; -1: started twice
+        starts: dict[str, int] = {}  # request id -> its start's index; -1: started twice
         for event in events:
             if isinstance(event, RequestFinished):
                 final = records.final_row(event, policy)
@@ -182,18 +185,18 @@ class StoreSink:
                 if at >= 0:
                     start = pending[at]
                     assert start is not None  # each index leaves `starts` once
-                    records.merge_pending(final, start)
+                    records.merge_started(final, start, policy)
                     pending[at] = None
                 finals.append(final)
             elif isinstance(event, RequestStarted):
-                row = records.pending_row(event, policy)
-                starts[row.request_id] = -1 if row.request_id in starts else len(pending)
-                pending.append(row)
+                request_id = event.request_id
+                starts[request_id] = -1 if request_id in starts else len(pending)
+                pending.append(event)
             else:
                 routing = records.routing_row(event, next(seq), policy)
                 if routing is not None:
                     rows.append(routing)
-        batch.pending = [row for row in pending if row is not None]
+        batch.pending = [records.pending_row(e, policy) for e in pending if e is not None]
         return batch
 
 

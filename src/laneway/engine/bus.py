@@ -12,6 +12,7 @@ from laneway.events import Event, Subscriber
 class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._wanted: frozenset[type] | None = frozenset()  # None: someone takes every kind
         self.errors: list[str] = []
 
     @property
@@ -19,11 +20,30 @@ class EventBus:
         """Whether anyone listens: the engine skips building events nobody reads."""
         return bool(self._subscribers)
 
+    def wants(self, kind: type) -> bool:
+        """Whether a subscriber takes events of `kind`, for the per-request kinds that most
+        subscribers ignore. A subscriber names what it takes with an `events` attribute
+        (a set of event types); one without it takes everything."""
+        wanted = self._wanted
+        return wanted is None or kind in wanted
+
     def subscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.append(subscriber)
+        self._refresh()
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.remove(subscriber)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        wanted: set[type] = set()
+        for subscriber in self._subscribers:
+            kinds = getattr(subscriber, "events", None)
+            if kinds is None:
+                self._wanted = None
+                return
+            wanted.update(kinds)
+        self._wanted = frozenset(wanted)
 
     def emit(self, event: Event) -> None:
         for subscriber in self._subscribers:

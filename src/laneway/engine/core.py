@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,7 +133,7 @@ class EngineCore:
             store_content=config.spec.audit.store_content,
         )
         if audit is not None:
-            bus.subscribe(_recorder(audit))
+            bus.subscribe(_AuditRecorder(audit))
         if config.spec.telemetry.otel:
             from laneway.telemetry.otel import build_tracer, is_available
 
@@ -265,12 +265,17 @@ class EngineCore:
         await self.state.aclose()
 
 
-def _recorder(audit: AuditSink) -> Callable[[Event], None]:
-    def record(event: Event) -> None:
-        if not isinstance(event, RequestStarted):  # start() already wrote it
-            audit.record(event)
+class _AuditRecorder:
+    """The audit sink as a subscriber (`start()` wrote RequestStarted already)."""
 
-    return record
+    def __init__(self, audit: AuditSink) -> None:
+        self._audit = audit
+        #: the event kinds the sink stores, when it says (`EventBus.wants`); None: all
+        self.events: frozenset[type] | None = getattr(audit, "events", None)
+
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, RequestStarted):
+            self._audit.record(event)
 
 
 __all__ = ["BudgetExceededError", "EngineCore"]

@@ -280,7 +280,7 @@ class Gateway:
             routing = core.routing
             tokens = request.estimated_input_tokens() if routing.uses_input_tokens else None
             decision = routing.route(ctx, input_tokens=tokens)
-        if core.bus.active:
+        if core.bus.wants(DecisionMade):
             core.bus.emit(DecisionMade(core.request_id_of(ctx), core.clock.wall(), decision))
         return decision
 

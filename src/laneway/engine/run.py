@@ -129,7 +129,7 @@ class RequestRun:
         attempt = Attempt(model, code, number, elapsed_ms, retried, credential=label)
         self.attempts.append(attempt)
         self.trace.append(f"{label}/{model.model}:{code}")
-        if self.core.bus.active:
+        if self.core.bus.wants(AttemptFinished):
             self.core.bus.emit(AttemptFinished(self.request_id, self.core.clock.wall(), attempt))
 
     def _note_retry(

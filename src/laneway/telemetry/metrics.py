@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from laneway.clock import Clock, SystemClock
 from laneway.events import (
@@ -131,6 +131,8 @@ class _Finished:
 
 class Metrics:
     """Counters, gauges and histograms for one gateway (see docs/audit.md for the list)."""
+
+    events: ClassVar[frozenset[type]]  # set below, from the handlers
 
     def __init__(
         self, *, namespace: str = "laneway", registry: Any = None, clock: Clock | None = None
@@ -384,6 +386,10 @@ _HANDLERS: dict[type, Any] = {
     BudgetChanged: Metrics._on_budget,
     RoutingCall: Metrics._on_routing_call,
 }
+
+
+#: the events it takes (`EventBus.wants`): DecisionMade, for one, is not built for it
+Metrics.events = frozenset(_HANDLERS)
 
 
 def render_metrics(metrics: Metrics) -> tuple[bytes, str]:
