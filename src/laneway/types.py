@@ -416,3 +416,4 @@ for _built_per_request in (
     StreamDone,
 ):
     faster_init(_built_per_request)
+del _built_per_request

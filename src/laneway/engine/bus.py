@@ -39,7 +39,7 @@ class EventBus:
         wanted: set[type] = set()
         for subscriber in self._subscribers:
             kinds = getattr(subscriber, "events", None)
-            if kinds is None:
+            if not isinstance(kinds, set | frozenset):  # names nothing (or not as a set)
                 self._wanted = None
                 return
             wanted.update(kinds)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest.mock import MagicMock
+
 from engine_scenario import ask, config, fake
 
 from laneway.audit.sink import StoreSink
@@ -44,6 +46,10 @@ def test_a_bus_wants_what_its_subscribers_name_and_everything_for_one_that_names
     bus.subscribe(everything)
     assert bus.wants(DecisionMade)
     bus.unsubscribe(everything)
+    anything = MagicMock()  # its `events` is no set of kinds: it takes everything
+    bus.subscribe(anything)
+    assert bus.wants(DecisionMade)
+    bus.unsubscribe(anything)
     assert not bus.wants(DecisionMade)
     bus.unsubscribe(finished_only)
     assert not bus.wants(RequestFinished)
