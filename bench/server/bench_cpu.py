@@ -58,14 +58,17 @@ def config(upstream: str, audit: str, metrics: bool, db: Path) -> dict[str, Any]
     }
 
 
-async def one(app: Any, gone: asyncio.Event) -> None:
+async def one(
+    app: Any, gone: asyncio.Event, body: bytes = BODY, scope: dict[str, Any] = SCOPE
+) -> None:
+    """One request through the ASGI app; after the body, `receive` waits for `gone`."""
     sent = False
 
     async def receive() -> dict[str, Any]:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": BODY, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": False}
         await gone.wait()
         return {"type": "http.disconnect"}
 
@@ -73,7 +76,7 @@ async def one(app: Any, gone: asyncio.Event) -> None:
         if message["type"] == "http.response.start":
             assert message["status"] == 200, message
 
-    await app(dict(SCOPE), receive, send)
+    await app(dict(scope), receive, send)
 
 
 async def drive(app: Any, total: int, concurrency: int) -> tuple[float, float]:

@@ -30,6 +30,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import bench_transport
+from bench_cpu import one
 
 from laneway.audit.sink import StoreSink
 from laneway.engine.gateway import Gateway
@@ -98,24 +99,6 @@ def scope(body: bytes) -> dict[str, Any]:
     }
 
 
-async def one(app: Any, body: bytes, gone: asyncio.Event) -> None:
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await gone.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start" and message["status"] != 200:
-            raise AssertionError(message)
-
-    await app(scope(body), receive, send)
-
-
 def minimal_app(port: int) -> Any:
     """The floor: parse the body, forward it with laneway's client, relay the answer."""
     transport = NativeTransport()
@@ -151,12 +134,13 @@ async def main(total: int, kind: str, audit: str, metrics: bool) -> None:
         f'{{"model":"{model}","stream":{stream},'
         '"messages":[{"role":"user","content":"Say hello."}]}'
     ).encode()
+    request_scope = scope(body)
     gone = asyncio.Event()
     indexes = iter(range(total))
 
     async def worker() -> None:
         for _ in indexes:
-            await one(app, body, gone)
+            await one(app, gone, body, request_scope)
 
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     if gateway is not None:
