@@ -90,10 +90,29 @@ async def store(store_factory: Any) -> AuditStore:
     return result
 
 
-async def test_pending_then_final_keeps_start_fields(store: AuditStore) -> None:
-    await store.write(WriteBatch(pending=[pending("r1", payload_sha256="abc", content=None)]))
-    assert [r.status for r in await store.select_requests(RequestFilter())] == ["pending"]
+async def test_a_final_row_replaces_the_pending_row(store: AuditStore) -> None:
+    """The sink gives a final row its start's fields and names the pending row it ends."""
+    await store.write(WriteBatch(pending=[pending("r1", payload_sha256="abc", job_id="j1")]))
+    [row] = await store.select_requests(RequestFilter())
+    assert (row.status, row.payload_sha256, row.job_id, row.host) == ("pending", "abc", "j1", "h1")
+    assert [r.request_id for r in await store.select_requests(RequestFilter(status="pending"))] == [
+        "r1"
+    ]
+    assert await store.select_requests(RequestFilter(model="glm-4.7")) == []
 
+    await store.write(
+        WriteBatch(finals=[final("r1", payload_sha256="abc", host="h1", pid=10)], ended=["r1"])
+    )
+    [row] = await store.select_requests(RequestFilter())
+    assert (row.status, row.payload_sha256, row.host) == ("success", "abc", "h1")
+    assert await store.select_requests(RequestFilter(status="pending")) == []
+    rule = Interrupted(host="h1", own_pid=10, is_alive=lambda pid: False, stale_before_ts=T0)
+    assert await store.mark_interrupted(rule, now_ts=T0 + 1) == 0  # nothing left pending
+
+
+async def test_an_orphan_final_keeps_the_pending_rows_start_fields(store: AuditStore) -> None:
+    """A final whose start the sink no longer held: the pending row's fields stay."""
+    await store.write(WriteBatch(pending=[pending("r1", payload_sha256="abc", content=None)]))
     chain = dump_json(["anthropic/claude-sonnet-4-5"])
     await store.write(
         WriteBatch(
@@ -105,30 +124,41 @@ async def test_pending_then_final_keeps_start_fields(store: AuditStore) -> None:
                     decision_fallback_chain=chain,
                     decision_estimated_cost_usd=0.0025,
                 )
-            ]
+            ],
+            ended=["r1"],
+            orphans=["r1"],
         )
     )
-    [row] = await store.select_requests(RequestFilter(request_id="r1"))
+    [row] = await store.select_requests(RequestFilter())
     assert row.fallback_chain() == ["anthropic/claude-sonnet-4-5"]
     assert row.decision_estimated_cost_usd == 0.0025
     assert row.status == "success"
     assert row.ts == T0  # the pending row's start time stays
-    assert row.payload_sha256 == "abc"
+    assert (row.payload_sha256, row.host, row.pid) == ("abc", "h1", 10)
     assert (row.tokens_in, row.tokens_out, row.cost_usd) == (10, 20, 0.001)
     assert row.attempt_list()[0]["code"] == "success"
     assert row.trace_list() == ["zai/glm-4.7:success"]
 
 
 async def test_final_without_pending_row_is_still_recorded(store: AuditStore) -> None:
-    await store.write(WriteBatch(finals=[final("r2", "failed", error_code="timeout")]))
+    await store.write(
+        WriteBatch(finals=[final("r2", "failed", error_code="timeout")], orphans=["r2"])
+    )
     [row] = await store.select_requests(RequestFilter())
     assert (row.request_id, row.status, row.error_code) == ("r2", "failed", "timeout")
 
 
 async def test_a_request_ends_exactly_once(store: AuditStore) -> None:
-    await store.write(WriteBatch(pending=[pending("r3")], finals=[final("r3", "success")]))
-    await store.write(WriteBatch(finals=[final("r3", "failed")]))
+    await store.write(WriteBatch(pending=[pending("r3")]))
+    await store.write(WriteBatch(finals=[final("r3", "success")], ended=["r3"]))
+    await store.write(WriteBatch(finals=[final("r3", "failed")], ended=["r3"]))
     await store.write(WriteBatch(pending=[pending("r3")]))  # a late duplicate start
+    [row] = await store.select_requests(RequestFilter())
+    assert row.status == "success"
+    assert await store.select_requests(RequestFilter(status="pending")) == []
+    # recovery drops the shadowed pending row instead of counting it interrupted
+    rule = Interrupted(host="h1", own_pid=99, is_alive=lambda pid: False, stale_before_ts=T0)
+    assert await store.mark_interrupted(rule, now_ts=T0 + 1) == 0
     [row] = await store.select_requests(RequestFilter())
     assert row.status == "success"
 

@@ -35,7 +35,9 @@ async def _open_and_close(sink: StoreSink) -> None:
 
 def _statuses(path: Path) -> dict[str, str]:
     with sqlite3.connect(path) as conn:
-        return dict(conn.execute("SELECT request_id, status FROM audit_requests").fetchall())
+        finished = conn.execute("SELECT request_id, status FROM audit_requests").fetchall()
+        in_flight = conn.execute("SELECT request_id, 'pending' FROM audit_pending").fetchall()
+    return dict(finished + in_flight)
 
 
 def test_rows_pending_at_kill_9_are_interrupted_on_next_start(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from laneway.audit.records import (
     EVENT_COLUMNS,
     FINAL_COLUMNS,
+    PENDING_COLUMNS,
     REQUEST_COLUMNS,
     RequestRow,
     RoutingEventRow,
@@ -23,12 +24,19 @@ from laneway.audit.store import Interrupted, RequestFilter
 
 _REQ_COLS = ", ".join(REQUEST_COLUMNS)
 _REQ_MARKS = ", ".join("?" for _ in REQUEST_COLUMNS)
+_PEND_COLS = ", ".join(PENDING_COLUMNS)
 _EVT_COLS = ", ".join(EVENT_COLUMNS)
+#: an `audit_pending` row read as an `audit_requests` row (readers see both tables)
+_PENDING_AS_REQUEST = ", ".join(
+    column if column in PENDING_COLUMNS else "'pending'" if column == "status" else "NULL"
+    for column in REQUEST_COLUMNS
+)
 
-_PENDING_CONFLICT = " ON CONFLICT (request_id) DO NOTHING"
-# A final status replaces `pending` (or an `interrupted` set by a too-eager recovery),
-# never another final status: each request ends exactly once. Every final column is
-# set, also the ones the insert leaves out: `excluded.x` of an omitted column is NULL.
+_KEEP_FIRST = " ON CONFLICT (request_id) DO NOTHING"
+# A final status replaces an `interrupted` set by a too-eager recovery (or a `pending`
+# row moved from `audit_pending`), never another final status: each request ends
+# exactly once. Every final column is set, also the ones the insert leaves out:
+# `excluded.x` of an omitted column is NULL.
 _FINAL_CONFLICT = (
     " ON CONFLICT (request_id) DO UPDATE SET "
     + ", ".join(f"{col} = excluded.{col}" for col in FINAL_COLUMNS)
@@ -36,23 +44,36 @@ _FINAL_CONFLICT = (
 )
 
 INSERT_PENDING = (
-    f"INSERT INTO audit_requests ({_REQ_COLS}) VALUES ({_REQ_MARKS})" + _PENDING_CONFLICT
+    f"INSERT INTO audit_pending ({_PEND_COLS}) "
+    f"VALUES ({', '.join('?' for _ in PENDING_COLUMNS)})" + _KEEP_FIRST
 )
 UPSERT_FINAL = f"INSERT INTO audit_requests ({_REQ_COLS}) VALUES ({_REQ_MARKS})" + _FINAL_CONFLICT
+DELETE_PENDING = "DELETE FROM audit_pending WHERE request_id = ?"
+#: a final whose start this process no longer holds (`WriteBatch.orphans`): its pending
+#: row moves first, so that the upsert keeps what only the pending row knew
+MOVE_PENDING = (
+    f"INSERT INTO audit_requests ({_PEND_COLS}, status) "
+    f"SELECT {_PEND_COLS}, 'pending' FROM audit_pending WHERE request_id = ?" + _KEEP_FIRST
+)
 INSERT_EVENT = (
     f"INSERT INTO audit_routing_events ({_EVT_COLS}) "
     f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
 )
 
-SELECT_PENDING = "SELECT request_id, host, pid, ts FROM audit_requests WHERE status = 'pending'"
-
-MARK_INTERRUPTED = (
-    "UPDATE audit_requests SET status = 'interrupted', error_code = 'interrupted', "
-    "finished_ts = ? WHERE request_id = ? AND status = 'pending'"
+#: a final row shadows a pending row of the same id (a late duplicate start, a batch
+#: written without `WriteBatch.ended`): readers skip it and recovery deletes it
+_SHADOWED = "EXISTS (SELECT 1 FROM audit_requests f WHERE f.request_id = audit_pending.request_id)"
+DELETE_SHADOWED = f"DELETE FROM audit_pending WHERE {_SHADOWED}"
+SELECT_PENDING = "SELECT request_id, host, pid, ts FROM audit_pending"
+#: (now_ts, request_id): the pending row becomes a final `interrupted` row
+INTERRUPT_PENDING = (
+    f"INSERT INTO audit_requests ({_PEND_COLS}, status, error_code, finished_ts) "
+    f"SELECT {_PEND_COLS}, 'interrupted', 'interrupted', CAST(? AS DOUBLE PRECISION) "
+    "FROM audit_pending WHERE request_id = ?" + _KEEP_FIRST
 )
 
 PRUNE_EVENTS = "DELETE FROM audit_routing_events WHERE ts < ?"
-PRUNE_REQUESTS = "DELETE FROM audit_requests WHERE ts < ? AND status <> 'pending'"
+PRUNE_REQUESTS = "DELETE FROM audit_requests WHERE ts < ?"  # requests in flight are elsewhere
 
 INSERT_SALT = "INSERT INTO audit_meta (key, value) VALUES ('user_salt', ?) ON CONFLICT DO NOTHING"
 SELECT_SALT = "SELECT value FROM audit_meta WHERE key = 'user_salt'"
@@ -65,11 +86,17 @@ def new_salt() -> str:
 
 
 _REQUEST_VALUES = attrgetter(*REQUEST_COLUMNS)  # one C call per row instead of a generator
+_PENDING_VALUES = attrgetter(*PENDING_COLUMNS)
 _EVENT_VALUES = attrgetter(*EVENT_COLUMNS)
 
 
 def request_params(row: RequestRow) -> tuple[Any, ...]:
     values: tuple[Any, ...] = _REQUEST_VALUES(row)
+    return values
+
+
+def pending_params(row: RequestRow) -> tuple[Any, ...]:
+    values: tuple[Any, ...] = _PENDING_VALUES(row)
     return values
 
 
@@ -128,38 +155,54 @@ class NonNullInserts:
         return sql
 
 
-PENDING_INSERTS = NonNullInserts(
-    "audit_requests", REQUEST_COLUMNS, _REQUEST_VALUES, _PENDING_CONFLICT
-)
+PENDING_INSERTS = NonNullInserts("audit_pending", PENDING_COLUMNS, _PENDING_VALUES, _KEEP_FIRST)
 FINAL_UPSERTS = NonNullInserts("audit_requests", REQUEST_COLUMNS, _REQUEST_VALUES, _FINAL_CONFLICT)
 EVENT_INSERTS = NonNullInserts("audit_routing_events", EVENT_COLUMNS, _EVENT_VALUES)
 
 
 def select_requests(query: RequestFilter) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
+    """Finished rows and, unless the filter rules them out, the requests in flight."""
+    shared = [
+        (f"{column} {op} ?", value)
+        for column, op, value in (
+            ("ts", ">=", query.since_ts),
+            ("ts", "<", query.until_ts),
+            ("lane", "=", query.lane),
+            ("request_id", "=", query.request_id),
+        )
+        if value is not None
+    ]
+    arms: list[str] = []
     params: list[Any] = []
-    for column, op, value in (
-        ("ts", ">=", query.since_ts),
-        ("ts", "<", query.until_ts),
-        ("lane", "=", query.lane),
-        ("status", "=", query.status),
-        ("request_id", "=", query.request_id),
-    ):
-        if value is not None:
-            clauses.append(f"{column} {op} ?")
-            params.append(value)
-    if query.model is not None:
-        clauses.append("(model = ? OR model LIKE ?)")
-        params.extend([query.model, f"%/{query.model}"])
-    sql = f"SELECT {_REQ_COLS} FROM audit_requests"
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
+    if query.status != "pending":
+        clauses = [clause for clause, _ in shared]
+        params.extend(value for _, value in shared)
+        if query.status is not None:
+            clauses.append("status = ?")
+            params.append(query.status)
+        if query.model is not None:
+            clauses.append("(model = ? OR model LIKE ?)")
+            params.extend([query.model, f"%/{query.model}"])
+        arms.append(_where(f"SELECT {_REQ_COLS} FROM audit_requests", clauses))
+    if query.model is None and query.status in (None, "pending"):  # in flight: no model yet
+        arms.append(
+            _where(
+                f"SELECT {_PENDING_AS_REQUEST} FROM audit_pending",
+                [f"NOT {_SHADOWED}", *(clause for clause, _ in shared)],
+            )
+        )
+        params.extend(value for _, value in shared)
+    sql = " UNION ALL ".join(arms)
     if query.limit is not None:
         sql += " ORDER BY ts DESC LIMIT ?"
         params.append(query.limit)
     else:
         sql += " ORDER BY ts"
     return sql, params
+
+
+def _where(select: str, clauses: list[str]) -> str:
+    return f"{select} WHERE {' AND '.join(clauses)}" if clauses else select
 
 
 def select_events(

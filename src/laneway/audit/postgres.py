@@ -90,12 +90,16 @@ class PostgresStore:
             async with conn.transaction():
                 if batch.pending:
                     await conn.executemany(
-                        _q(_sql.INSERT_PENDING), [_sql.request_params(r) for r in batch.pending]
+                        _q(_sql.INSERT_PENDING), [_sql.pending_params(r) for r in batch.pending]
                     )
+                if batch.orphans:
+                    await conn.executemany(_q(_sql.MOVE_PENDING), [(rid,) for rid in batch.orphans])
                 if batch.finals:
                     await conn.executemany(
                         _q(_sql.UPSERT_FINAL), [_sql.request_params(r) for r in batch.finals]
                     )
+                if batch.ended:
+                    await conn.executemany(_q(_sql.DELETE_PENDING), [(rid,) for rid in batch.ended])
                 if batch.events:
                     await conn.executemany(
                         _q(_sql.INSERT_EVENT), [_sql.event_params(r) for r in batch.events]
@@ -106,12 +110,14 @@ class PostgresStore:
     async def mark_interrupted(self, rule: Interrupted, *, now_ts: float) -> int:
         async def run(conn: Any) -> int:
             async with conn.transaction():
+                await conn.execute(_sql.DELETE_SHADOWED)
                 rows = [tuple(r) for r in await conn.fetch(_sql.SELECT_PENDING)]
                 gone = _sql.abandoned(rows, rule)
                 if gone:
                     await conn.executemany(
-                        _q(_sql.MARK_INTERRUPTED), [(now_ts, rid) for rid in gone]
+                        _q(_sql.INTERRUPT_PENDING), [(now_ts, rid) for rid in gone]
                     )
+                    await conn.executemany(_q(_sql.DELETE_PENDING), [(rid,) for rid in gone])
                 return len(gone)
 
         result: int = await self._run(run)

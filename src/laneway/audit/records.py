@@ -128,6 +128,23 @@ class RequestRow:
 
 REQUEST_COLUMNS: tuple[str, ...] = tuple(RequestRow.__dataclass_fields__)
 
+#: Columns of `audit_pending`: what a request's start knows (its status is `pending`).
+PENDING_COLUMNS: tuple[str, ...] = (
+    "request_id",
+    "ts",
+    "lane",
+    "phase",
+    "complexity",
+    "job_id",
+    "user_hash",
+    "user_id",
+    "prompt_version",
+    "payload_sha256",
+    "content",
+    "host",
+    "pid",
+)
+
 #: Columns a final event may set; `ts`, payload hash and content stay as `pending` wrote them.
 FINAL_COLUMNS: tuple[str, ...] = (
     "status",

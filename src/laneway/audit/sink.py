@@ -93,7 +93,10 @@ class StoreSink:
         self._policy = RecordPolicy()
         self._stale_after_s = stale_after_s
         self._seq = count()
-        self._started: set[str] = set()
+        # request id -> its start: in flight, then finished and waiting for its final
+        # row's batch, which takes from the start what the pending row knew
+        self._started: dict[str, RequestStarted] = {}
+        self._ended: dict[str, RequestStarted] = {}
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
         self.writer: AuditWriter[Event] = AuditWriter(
@@ -135,8 +138,8 @@ class StoreSink:
     async def start(self, event: RequestStarted) -> None:
         started = self._started
         if len(started) >= _MAX_TRACKED:
-            started.clear()  # finals went missing; at worst a duplicate no-op insert
-        started.add(event.request_id)
+            started.clear()  # finals went missing; their finals become orphans (WriteBatch)
+        started[event.request_id] = event
         if self.strict:
             if not self._opened:
                 await self.open()
@@ -148,7 +151,12 @@ class StoreSink:
         if isinstance(event, HELD_BY_REQUEST_ROW):
             return
         if isinstance(event, RequestFinished):
-            self._started.discard(event.request_id)
+            start = self._started.pop(event.request_id, None)
+            if start is not None:
+                ended = self._ended
+                if len(ended) >= _MAX_TRACKED:
+                    ended.clear()  # items were dropped unwritten; see `started` above
+                ended[event.request_id] = start
         elif isinstance(event, RequestStarted) and event.request_id in self._started:
             return  # already written by start()
         self.writer.submit(event)
@@ -165,11 +173,12 @@ class StoreSink:
     def _to_batch(self, events: list[Event]) -> WriteBatch:
         """Rows for one commit, built with one type lookup per event.
 
-        A request that starts and finishes within one batch (batched
-        durability, a request shorter than the linger) gets one row instead of
-        an insert and an upsert: its final row, inserted with what only the
-        pending row knows. Same transaction, same resulting row, half the
-        writes. A request id started twice in the batch is left alone.
+        A final row is inserted with what only the pending row knew, taken
+        from the request's start (`records.merge_started`). A request that
+        starts and finishes within one batch (batched durability, a request
+        shorter than the linger) gets no pending row at all; otherwise the
+        batch deletes the pending row an earlier one wrote (`WriteBatch.ended`).
+        A request id started twice in the batch is left alone.
         """
         policy = self._policy
         batch = WriteBatch()
@@ -177,16 +186,24 @@ class StoreSink:
         finals = batch.finals
         rows = batch.events
         seq = self._seq
+        ended = self._ended
         starts: dict[str, int] = {}  # request id -> its start's index; -1: started twice
         for event in events:
             if isinstance(event, RequestFinished):
                 final = records.final_row(event, policy)
-                at = starts.pop(final.request_id, -1)
-                if at >= 0:
+                request_id = final.request_id
+                start = ended.pop(request_id, None)
+                at = starts.pop(request_id, -1)
+                if at >= 0:  # started in this batch: no pending row to delete
                     start = pending[at]
                     assert start is not None  # each index leaves `starts` once
-                    records.merge_started(final, start, policy)
                     pending[at] = None
+                else:
+                    batch.ended.append(request_id)
+                    if start is None:
+                        batch.orphans.append(request_id)
+                if start is not None:
+                    records.merge_started(final, start, policy)
                 finals.append(final)
             elif isinstance(event, RequestStarted):
                 request_id = event.request_id

@@ -207,19 +207,24 @@ class SqliteStore:
     def _write_sync(self, batch: WriteBatch) -> None:
         conn = self._connection()
         with _transaction(conn):
-            for inserts, rows in (
-                (_sql.PENDING_INSERTS, batch.pending),
-                (_sql.FINAL_UPSERTS, batch.finals),
-                (_sql.EVENT_INSERTS, batch.events),
-            ):
-                if rows:
-                    conn.executemany(*inserts.params(rows))
+            if batch.pending:
+                conn.executemany(*_sql.PENDING_INSERTS.params(batch.pending))
+            if batch.orphans:
+                conn.executemany(_sql.MOVE_PENDING, [(rid,) for rid in batch.orphans])
+            if batch.finals:
+                conn.executemany(*_sql.FINAL_UPSERTS.params(batch.finals))
+            if batch.ended:
+                conn.executemany(_sql.DELETE_PENDING, [(rid,) for rid in batch.ended])
+            if batch.events:
+                conn.executemany(*_sql.EVENT_INSERTS.params(batch.events))
 
     def _mark_sync(self, rule: Interrupted, now_ts: float) -> int:
         conn = self._connection()
         with _transaction(conn):
+            conn.execute(_sql.DELETE_SHADOWED)
             gone = _sql.abandoned(conn.execute(_sql.SELECT_PENDING).fetchall(), rule)
-            conn.executemany(_sql.MARK_INTERRUPTED, [(now_ts, rid) for rid in gone])
+            conn.executemany(_sql.INTERRUPT_PENDING, [(now_ts, rid) for rid in gone])
+            conn.executemany(_sql.DELETE_PENDING, [(rid,) for rid in gone])
         return len(gone)
 
     def _prune_sync(self, before_ts: float) -> int:

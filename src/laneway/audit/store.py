@@ -28,11 +28,19 @@ class AuditError(LanewayError):
 
 @dataclass(slots=True)
 class WriteBatch:
-    """Everything one flush writes, in one transaction."""
+    """Everything one flush writes, in one transaction.
+
+    `ended`: request ids whose `audit_pending` row an earlier batch wrote and
+    whose final row this one holds, so the pending row goes. `orphans` (some
+    of `ended`): finals whose start the sink no longer holds; their pending row
+    moves into `audit_requests` before the final upsert, which keeps what it knew.
+    """
 
     pending: list[RequestRow] = field(default_factory=list)
     finals: list[RequestRow] = field(default_factory=list)
     events: list[RoutingEventRow] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.pending) + len(self.finals) + len(self.events)

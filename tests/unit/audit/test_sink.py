@@ -12,8 +12,9 @@ from typing import Literal
 
 import pytest
 
+from laneway.audit import sink as sink_module
 from laneway.audit import sqlite as sqlite_store
-from laneway.audit.records import RequestRow
+from laneway.audit.records import RecordPolicy, RequestRow
 from laneway.audit.sink import NullSink, StoreSink, build_audit_sink
 from laneway.audit.sqlite import SqliteStore
 from laneway.audit.store import AuditError, RequestFilter, WriteBatch
@@ -34,6 +35,9 @@ OPUS = ModelRef("anthropic", "claude-opus-4-5")
 CTX = TaskContext(
     lane="coding", phase="impl", complexity=Complexity.HIGH, job_id="j1", user_id="alice"
 )
+
+
+_HOST_PID = (RecordPolicy().host, RecordPolicy().pid)
 
 
 def started(rid: str = "r1", *, content: str | None = None) -> RequestStarted:
@@ -60,9 +64,14 @@ def finished(rid: str = "r1", *, output: str | None = None) -> RequestFinished:
     )
 
 
-def rows_of(
-    path: Path, sql: str = "SELECT request_id, status FROM audit_requests"
-) -> list[tuple[object, ...]]:
+#: finished requests and those in flight, as `laneway logs` reads them
+REQUESTS_AND_PENDING = (
+    "SELECT request_id, status FROM audit_requests "
+    "UNION ALL SELECT request_id, 'pending' FROM audit_pending"
+)
+
+
+def rows_of(path: Path, sql: str = REQUESTS_AND_PENDING) -> list[tuple[object, ...]]:
     """Read through a separate connection: what another process would see now."""
     with sqlite3.connect(path) as conn:
         try:
@@ -92,6 +101,46 @@ async def test_strict_start_commits_pending_row_before_returning(tmp_path: Path)
     await sink.start(started())
     assert rows_of(tmp_path / "a.db") == [("r1", "pending")]
     await sink.aclose()
+
+
+async def test_a_strict_request_moves_from_audit_pending_to_audit_requests(
+    tmp_path: Path,
+) -> None:
+    """In flight it is a row of the small `audit_pending` table (one b-tree page per
+    commit); its final row takes the start's fields and the pending row goes."""
+    path = tmp_path / "a.db"
+    sink = make_sink(path)
+    await sink.start(started())
+    assert rows_of(path, "SELECT request_id FROM audit_requests") == []
+    assert rows_of(path, "SELECT request_id, payload_sha256 FROM audit_pending") == [
+        ("r1", "p" * 64)
+    ]
+    sink.record(finished())
+    await sink.aclose()
+    assert rows_of(path, "SELECT request_id FROM audit_pending") == []
+    [(ts, status, payload, host, pid)] = rows_of(
+        path, "SELECT ts, status, payload_sha256, host, pid FROM audit_requests"
+    )
+    assert (ts, status, payload, host, pid) == (1_700_000_000.0, "success", "p" * 64, *_HOST_PID)
+    assert sink.writer.batches == 2
+
+
+async def test_a_final_whose_start_was_forgotten_keeps_the_pending_rows_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `_MAX_TRACKED` starts in flight the sink forgets them; the store moves the
+    pending row before the final upsert, so nothing the start wrote is lost."""
+    monkeypatch.setattr(sink_module, "_MAX_TRACKED", 1)
+    path = tmp_path / "a.db"
+    sink = make_sink(path)
+    await sink.start(started("r1"))
+    await sink.start(started("r2"))  # over the bound: r1's start is forgotten
+    sink.record(finished("r1"))
+    await sink.aclose()
+    assert rows_of(path, "SELECT request_id, status, payload_sha256, ts FROM audit_requests") == [
+        ("r1", "success", "p" * 64, 1_700_000_000.0)
+    ]
+    assert rows_of(path, "SELECT request_id FROM audit_pending") == [("r2",)]
 
 
 async def test_batched_start_returns_before_the_write_and_aclose_flushes(tmp_path: Path) -> None:

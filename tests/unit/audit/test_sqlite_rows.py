@@ -25,15 +25,19 @@ def pending(rid: str, **kw: object) -> RequestRow:
 
 async def test_rows_of_mixed_shapes_round_trip_unchanged(tmp_path: Path) -> None:
     """Columns NULL in every row are left out; a column filled in one row is bound in all."""
-    rows = [
+    in_flight = [
         pending("a"),
         pending("b", job_id="j1", phase="impl"),
-        pending("c", tokens_in=0, cost_usd=0.0, content=""),  # falsy values are not NULL
+        pending("c", prompt_version="", content=""),  # falsy values are not NULL
+    ]
+    finished = [
+        RequestRow("d", T0 + 1, "success", "coding"),
+        RequestRow("e", T0 + 2, "failed", "coding", tokens_in=0, cost_usd=0.0, output=""),
     ]
     store = SqliteStore(tmp_path / "a.db", clock=FakeClock())
     await store.open()
-    await store.write(WriteBatch(pending=rows))
-    assert await store.select_requests(RequestFilter()) == rows
+    await store.write(WriteBatch(pending=in_flight, finals=finished))
+    assert await store.select_requests(RequestFilter()) == in_flight + finished
     await store.aclose()
 
 
@@ -135,3 +139,53 @@ async def test_a_version_1_log_is_upgraded_and_its_old_rows_still_read(tmp_path:
         versions = [v for (v,) in conn.execute("SELECT version FROM audit_migrations ORDER BY 1")]
     conn.close()
     assert versions == [m.version for m in load_migrations("sqlite")]
+
+
+async def test_a_version_2_log_moves_its_pending_rows_to_audit_pending(tmp_path: Path) -> None:
+    """Schema version 3 keeps requests in flight in their own table; the upgrade moves
+    the rows a dead process left `pending` there, where recovery finds them."""
+    path = tmp_path / "v2.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(MIGRATIONS_TABLE)
+        for migration in load_migrations("sqlite")[:2]:
+            for statement in migration.statements():
+                conn.execute(statement)
+            conn.execute(_sql.INSERT_VERSION, (migration.version, migration.name, T0))
+        conn.execute(
+            "INSERT INTO audit_requests (request_id, ts, status, lane, job_id, host, pid, "
+            "payload_sha256) VALUES ('left', ?, 'pending', 'coding', 'j1', 'h1', 11, 'abc')",
+            (T0,),
+        )
+        conn.execute(
+            "INSERT INTO audit_requests (request_id, ts, status, lane) "
+            "VALUES ('done', ?, 'success', 'coding')",
+            (T0 + 1,),
+        )
+    conn.close()
+
+    store = SqliteStore(path, clock=FakeClock())
+    await store.open()
+    left, done = await store.select_requests(RequestFilter())
+    assert (left.request_id, left.status, left.job_id, left.payload_sha256) == (
+        "left",
+        "pending",
+        "j1",
+        "abc",
+    )
+    assert (done.request_id, done.status) == ("done", "success")
+    rule = Interrupted(host="h1", own_pid=99, is_alive=lambda pid: False, stale_before_ts=T0)
+    assert await store.mark_interrupted(rule, now_ts=T0 + 2) == 1
+    [left] = await store.select_requests(RequestFilter(request_id="left"))
+    await store.aclose()
+    assert (left.status, left.error_code, left.finished_ts, left.job_id) == (
+        "interrupted",
+        "interrupted",
+        T0 + 2,
+        "j1",
+    )
+    with sqlite3.connect(path) as conn:
+        indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        in_flight = conn.execute("SELECT count(*) FROM audit_pending").fetchone()[0]
+    conn.close()
+    assert "audit_requests_pending" not in indexes
+    assert in_flight == 0
