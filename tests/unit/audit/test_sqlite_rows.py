@@ -85,7 +85,7 @@ async def test_the_wal_restarts_under_steady_writes(
 
     Without it the WAL here ends with ~1700 frames (every commit since the start).
     """
-    monkeypatch.setattr(sqlite_store, "CHECKPOINT_EVERY", 5)
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_ROWS", 100)  # every 5 batches
     monkeypatch.setattr(sqlite_store, "WAL_RESTART_FRAMES", 1)
     store = SqliteStore(tmp_path / "a.db", clock=FakeClock())
     await store.open()
@@ -97,6 +97,25 @@ async def test_the_wal_restarts_under_steady_writes(
     await store.write(WriteBatch(pending=[pending("last")]))
     assert _wal_frames(tmp_path / "a.db") < 200
     assert len(await store.select_requests(RequestFilter())) == 4001
+    await store.aclose()
+
+
+async def test_checkpoints_follow_rows_written_not_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One-row commits (a strict start alone in flight) must not checkpoint every few
+    requests: a checkpoint's fixed cost is a connection and two fsyncs."""
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_ROWS", 50)
+    store = SqliteStore(tmp_path / "a.db", clock=FakeClock())
+    await store.open()
+    for i in range(49):
+        await store.write(WriteBatch(pending=[pending(f"r{i}")]))
+    assert store._checkpoint is None
+    await store.write(WriteBatch(pending=[pending("r49")]))
+    assert store._checkpoint is not None
+    await store._checkpoint
+    await store.write(WriteBatch(pending=[pending(f"s{i}") for i in range(50)]))
+    assert store._checkpoint is not None  # one batch of 50 rows is as many
     await store.aclose()
 
 
