@@ -5,8 +5,8 @@
 Reads `wrk-<target>-<kind>-<conns>-r<round>.txt` for every target that has them
 and keeps, per cell, the round with the median rps (its p50, p99 and CPU with
 it); prints one table (added p50 is over nginx direct for the same kind and
-connections), then laneway's ratios against the issue's targets and each
-gateway's peak RSS.
+connections), laneway's ratios against the issue's targets, the same ratios
+round by round, and each gateway's peak RSS.
 """
 
 from __future__ import annotations
@@ -67,13 +67,18 @@ def cpu_us_per_request(path: Path, requests: float) -> float | None:
     return ticks / per_second / requests * 1e6
 
 
-def load(work: Path) -> dict[tuple[str, str, int], Row]:
-    rows: dict[tuple[str, str, int], Row] = {}
+Cell = tuple[str, str, int]  # target, kind, connections
+
+
+def load_rounds(work: Path) -> dict[Cell, list[Row]]:
+    """Every cell's rounds, in round order."""
+    cells: dict[Cell, list[Row]] = {}
     for target in TARGETS:
         for kind in ("json", "stream"):
             for conns in (1, 32):
+                paths = work.glob(f"wrk-{target}-{kind}-{conns}-r*.txt")
                 rounds = []
-                for path in sorted(work.glob(f"wrk-{target}-{kind}-{conns}-r*.txt")):
+                for path in sorted(paths, key=lambda p: int(p.stem.rpartition("-r")[2])):
                     row = parse(path)
                     cpu_path = path.with_name("cpu-" + path.name.removeprefix("wrk-"))
                     cpu = cpu_us_per_request(cpu_path, row["requests"])
@@ -81,13 +86,51 @@ def load(work: Path) -> dict[tuple[str, str, int], Row]:
                         row["cpu_us"] = cpu
                     rounds.append(row)
                 if rounds:
-                    rounds.sort(key=lambda r: r["rps"])
-                    rows[(target, kind, conns)] = rounds[len(rounds) // 2]
-                    rows[(target, kind, conns)]["rounds"] = float(len(rounds))
+                    cells[(target, kind, conns)] = rounds
+    return cells
+
+
+def median_rounds(cells: dict[Cell, list[Row]]) -> dict[Cell, Row]:
+    rows: dict[Cell, Row] = {}
+    for cell, rounds in cells.items():
+        row = sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2]
+        rows[cell] = {**row, "rounds": float(len(rounds))}
     return rows
 
 
-def table(rows: dict[tuple[str, str, int], Row]) -> None:
+def by_round(cells: dict[Cell, list[Row]]) -> None:
+    """Each round's ratios: gateways measured minutes apart share the machine's phase,
+    which medians taken cell by cell may not (they can come from different rounds)."""
+    print(
+        "\nby round (same phase of the machine for every gateway in a round):\n\n"
+        "| laneway | kind | ÷ LiteLLM, 32 | ÷ TensorZero, 32 | added p50 ms, 1 conn "
+        "(minimal proxy; TensorZero) |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    for target in LANEWAYS:
+        for kind in ("json", "stream"):
+            ours32, ours1 = cells.get((target, kind, 32)), cells.get((target, kind, 1))
+            direct1 = cells.get(("direct", kind, 1))
+            if ours32 is None or ours1 is None or direct1 is None:
+                continue
+            ratios = []
+            for peer in ("litellm", "tensorzero"):
+                theirs = cells.get((peer, kind, 32), [])
+                pairs = zip(ours32, theirs, strict=False)
+                ratios.append(", ".join(f"{a['rps'] / b['rps']:.2f}×" for a, b in pairs))
+            added = []
+            for index, (ours, direct) in enumerate(zip(ours1, direct1, strict=False)):
+                refs = []
+                for peer in ("minimal", "tensorzero"):
+                    theirs = cells.get((peer, "json" if peer == "minimal" else kind, 1), [])
+                    if index < len(theirs):
+                        refs.append(f"{theirs[index]['p50'] - direct['p50']:.3f}")
+                added.append(f"{ours['p50'] - direct['p50']:.3f} ({'; '.join(refs)})")
+            cells_text = " | ".join([*ratios, ", ".join(added)])
+            print(f"| {TARGETS[target]} | {kind} | {cells_text} |")
+
+
+def table(rows: dict[Cell, Row]) -> None:
     rounds = int(max((row["rounds"] for row in rows.values()), default=1))
     print(f"each cell: the median-rps round of {rounds}, every gateway run in turn per round\n")
     print("| run | conns | rps | p50 ms | p99 ms | added p50 ms | CPU µs/request | non-2xx |")
@@ -108,7 +151,7 @@ def table(rows: dict[tuple[str, str, int], Row]) -> None:
                 )
 
 
-def ratios(rows: dict[tuple[str, str, int], Row]) -> None:
+def ratios(rows: dict[Cell, Row]) -> None:
     print(
         "\n| laneway | kind | added p50, 1 conn (≤ 0.3 ms) | ÷ minimal, 32 | ÷ LiteLLM, 32 "
         "(≥ 50×) | ÷ TensorZero, 32 (≥ 1×) |"
@@ -138,9 +181,12 @@ def ratios(rows: dict[tuple[str, str, int], Row]) -> None:
 
 
 def main(work: Path, rss: list[str]) -> None:
-    rows = load(work)
+    cells = load_rounds(work)
+    rows = median_rounds(cells)
     table(rows)
     ratios(rows)
+    if max((len(rounds) for rounds in cells.values()), default=0) > 1:
+        by_round(cells)
     print()
     for item in rss:
         target, _, kb = item.partition("=")
