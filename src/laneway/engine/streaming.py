@@ -157,6 +157,7 @@ class StreamRun(RequestRun):
             failure: ProviderError | None = None
             collector = _Collector()
             guard = StreamPiiGuard(self.policy)
+            screening = guard.active
             reads = ReadDeadline(max(0.05, self.deadline.remaining(self._now())))
             buffered = iter(opened.pending)
             try:
@@ -178,6 +179,9 @@ class StreamRun(RequestRun):
                         failure = delta.error
                         break
                     collector.add(delta)
+                    if not screening:  # nothing to hold back: no list per delta
+                        yield delta
+                        continue
                     released = _screen(delta, guard)
                     if released is None:
                         failure = _pii_failure(model)
@@ -238,9 +242,7 @@ class StreamRun(RequestRun):
 
 
 def _screen(delta: Delta, guard: StreamPiiGuard) -> list[Delta] | None:
-    """What may go to the caller now; None when the held text leaks PII."""
-    if not guard.active:
-        return [delta]
+    """What may go to the caller now (the guard is active); None when the held text leaks."""
     if isinstance(delta, TextDelta):
         ready = guard.feed(delta.text)
         if ready is None:

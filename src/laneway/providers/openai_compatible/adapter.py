@@ -112,7 +112,10 @@ class _ChunkReader:
             self.finished = self.complete = True
             return []
         deltas = parse_stream_event(event.data, provider=self._provider, model=self._model)
-        self.complete = self.complete or any(isinstance(d, FinishDelta) for d in deltas)
+        if not self.complete:  # a loop, not any(genexpr): this runs for every event
+            for delta in deltas:
+                if isinstance(delta, FinishDelta):
+                    self.complete = True
         return deltas
 
 
