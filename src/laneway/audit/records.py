@@ -333,11 +333,11 @@ def final_row(event: RequestFinished, policy: RecordPolicy) -> RequestRow:
 
 
 def merge_started(final: RequestRow, started: RequestStarted, policy: RecordPolicy) -> None:
-    """Give a fresh `final_row` what the upsert would keep from the request's `pending` row
+    """Give a fresh `final_row` what the request's `pending` row holds
     (`pending_row(started, policy)`), without building that row.
 
-    For a request whose start and finish share one batch: inserting this row
-    stores what inserting `pending` and then upserting `final` would.
+    For every final whose start the sink holds: inserting this row stores what
+    moving the pending row into `audit_requests` and upserting `final` would.
     """
     final.ts = started.ts
     final.lane = started.context.lane

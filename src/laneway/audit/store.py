@@ -30,10 +30,11 @@ class AuditError(LanewayError):
 class WriteBatch:
     """Everything one flush writes, in one transaction.
 
-    `ended`: request ids whose `audit_pending` row an earlier batch wrote and
-    whose final row this one holds, so the pending row goes. `orphans` (some
-    of `ended`): finals whose start the sink no longer holds; their pending row
-    moves into `audit_requests` before the final upsert, which keeps what it knew.
+    `ended`: request ids whose final row this batch holds and whose
+    `audit_pending` row, if any, an earlier batch wrote: that row goes.
+    `orphans` (some of `ended`): finals whose start the sink no longer holds;
+    their pending row moves into `audit_requests` before the final upsert,
+    which keeps what it knew.
     """
 
     pending: list[RequestRow] = field(default_factory=list)

@@ -14,6 +14,7 @@ from laneway.types import (
     Capability,
     CompletionRequest,
     ImagePart,
+    Message,
     ModelInfo,
     ModelRef,
     RoutingDecision,
@@ -43,16 +44,22 @@ def required_capabilities(
         needed.add(Capability.TOOLS)
     if request.response_format is not None and request.response_format.type == "json_schema":
         needed.add(Capability.JSON_SCHEMA)
-    if any(
-        isinstance(part, ImagePart)
-        for message in request.messages
-        if not isinstance(message.content, str)
-        for part in message.content
-    ):
+    if _has_image(request.messages):
         needed.add(Capability.VISION)
     if streaming:
         needed.add(Capability.STREAMING)
     return frozenset(needed)
+
+
+def _has_image(messages: tuple[Message, ...]) -> bool:
+    # loops, not any(genexpr): a generator is a call of its own, on every request
+    for message in messages:
+        content = message.content
+        if not isinstance(content, str):
+            for part in content:
+                if isinstance(part, ImagePart):
+                    return True
+    return False
 
 
 def plan_candidates(

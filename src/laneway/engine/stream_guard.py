@@ -18,7 +18,7 @@ DEFAULT_WINDOW = 96
 class StreamPiiGuard:
     def __init__(self, policy: OutputPolicy) -> None:
         self._policy = policy
-        longest_name = max((len(n) for n in policy.redact), default=0)
+        longest_name = max(map(len, policy.redact), default=0)
         self._window = max(DEFAULT_WINDOW, longest_name + 8)
         self._released_tail = ""
         self._held = ""

@@ -306,9 +306,15 @@ class _Collector:
             self.finish = delta.finish_reason
 
     def build(self, model: ModelRef) -> Completion:
-        calls = tuple(
-            ToolCall(self.call_meta[i][0], self.call_meta[i][1], "".join(self.calls[i]))
-            for i in sorted(self.calls)
+        calls = (
+            tuple(
+                [
+                    ToolCall(self.call_meta[i][0], self.call_meta[i][1], "".join(self.calls[i]))
+                    for i in sorted(self.calls)
+                ]
+            )
+            if self.calls
+            else ()
         )
         return Completion(
             content="".join(self.text),

@@ -64,7 +64,8 @@ def validate_output(completion: Completion, policy: OutputPolicy) -> None:
         )
     parsed = _parse_if_needed(text, policy)
     reasons = _structural_problems(parsed, policy)
-    reasons += [r for v in policy.validators if (r := _run_validator(v, text, parsed))]
+    if policy.validators:  # a comprehension is a function call even over nothing
+        reasons += [r for v in policy.validators if (r := _run_validator(v, text, parsed))]
     if reasons:
         raise OutputRejectedError(
             "output failed validation", code=ErrorCode.INVALID_RESPONSE, reasons=reasons

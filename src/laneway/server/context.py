@@ -96,6 +96,8 @@ def context_fields(
     headers: Mapping[str, str], metadata: Mapping[str, str]
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Split caller fields into named context fields and free-form metadata."""
+    if not metadata:  # the usual request: no comprehensions to run (a call each)
+        return dict(headers), {}
     named = {name: metadata[name] for name in _FIELDS if name in metadata}
     named.update(headers)
     extra = {key: value for key, value in metadata.items() if key not in _FIELDS}

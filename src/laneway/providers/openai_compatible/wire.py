@@ -157,7 +157,8 @@ def parse_response(data: Any, *, provider: str, model: str) -> Completion:
     refusal = message.get("refusal")
     if isinstance(refusal, str) and refusal and not content:
         content, finish = refusal, FinishReason.CONTENT_FILTER
-    calls = tuple(_tool_call(raw, provider, model) for raw in message.get("tool_calls") or ())
+    raw_calls = message.get("tool_calls")
+    calls = tuple([_tool_call(raw, provider, model) for raw in raw_calls]) if raw_calls else ()
     return Completion(
         content=content or "",
         provider=provider,
