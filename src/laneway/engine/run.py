@@ -89,7 +89,7 @@ class RequestRun:
         self._min_context: int | None = None
         # the clock's own functions, not methods around them: read ~6 times a request
         self._now = core.clock.monotonic
-        #: breakers may be shared by replicas through Redis: they need wall-clock time
+        #: for event timestamps and breakers (shared by replicas through Redis: wall time)
         self._wall = core.clock.wall
         self.deadline = Deadline(
             start=self._now(), total_s=lane.total_timeout_s, attempt_s=lane.attempt_timeout_s
@@ -107,9 +107,7 @@ class RequestRun:
         self.attempts.append(Attempt(model, reason, 0, 0.0, skipped=True))
         self.trace.append(f"{model}:{reason}")
         if self.core.bus.active:
-            self.core.bus.emit(
-                CandidateSkipped(self.request_id, self.core.clock.wall(), model, reason)
-            )
+            self.core.bus.emit(CandidateSkipped(self.request_id, self._wall(), model, reason))
 
     def _record(
         self,
@@ -126,7 +124,7 @@ class RequestRun:
         self.attempts.append(attempt)
         self.trace.append(f"{label}/{model.model}:{code}")
         if self.core.bus.wants(AttemptFinished):
-            self.core.bus.emit(AttemptFinished(self.request_id, self.core.clock.wall(), attempt))
+            self.core.bus.emit(AttemptFinished(self.request_id, self._wall(), attempt))
 
     def _note_retry(
         self, model: ModelRef, credential: Credential | None, code: str, delay_s: float
@@ -134,15 +132,11 @@ class RequestRun:
         label = credential.label if credential is not None else model.provider
         self.trace.append(f"{label}/{model.model}:retry")
         if self.core.bus.active:
-            self.core.bus.emit(
-                RetryScheduled(self.request_id, self.core.clock.wall(), model, code, delay_s)
-            )
+            self.core.bus.emit(RetryScheduled(self.request_id, self._wall(), model, code, delay_s))
 
     def _emit_transitions(self, model: ModelRef, transitions: tuple[Transition, ...]) -> None:
         for change in transitions:
-            self.core.bus.emit(
-                BreakerChanged(self.core.clock.wall(), model, change.old, change.new)
-            )
+            self.core.bus.emit(BreakerChanged(self._wall(), model, change.old, change.new))
 
     def attach(self, error: LanewayError) -> LanewayError:
         return error.attach(
@@ -211,9 +205,7 @@ class RequestRun:
         if not self.core.bus.active:
             return
         scope = f"job:{self.ctx.job_id}" if self.ctx.job_id else "task"
-        self.core.bus.emit(
-            BudgetChanged(self.request_id, self.core.clock.wall(), action, scope, usd, tokens)
-        )
+        self.core.bus.emit(BudgetChanged(self.request_id, self._wall(), action, scope, usd, tokens))
 
     async def _release(self, slot: Slot, *, success: Completion | None) -> None:
         """Commit or refund the slot's budget; always runs, even on cancellation."""

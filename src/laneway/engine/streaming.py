@@ -306,16 +306,10 @@ class _Collector:
             self.finish = delta.finish_reason
 
     def build(self, model: ModelRef) -> Completion:
-        calls = (
-            tuple(
-                [
-                    ToolCall(self.call_meta[i][0], self.call_meta[i][1], "".join(self.calls[i]))
-                    for i in sorted(self.calls)
-                ]
-            )
-            if self.calls
-            else ()
-        )
+        calls: tuple[ToolCall, ...] = ()
+        if self.calls:  # most streams have none: no comprehension to run
+            meta, parts = self.call_meta, self.calls
+            calls = tuple([ToolCall(*meta[i], "".join(parts[i])) for i in sorted(parts)])
         return Completion(
             content="".join(self.text),
             provider=model.provider,
