@@ -2,7 +2,8 @@
 # Instructions per request of the ASGI app (callgrind_app.py): the difference of a
 # 300- and a 1,300-request run, divided by 1,000, so start-up cancels out.
 #
-#   bash bench/server/callgrind.sh [json|stream] [batched|strict|off|minimal] [metrics 0|1]
+#   bash bench/server/callgrind.sh [json|stream|long] [batched|strict|off|minimal] [metrics 0|1]
+#   (long: a stream of 200 content deltas; SMALL/LARGE request counts, default 300/1300)
 #   PY=/path/to/python   another interpreter or venv (default .venv/bin/python)
 #
 # Needs valgrind. Instruction counts repeat run to run, whatever else the machine
@@ -18,6 +19,8 @@ count() {  # requests -> total instructions
         > "$OUT/log.$1" 2>&1 || { cat "$OUT/log.$1" >&2; exit 1; }
     sed -n 's/^summary: \([0-9]*\).*/\1/p' "$OUT/cg.$1"
 }
-small=$(count 300)
-large=$(count 1300)
-echo "$KIND audit=$AUDIT metrics=$METRICS: $(( (large - small) / 1000 )) instructions per request (callgrind files in $OUT)"
+SMALL="${SMALL:-300}" LARGE="${LARGE:-1300}"
+small=$(count "$SMALL")
+large=$(count "$LARGE")
+per=$(( (large - small) / (LARGE - SMALL) ))
+echo "$KIND audit=$AUDIT metrics=$METRICS: $per instructions per request (callgrind files in $OUT)"

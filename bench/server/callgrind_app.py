@@ -8,13 +8,14 @@ so that its batching does not depend on valgrind's speed; the GC is tuned as
 `laneway serve` tunes it. Run twice with two
 request counts; the difference per request cancels start-up:
 
-    bash bench/server/callgrind.sh [json|stream] [batched|strict|off|minimal] [metrics 0|1]
+    bash bench/server/callgrind.sh [json|stream|long] [batched|strict|off|minimal] [metrics 0|1]
 
-(`minimal`: the floor, a bare forwarding app on laneway's client, JSON only)
+(`long`: a stream of 200 content deltas, for the cost per delta; `minimal`: the floor,
+a bare forwarding app on laneway's client, JSON only)
 
 (the script prints instructions per request). Directly, without valgrind:
 
-    .venv/bin/python bench/server/callgrind_app.py REQUESTS [json|stream] [audit] [metrics]
+    .venv/bin/python bench/server/callgrind_app.py REQUESTS [json|stream|long] [audit] [metrics]
 """
 
 from __future__ import annotations
@@ -40,6 +41,21 @@ from laneway.server.app import _tune_gc, create_app
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "openai"
 JSON_BODY = (FIXTURES / "chat_completion.json").read_bytes()
 SSE_BODY = (FIXTURES / "stream_text.sse").read_bytes()
+LONG_DELTAS = 200
+
+
+def _long_stream() -> bytes:
+    """The fixture's stream with 200 content deltas of prose and numbers, as a model's
+    answer arrives (a word or two each), for the cost per delta."""
+    events = SSE_BODY.split(b"\n\n")
+    opening, content, tail = events[0], events[1], events[3:]
+    words = ["In", " 2024", " the", " gateway", " served", " 3", " models", " at", " 12.5", " ms"]
+    deltas = [
+        content.replace(b'"Hello"', orjson.dumps(words[i % len(words)])) for i in range(LONG_DELTAS)
+    ]
+    return b"\n\n".join([opening, *deltas, *tail])
+
+
 CONCURRENCY = 32
 
 
@@ -52,13 +68,17 @@ def _response(body: bytes, content_type: bytes) -> bytes:
 
 JSON_RESPONSE = _response(JSON_BODY, b"application/json")
 SSE_RESPONSE = _response(SSE_BODY, b"text/event-stream")
+LONG_RESPONSE = _response(_long_stream(), b"text/event-stream")
 
 
 class Upstream(bench_transport.Upstream):
-    """Answers with the SSE fixture under `/sse/`, the JSON fixture elsewhere."""
+    """Answers with the SSE fixture under `/sse/`, the long stream under `/long/`, the JSON
+    fixture elsewhere."""
 
     def answer(self, head: bytes) -> bytes:
-        return SSE_RESPONSE if head.startswith(b"POST /sse/") else JSON_RESPONSE
+        if head.startswith(b"POST /sse/"):
+            return SSE_RESPONSE
+        return LONG_RESPONSE if head.startswith(b"POST /long/") else JSON_RESPONSE
 
 
 def config(port: int, audit: str, metrics: bool) -> dict[str, Any]:
@@ -67,8 +87,13 @@ def config(port: int, audit: str, metrics: bool) -> dict[str, Any]:
         "providers": {
             "up": {"kind": "openai_compatible", "base_url": f"http://127.0.0.1:{port}/v1"},
             "upsse": {"kind": "openai_compatible", "base_url": f"http://127.0.0.1:{port}/sse/v1"},
+            "uplong": {"kind": "openai_compatible", "base_url": f"http://127.0.0.1:{port}/long/v1"},
         },
-        "lanes": {"bench": {"primary": "up/gpt-4o"}, "bench_stream": {"primary": "upsse/gpt-4o"}},
+        "lanes": {
+            "bench": {"primary": "up/gpt-4o"},
+            "bench_stream": {"primary": "upsse/gpt-4o"},
+            "bench_long": {"primary": "uplong/gpt-4o"},
+        },
         "server": {"keys": [{"key": "bench-key", "name": "bench"}]},
         "audit": {"enabled": False}
         if audit == "off"
@@ -128,8 +153,8 @@ async def main(total: int, kind: str, audit: str, metrics: bool) -> None:
     if isinstance(store_sink, StoreSink):  # rows wait for company 1 s, whatever valgrind's speed
         store_sink.writer._linger_s = 1.0
     _tune_gc()  # as `laneway serve` does at start-up
-    model = "bench_stream" if kind == "stream" else "bench"
-    stream = "true" if kind == "stream" else "false"
+    model = {"stream": "bench_stream", "long": "bench_long"}.get(kind, "bench")
+    stream = "false" if kind == "json" else "true"
     body = (
         f'{{"model":"{model}","stream":{stream},'
         '"messages":[{"role":"user","content":"Say hello."}]}'

@@ -12,9 +12,15 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-#: a quick scan first: _PHONE opens with a look-behind, so it is tried at every position
 _DIGIT = re.compile(r"\d")
-_PHONE = re.compile(r"(?<![\w.])\+?(?:\(\d{1,4}\)[\s.-]?)?\d[\d\s().-]{6,18}\d(?![\w])")
+_WORD = re.compile(r"\w")
+#: the core of every phone number below, searched first: most text has no such run
+_DIGIT_RUN = re.compile(r"\d[\d\s().-]{6,18}\d")
+#: the look-ahead for a first character rejects most positions before the look-behind runs
+_PHONE = re.compile(r"(?=[\d+(])(?<![\w.])\+?(?:\(\d{1,4}\)[\s.-]?)?\d[\d\s().-]{6,18}\d(?![\w])")
+#: the longest text _PHONE can match (1 + 7 + 1 + 18 + 1): a match that ends in new
+#: text starts at most this far before it (`stream_guard.py` scans no further back)
+PHONE_REACH = 28
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,18 +42,48 @@ def scan(
 ) -> list[PiiFinding]:
     """Kinds of PII found in `text`; the matched text itself is never returned."""
     findings: list[PiiFinding] = []
-    if emails and "@" in text and _EMAIL.search(text):  # `in`: no regex for most outputs
+    if emails and "@" in text and _EMAIL.search(text):  # `in`: no regex for most text
         findings.append(PiiFinding("email"))
-    if phones and _DIGIT.search(text):
-        for match in _PHONE.finditer(text):
-            if _is_phone(match.group(0)):
-                findings.append(PiiFinding("phone"))
-                break
-    if names:
-        lowered = text.casefold()
-        if any(n.strip() and _contains_word(lowered, n.strip().casefold()) for n in names):
-            findings.append(PiiFinding("name"))
+    if phones and _DIGIT.search(text) and _has_phone_from(text, 0):
+        findings.append(PiiFinding("phone"))
+    if names and has_name(text, names):
+        findings.append(PiiFinding("name"))
     return findings
+
+
+def has_email(text: str) -> bool:
+    return "@" in text and _EMAIL.search(text) is not None
+
+
+def has_phone(text: str, pos: int = 0) -> bool:
+    """Whether a phone number starts at or after `pos`; the text before `pos` still
+    counts as context (the look-behind sees it), unlike a slice."""
+    return _DIGIT_RUN.search(text, pos) is not None and _has_phone_from(text, pos)
+
+
+def _has_phone_from(text: str, pos: int) -> bool:
+    return any(_is_phone(match.group(0)) for match in _PHONE.finditer(text, pos))
+
+
+def new_phone(text: str, start: int) -> bool:
+    """Whether `text[start:]`, appended to `text[:start]`, brings a phone number in.
+
+    A match that ends in the appended part ends with a digit there and starts at
+    most `PHONE_REACH` before it. With no digit appended, only the match the old
+    text ended with can change, when a word character now follows it (its
+    closing look-ahead fails and a shorter candidate may pass). Otherwise every
+    match is one the old text held, scanned when it arrived.
+    """
+    if _DIGIT.search(text, start) is None and not (
+        0 < start < len(text) and text[start - 1].isdigit() and _WORD.match(text, start)
+    ):
+        return False
+    return has_phone(text, max(0, start - PHONE_REACH))
+
+
+def has_name(text: str, names: Collection[str]) -> bool:
+    lowered = text.casefold()
+    return any(n.strip() and _contains_word(lowered, n.strip().casefold()) for n in names)
 
 
 def _contains_word(haystack: str, needle: str) -> bool:

@@ -179,20 +179,21 @@ class StreamRun(RequestRun):
                         failure = delta.error
                         break
                     collector.add(delta)
-                    if not screening:  # nothing to hold back: no list per delta
+                    if not screening:
                         yield delta
-                        continue
-                    released = _screen(delta, guard)
-                    if released is None:
-                        failure = _pii_failure(model)
-                        break
-                    for item in released:
-                        yield item
-                if failure is None and guard.active:
-                    if (rest := guard.flush()) is None:
-                        failure = _pii_failure(model)
-                    elif rest:
-                        yield TextDelta(rest)
+                    elif isinstance(delta, TextDelta):
+                        ready = guard.feed(delta.text)
+                        if ready is None:
+                            failure = _pii_failure(model)
+                            break
+                        if ready:
+                            yield TextDelta(ready)
+                    else:  # a tool call, usage or finish comes after the text before it
+                        if held := guard.flush():
+                            yield TextDelta(held)
+                        yield delta
+                if failure is None and (held := guard.flush()):
+                    yield TextDelta(held)
             except TimeoutError:
                 failure = ProviderError(
                     "the stream passed the lane's deadline",
@@ -205,10 +206,10 @@ class StreamRun(RequestRun):
             finally:
                 reads.close()
                 await _close(iterator)
-            if failure is not None and failure.code is not ErrorCode.PII_LEAK and guard.active:
-                rest = guard.flush()  # the stream ended: held text that scans clean may go out
-                if rest:
-                    yield TextDelta(rest)
+            if failure is not None and failure.code is not ErrorCode.PII_LEAK:
+                held = guard.flush()  # the stream ended: held text, all scanned clean, may go out
+                if held:
+                    yield TextDelta(held)
             elapsed_ms = (self._now() - started) * 1000
             completion = collector.build(model)
             if failure is None:
@@ -239,19 +240,6 @@ class StreamRun(RequestRun):
             yield StreamDone(final)
         finally:
             await self._release(slot, success=final)
-
-
-def _screen(delta: Delta, guard: StreamPiiGuard) -> list[Delta] | None:
-    """What may go to the caller now (the guard is active); None when the held text leaks."""
-    if isinstance(delta, TextDelta):
-        ready = guard.feed(delta.text)
-        if ready is None:
-            return None
-        return [TextDelta(ready)] if ready else []
-    rest = guard.flush()  # anything else (tool call, usage, finish) comes after the text
-    if rest is None:
-        return None
-    return [TextDelta(rest), delta] if rest else [delta]
 
 
 def _pii_failure(model: ModelRef) -> ProviderError:

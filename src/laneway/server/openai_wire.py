@@ -446,39 +446,51 @@ def render_json(value: object) -> bytes:
 
 
 DONE = b"data: [DONE]\n\n"
+_OPENING_CHOICE = (
+    b'{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null,"logprobs":null}'
+)
 
 
 class ChunkWriter:
-    """Turns stream deltas into `chat.completion.chunk` SSE events for one response."""
+    """Turns stream deltas into `chat.completion.chunk` SSE events for one response.
 
-    __slots__ = ("_head", "_include_usage")
+    Every chunk repeats the same fields around its one choice, so they are
+    rendered once per response (`_head`, `_tail`) and a text chunk costs one
+    `orjson.dumps` of its text: a fifth of a whole chunk's rendering, paid per delta.
+    """
+
+    __slots__ = ("_head", "_include_usage", "_tail")
 
     def __init__(self, *, request_id: str, created: int, model: str, include_usage: bool) -> None:
         self._include_usage = include_usage
-        # Every chunk repeats these fields; OpenAI sends `usage: null` on content
-        # chunks when include_usage is on, so clients can tell them from the usage chunk.
-        self._head: dict[str, Any] = {
+        fields = {
             "id": completion_id(request_id),
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
         }
+        self._head = b"data: " + _dump(fields)[:-1] + b',"choices":['
+        # OpenAI sends `usage: null` on content chunks when include_usage is on, so
+        # clients can tell them from the usage chunk.
+        self._tail = b'],"usage":null}\n\n' if include_usage else b"]}\n\n"
 
-    def _event(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
-        body = {**self._head, "choices": choices}
-        if self._include_usage:
-            body["usage"] = None
-        body.update(extra)
-        return b"data: " + _dump(body) + b"\n\n"
+    def _event(self, choices: list[dict[str, Any]]) -> bytes:
+        return self._head + _dump(choices)[1:-1] + self._tail
 
     def _choice(self, delta: dict[str, Any], finish: str | None = None) -> list[dict[str, Any]]:
         return [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
 
     def opening(self) -> bytes:
-        return self._event(self._choice({"role": "assistant", "content": ""}))
+        return self._head + _OPENING_CHOICE + self._tail
 
     def text(self, delta: TextDelta) -> bytes:
-        return self._event(self._choice({"content": delta.text}))
+        return (
+            self._head
+            + b'{"index":0,"delta":{"content":'
+            + _dump(delta.text)
+            + b'},"finish_reason":null,"logprobs":null}'
+            + self._tail
+        )
 
     def tool_call(self, delta: ToolCallDelta) -> bytes:
         call: dict[str, Any] = {"index": delta.index}
@@ -504,8 +516,7 @@ class ChunkWriter:
         """The final usage chunk (empty choices); only when the client asked for it."""
         if not self._include_usage:
             return b""
-        body = {**self._head, "choices": [], "usage": _usage(usage)}
-        return b"data: " + _dump(body) + b"\n\n"
+        return self._head + b'],"usage":' + _dump(_usage(usage)) + b"}\n\n"
 
     @staticmethod
     def error(error: ApiError) -> bytes:

@@ -282,6 +282,27 @@ def test_chunks_follow_openai_stream_shape_with_usage() -> None:
     assert {e["id"] for e in events[:-1]} == {"chatcmpl-r"}  # type: ignore[index]
 
 
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_a_text_chunk_is_the_whole_openai_chunk_whatever_the_text(include_usage: bool) -> None:
+    """Text chunks are spliced from bytes rendered once per stream: quotes, newlines,
+    non-ASCII and JSON-looking text must still come back as one valid chunk."""
+    writer = ChunkWriter(request_id="r", created=9, model='m"odel', include_usage=include_usage)
+    for text in ['say "hi"\n', "naïve 字 \u2028", '"},{"x":1', "\\", ""]:
+        (chunk,) = _events(writer.text(TextDelta(text)))
+        expected: dict[str, object] = {
+            "id": "chatcmpl-r",
+            "object": "chat.completion.chunk",
+            "created": 9,
+            "model": 'm"odel',
+            "choices": [
+                {"index": 0, "delta": {"content": text}, "finish_reason": None, "logprobs": None}
+            ],
+        }
+        if include_usage:
+            expected["usage"] = None
+        assert chunk == expected
+
+
 def test_no_usage_chunk_unless_asked() -> None:
     writer = ChunkWriter(request_id="r", created=9, model="m", include_usage=False)
     assert writer.usage(Usage(1, 1)) == b""
