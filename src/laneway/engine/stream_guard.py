@@ -44,7 +44,11 @@ class StreamPiiGuard:
         """Text safe to send now ("" when all is held); None when a leak was found."""
         start = len(self._text)
         self._text = whole = self._text + text
-        if self._leaks(whole, start):
+        if (
+            (self._phones and new_phone(whole, start))
+            or (self._emails and "@" in whole and has_email(whole))
+            or (self._names and has_name(whole, self._names))
+        ):
             return None
         window = self._window
         cut = len(whole) - window
@@ -63,10 +67,3 @@ class StreamPiiGuard:
         ready = self._text[self._held_from :]
         self._held_from = len(self._text)
         return ready
-
-    def _leaks(self, whole: str, start: int) -> bool:
-        if self._phones and new_phone(whole, start):
-            return True
-        if self._emails and has_email(whole):
-            return True
-        return bool(self._names) and has_name(whole, self._names)

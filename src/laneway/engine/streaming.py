@@ -159,7 +159,8 @@ class StreamRun(RequestRun):
             guard = StreamPiiGuard(self.policy)
             screening = guard.active
             reads = ReadDeadline(max(0.05, self.deadline.remaining(self._now())))
-            buffered = iter(opened.pending)
+            pending = opened.pending
+            texts = collector.text
             try:
                 yield StreamOpened(
                     model,
@@ -167,31 +168,34 @@ class StreamRun(RequestRun):
                     (*self.trace, f"{label}/{model.model}:streaming"),
                     self.request_id,
                 )
-                while True:
-                    delta = next(buffered, None)
-                    if delta is None:
+                while True:  # per delta: the common case, text, takes the fewest steps
+                    if pending:
+                        delta = pending.pop(0)
+                    else:
                         try:
                             with reads:
                                 delta = await anext(iterator)
                         except StopAsyncIteration:
                             break
-                    if isinstance(delta, ErrorDelta):
-                        failure = delta.error
-                        break
-                    collector.add(delta)
-                    if not screening:
-                        yield delta
-                    elif isinstance(delta, TextDelta):
+                    if isinstance(delta, TextDelta):
+                        texts.append(delta.text)
+                        if not screening:
+                            yield delta
+                            continue
                         ready = guard.feed(delta.text)
                         if ready is None:
                             failure = _pii_failure(model)
                             break
                         if ready:
                             yield TextDelta(ready)
-                    else:  # a tool call, usage or finish comes after the text before it
-                        if held := guard.flush():
-                            yield TextDelta(held)
-                        yield delta
+                        continue
+                    if isinstance(delta, ErrorDelta):
+                        failure = delta.error
+                        break
+                    collector.add(delta)
+                    if held := guard.flush():  # a tool call, usage or finish follows the text
+                        yield TextDelta(held)
+                    yield delta
                 if failure is None and (held := guard.flush()):
                     yield TextDelta(held)
             except TimeoutError:

@@ -245,10 +245,6 @@ async def _stream(
     return 200
 
 
-async def _body(send: Send, chunk: bytes) -> None:
-    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-
 async def _relay(
     events: AsyncGenerator[StreamEvent, None], writer: ChunkWriter, send: Send, request_id: str
 ) -> tuple[Usage | None, bytes]:
@@ -264,10 +260,12 @@ async def _relay(
     try:
         async for event in events:
             if isinstance(event, TextDelta):
-                await _body(send, held + writer.text(event))
+                chunk = writer.text(event)
+                await send({"type": "http.response.body", "body": held + chunk, "more_body": True})
                 held = b""
             elif isinstance(event, ToolCallDelta):
-                await _body(send, held + writer.tool_call(event))
+                chunk = writer.tool_call(event)
+                await send({"type": "http.response.body", "body": held + chunk, "more_body": True})
                 held = b""
             elif isinstance(event, FinishDelta):
                 held += writer.finish(event)

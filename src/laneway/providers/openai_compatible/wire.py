@@ -18,6 +18,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from laneway.config.schema import OpenAICompatibleProvider, OpenAIProvider
 from laneway.errors import ErrorCode, ProviderError
 from laneway.providers._common import (
@@ -203,33 +205,40 @@ def parse_usage(raw: object) -> Usage:
 def parse_stream_event(
     data: str, *, provider: str = "openai", model: str | None = None
 ) -> list[Delta]:
-    """The deltas of one `chat.completion.chunk` (`data: [DONE]` is the caller's)."""
+    """The deltas of one `chat.completion.chunk` (`data: [DONE]` is the caller's).
+
+    One function, not three: it runs for every event of every stream.
+    """
     try:
-        chunk = decode_json(data)
+        chunk = orjson.loads(data)
     except ValueError as exc:
         raise invalid_response(provider, model, "a stream event is not valid JSON") from exc
     if not isinstance(chunk, dict):
         raise invalid_response(provider, model, "a stream event is not a JSON object")
-    if isinstance(chunk.get("error"), dict):
-        return [ErrorDelta(_stream_error(chunk["error"], provider, model))]
+    if isinstance(error := chunk.get("error"), dict):
+        return [ErrorDelta(_stream_error(error, provider, model))]
     deltas: list[Delta] = []
-    choices = chunk.get("choices") or ()
-    if choices and isinstance(choices[0], dict):
-        try:
-            deltas += _choice_deltas(choices[0])
-        except (AttributeError, TypeError) as exc:  # a field of the wrong JSON type
-            raise invalid_response(provider, model, "a stream event is malformed") from exc
-    if isinstance(chunk.get("usage"), dict):
-        deltas.append(UsageDelta(parse_usage(chunk["usage"])))
+    if choices := chunk.get("choices"):
+        choice = choices[0] if isinstance(choices, list) else None
+        if isinstance(choice, dict):
+            try:
+                delta = choice.get("delta") or {}
+                if isinstance(text := delta.get("content"), str) and text:
+                    deltas.append(TextDelta(text))
+                if calls := delta.get("tool_calls"):
+                    deltas += _tool_call_deltas(calls)
+            except (AttributeError, TypeError) as exc:  # a field of the wrong JSON type
+                raise invalid_response(provider, model, "a stream event is malformed") from exc
+            if isinstance(reason := choice.get("finish_reason"), str):
+                deltas.append(FinishDelta(_finish(reason)))
+    if (usage := chunk.get("usage")) is not None and isinstance(usage, dict):
+        deltas.append(UsageDelta(parse_usage(usage)))
     return deltas
 
 
-def _choice_deltas(choice: dict[str, Any]) -> list[Delta]:
+def _tool_call_deltas(calls: Any) -> list[Delta]:
     deltas: list[Delta] = []
-    delta = choice.get("delta") or {}
-    if isinstance(text := delta.get("content"), str) and text:
-        deltas.append(TextDelta(text))
-    for raw in delta.get("tool_calls") or ():
+    for raw in calls:
         function = raw.get("function") or {}
         deltas.append(
             ToolCallDelta(
@@ -239,8 +248,6 @@ def _choice_deltas(choice: dict[str, Any]) -> list[Delta]:
                 arguments=function.get("arguments") or "",
             )
         )
-    if isinstance(reason := choice.get("finish_reason"), str):
-        deltas.append(FinishDelta(_finish(reason)))
     return deltas
 
 
