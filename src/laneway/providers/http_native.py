@@ -211,7 +211,26 @@ class NativeTransport(_TransportBase):
 
 
 class NativeStream:
-    """An open streaming response (`HttpStream`): status and headers, then body chunks."""
+    """An open streaming response (`HttpStream`): status and headers, then body chunks.
+
+    Each wait for a chunk may last `timeout_s`. A model's stream waits once per
+    token or two, so the bound is one lazy timer, not a timer per wait: it is
+    armed for the first wait's end and, when it fires, fails the wait then in
+    progress if that one is due, else re-arms for that wait's end.
+    """
+
+    __slots__ = (
+        "_conn",
+        "_exchange",
+        "_pool",
+        "_released",
+        "_target",
+        "_timeout_s",
+        "_timer",
+        "_wait_started",
+        "headers",
+        "status",
+    )
 
     def __init__(
         self,
@@ -227,6 +246,8 @@ class NativeStream:
         self._target = target
         self._timeout_s = timeout_s
         self._released = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._wait_started = 0.0
         self.status = exchange.status
         self.headers: Mapping[str, str] = exchange.headers
 
@@ -250,17 +271,40 @@ class NativeStream:
                 raise StopAsyncIteration
             if exchange.error is not None:
                 raise _failure(exchange.error, self._target, self._timeout_s)
-            waiter = exchange.waiter = self._pool.loop.create_future()
+            loop = self._pool.loop
+            waiter = exchange.waiter = loop.create_future()
+            self._wait_started = loop.time()
+            if self._timer is None:
+                self._timer = loop.call_at(self._wait_started + self._timeout_s, self._check)
             try:
-                await _wait(waiter, self._timeout_s, self._target, self._timeout_s)
+                await waiter
+            except (_Expired, OSError, ValueError, zlib.error, httptools.HttpParserError) as exc:
+                cause = None if isinstance(exc, _Expired) else exc
+                raise _failure(exc, self._target, self._timeout_s) from cause
             finally:
                 exchange.waiter = None
+
+    def _check(self) -> None:
+        """The lazy timer fired: fail the wait in progress if it is due, else re-arm."""
+        self._timer = None
+        waiter = self._exchange.waiter
+        if waiter is None or waiter.done():
+            return  # no wait now: the next one arms the timer again
+        loop = self._pool.loop
+        due = self._wait_started + self._timeout_s
+        if loop.time() >= due:
+            waiter.set_exception(_Expired())
+        else:
+            self._timer = loop.call_at(due, self._check)
 
     async def read(self) -> bytes:
         return b"".join([chunk async for chunk in self.iter_bytes()])
 
     async def aclose(self) -> None:
         """Back to the pool when fully read; a half-read connection is closed, not reused."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if not self._released:
             self._released = True
             self._pool.release(self._conn)

@@ -339,6 +339,44 @@ async def test_a_stalled_stream_times_out_between_chunks(http: NativeTransport) 
         await server.stop()
 
 
+async def test_a_stream_slower_in_all_than_its_timeout_is_fine_while_each_wait_is_shorter(
+    http: NativeTransport,
+) -> None:
+    """The timeout bounds each wait for a chunk (one lazy timer re-armed as chunks come),
+    not the whole stream: 25 chunks 5 ms apart outlast a 60 ms timeout twice over."""
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    pieces = [chunked(b"data: {}\n\n")[:-5] for _ in range(25)]
+    server = await serve(lambda h: [head, *pieces, b"0\r\n\r\n"])
+    try:
+        stream = await http.open_stream(server.url + "/", headers={}, body=b"{}", timeout_s=0.06)
+        received = [chunk async for chunk in stream.iter_bytes()]
+        await stream.aclose()
+        assert b"".join(received) == b"data: {}\n\n" * 25
+    finally:
+        await server.stop()
+
+
+async def test_a_stream_that_stalls_after_some_chunks_times_out(http: NativeTransport) -> None:
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    pieces = [chunked(b"data: {}\n\n")[:-5] for _ in range(5)]
+    server = await serve(lambda h: [head, *pieces])  # then nothing more
+    try:
+        stream = await http.open_stream(server.url + "/", headers={}, body=b"{}", timeout_s=0.1)
+        received: list[bytes] = []
+
+        async def read_all() -> None:
+            async for chunk in stream.iter_bytes():  # 5 ms apart: each within 0.1 s
+                received.append(chunk)
+
+        with pytest.raises(TransportError) as caught:
+            await read_all()
+        assert caught.value.kind == "timeout"
+        assert b"".join(received) == b"data: {}\n\n" * 5
+        await stream.aclose()
+    finally:
+        await server.stop()
+
+
 @pytest.fixture(scope="module")
 def authority() -> trustme.CA:
     return trustme.CA()
