@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Instructions per request of the ASGI app (callgrind_app.py): the difference of a
-# 300- and a 1,300-request run, divided by 1,000, so start-up cancels out.
+# 300- and a 1,300-request run (SMALL, LARGE), divided by the difference in requests,
+# so start-up cancels out.
 #
 #   bash bench/server/callgrind.sh [json|stream|long] [batched|strict|off|minimal] [metrics 0|1]
-#   (long: a stream of 200 content deltas; SMALL/LARGE request counts, default 300/1300)
+#   (long: a stream of 200 content deltas; try SMALL=20 LARGE=120, it is slow under valgrind)
 #   PY=/path/to/python   another interpreter or venv (default .venv/bin/python)
 #
 # Needs valgrind. Instruction counts repeat run to run, whatever else the machine

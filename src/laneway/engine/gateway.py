@@ -8,7 +8,6 @@ async for event in gw.stream(request, ctx): ...
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -212,13 +211,16 @@ class Gateway:
             try:
                 opened = await run.open()
                 # nothing may run between: `rest` releases the slot `open` took
-                async with contextlib.aclosing(run.rest(opened)) as events:
+                events = run.rest(opened)
+                try:  # `aclosing`'s work without its two coroutines per stream
                     async for event in events:
                         if isinstance(event, StreamDone):
                             done = event.completion
                         elif isinstance(event, ErrorDelta):
                             late = event
                         yield event
+                finally:
+                    await events.aclose()
             finally:  # as in `_complete`: the per-task budget scope must not outlive the stream
                 await self._core.forget_task(ctx, lane)
         except LanewayError as exc:

@@ -9,7 +9,6 @@ sees it before the caller does (`stream_guard.py`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -258,8 +257,10 @@ def _pii_failure(model: ModelRef) -> ProviderError:
 async def _close(iterator: AsyncIterator[Delta]) -> None:
     closer = getattr(iterator, "aclose", None)
     if closer is not None:
-        with contextlib.suppress(Exception):  # a broken stream's close must not hide the failure
+        try:
             await closer()
+        except Exception:  # a broken stream's close must not hide the failure
+            return
 
 
 @dataclass(slots=True)
@@ -275,7 +276,11 @@ class _Opened:
 
 
 class _Collector:
-    """Builds the final Completion from a stream's deltas."""
+    """Builds the final Completion from a stream's deltas.
+
+    Text goes straight into `text` (the stream loop appends it: the hot path);
+    every other delta through `add`.
+    """
 
     def __init__(self) -> None:
         self.text: list[str] = []
@@ -285,9 +290,7 @@ class _Collector:
         self.finish = FinishReason.STOP
 
     def add(self, delta: Delta) -> None:
-        if isinstance(delta, TextDelta):
-            self.text.append(delta.text)
-        elif isinstance(delta, ToolCallDelta):
+        if isinstance(delta, ToolCallDelta):
             parts = self.calls.setdefault(delta.index, [])
             parts.append(delta.arguments)
             old_id, old_name = self.call_meta.get(delta.index, ("", ""))

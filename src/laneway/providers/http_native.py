@@ -278,7 +278,7 @@ class NativeStream:
                 self._timer = loop.call_at(self._wait_started + self._timeout_s, self._check)
             try:
                 await waiter
-            except (_Expired, OSError, ValueError, zlib.error, httptools.HttpParserError) as exc:
+            except _WAIT_ERRORS as exc:
                 cause = None if isinstance(exc, _Expired) else exc
                 raise _failure(exc, self._target, self._timeout_s) from cause
             finally:
@@ -325,7 +325,7 @@ async def _wait(
         timer = future.get_loop().call_later(within_s, _expire, future)
     try:
         await future
-    except (_Expired, OSError, ValueError, zlib.error, httptools.HttpParserError) as exc:
+    except _WAIT_ERRORS as exc:
         raise _failure(exc, target, timeout_s) from (None if isinstance(exc, _Expired) else exc)
     finally:
         if timer is not None:
@@ -334,6 +334,10 @@ async def _wait(
 
 class _Expired(Exception):
     """The future's time ran out (internal: becomes a timeout `TransportError`)."""
+
+
+#: what a wait for the answer may end in, each turned into a `TransportError`
+_WAIT_ERRORS = (_Expired, OSError, ValueError, zlib.error, httptools.HttpParserError)
 
 
 def _expire(future: asyncio.Future[None]) -> None:

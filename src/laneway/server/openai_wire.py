@@ -456,7 +456,7 @@ class ChunkWriter:
 
     Every chunk repeats the same fields around its one choice, so they are
     rendered once per response (`_head`, `_tail`) and a text chunk costs one
-    `orjson.dumps` of its text: a fifth of a whole chunk's rendering, paid per delta.
+    `orjson.dumps` of its text: a third of a whole chunk's rendering, paid per delta.
     """
 
     __slots__ = ("_head", "_include_usage", "_tail")
