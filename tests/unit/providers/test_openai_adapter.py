@@ -519,8 +519,14 @@ def test_check_credentials_reports_without_network(
 
 @pytest.mark.parametrize(
     "event",
-    [b"data: {not json\n\n", b'data: {"choices": [{"delta": "text"}]}\n\n', b"data: [1]\n\n"],
-    ids=["not-json", "wrong-type", "not-object"],
+    [
+        b"data: {not json\n\n",
+        b'data: {"choices": [{"delta": "text"}]}\n\n',
+        b"data: [1]\n\n",
+        b'data: {"choices": {"0": {"delta": {"content": "hi"}}}}\n\n',
+        b'data: {"choices": "hi"}\n\n',
+    ],
+    ids=["not-json", "wrong-type", "not-object", "choices-an-object", "choices-a-string"],
 )
 async def test_malformed_stream_event_ends_with_invalid_response(
     upstream: Upstream, transport: HttpxTransport, clock: FakeClock, event: bytes

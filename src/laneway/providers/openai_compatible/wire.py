@@ -219,8 +219,9 @@ def parse_stream_event(
         return [ErrorDelta(_stream_error(error, provider, model))]
     deltas: list[Delta] = []
     if choices := chunk.get("choices"):
-        choice = choices[0] if isinstance(choices, list) else None
-        if isinstance(choice, dict):
+        if not isinstance(choices, list):
+            raise invalid_response(provider, model, "a stream event is malformed")
+        if isinstance(choice := choices[0], dict):
             try:
                 delta = choice.get("delta") or {}
                 if isinstance(text := delta.get("content"), str) and text:
