@@ -128,17 +128,15 @@ class RequestRow:
 
 REQUEST_COLUMNS: tuple[str, ...] = tuple(RequestRow.__dataclass_fields__)
 
+#: The task context's columns, which both a start and a final event set.
+_CONTEXT_COLUMNS = ("phase", "complexity", "job_id", "user_hash", "user_id", "prompt_version")
+
 #: Columns of `audit_pending`: what a request's start knows (its status is `pending`).
 PENDING_COLUMNS: tuple[str, ...] = (
     "request_id",
     "ts",
     "lane",
-    "phase",
-    "complexity",
-    "job_id",
-    "user_hash",
-    "user_id",
-    "prompt_version",
+    *_CONTEXT_COLUMNS,
     "payload_sha256",
     "content",
     "host",
@@ -149,12 +147,7 @@ PENDING_COLUMNS: tuple[str, ...] = (
 FINAL_COLUMNS: tuple[str, ...] = (
     "status",
     "finished_ts",
-    "phase",
-    "complexity",
-    "job_id",
-    "user_hash",
-    "user_id",
-    "prompt_version",
+    *_CONTEXT_COLUMNS,
     "decision_model",
     "decision_method",
     "decision_rule_index",

@@ -474,11 +474,10 @@ class ChunkWriter:
         # clients can tell them from the usage chunk.
         self._tail = b'],"usage":null}\n\n' if include_usage else b"]}\n\n"
 
-    def _event(self, choices: list[dict[str, Any]]) -> bytes:
-        return self._head + _dump(choices)[1:-1] + self._tail
-
-    def _choice(self, delta: dict[str, Any], finish: str | None = None) -> list[dict[str, Any]]:
-        return [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+    def _event(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        """A chunk whose one choice carries `delta` (and `finish`)."""
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        return self._head + _dump(choice) + self._tail
 
     def opening(self) -> bytes:
         return self._head + _OPENING_CHOICE + self._tail
@@ -501,16 +500,14 @@ class ChunkWriter:
         if delta.name is not None:
             function["name"] = delta.name
         call["function"] = function
-        return self._event(self._choice({"tool_calls": [call]}))
+        return self._event({"tool_calls": [call]})
 
     def finish(self, delta: FinishDelta) -> bytes:
-        return self._event(self._choice({}, delta.finish_reason.value))
+        return self._event({}, delta.finish_reason.value)
 
     def text_answer(self, message: str) -> bytes:
         """A whole answer in one content chunk plus its finish (degraded lanes)."""
-        return self._event(self._choice({"content": message})) + self._event(
-            self._choice({}, "stop")
-        )
+        return self._event({"content": message}) + self._event({}, "stop")
 
     def usage(self, usage: Usage) -> bytes:
         """The final usage chunk (empty choices); only when the client asked for it."""
