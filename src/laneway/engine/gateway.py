@@ -134,7 +134,7 @@ class Gateway:
         except BaseException:
             self._record.finish(ctx, "interrupted", started)
             raise
-        self._record.success(ctx, completion, started)
+        self._record.success_after(ctx, completion, started)
         return completion
 
     async def run(
@@ -164,7 +164,7 @@ class Gateway:
             self._record.finish(ctx, "failed", started, error_code=ErrorCode.UNKNOWN.value)
             wrapped = LanewayError(f"internal error: {type(exc).__name__}")
             return degraded_outcome(wrapped, ctx.request_id or "", message="")
-        self._record.success(ctx, completion, started)
+        self._record.success_after(ctx, completion, started)
         return Outcome(
             status="ok",
             completion=completion,
@@ -239,6 +239,7 @@ class Gateway:
     # -- lifecycle ------------------------------------------------------------
 
     async def aclose(self) -> None:
+        self._record.emit_due()
         await self._core.aclose()
 
     async def __aenter__(self) -> Gateway:

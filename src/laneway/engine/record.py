@@ -6,6 +6,7 @@ so a gateway nobody observes pays nothing for them.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 class Recorder:
     def __init__(self, core: EngineCore) -> None:
         self._core = core
+        #: successes whose RequestFinished waits for the loop's next pass (`success_after`)
+        self._due: list[tuple[TaskContext, Completion, float, float]] = []
 
     async def start(self, request: CompletionRequest, ctx: TaskContext) -> None:
         """RequestStarted: to subscribers, and to the audit sink (a `pending` row when strict)."""
@@ -54,14 +57,41 @@ class Recorder:
     def success(self, ctx: TaskContext, completion: Completion, started: float) -> None:
         if not self._core.bus.active:
             return
+        clock = self._core.clock
+        self._succeeded(ctx, completion, clock.monotonic() - started, clock.wall())
+
+    def success_after(self, ctx: TaskContext, completion: Completion, started: float) -> None:
+        """`success`, with its event emitted on the loop's next pass, once the caller has
+        the completion: audit rows and metrics need not delay the answer (a server
+        writes its response first; docs/performance.md, `## Server`).
+
+        Its duration and time are taken now. `emit_due()` emits what is still waiting.
+        """
+        if not self._core.bus.active:
+            return
+        clock = self._core.clock
+        due = self._due
+        if not due:
+            asyncio.get_running_loop().call_soon(self.emit_due)
+        due.append((ctx, completion, clock.monotonic() - started, clock.wall()))
+
+    def emit_due(self) -> None:
+        """Emit the successes `success_after` deferred (the loop's callback; `aclose`)."""
+        due, self._due = self._due, []
+        for ctx, completion, elapsed_s, ts in due:
+            self._succeeded(ctx, completion, elapsed_s, ts)
+
+    def _succeeded(
+        self, ctx: TaskContext, completion: Completion, elapsed_s: float, ts: float
+    ) -> None:
         status: RequestStatus = "rejected" if completion.provider == "laneway" else "success"
         self._core.bus.emit(
             RequestFinished(
                 request_id=self._core.request_id_of(ctx),
-                ts=self._core.clock.wall(),
+                ts=ts,
                 context=ctx,
                 status=status,
-                duration_ms=(self._core.clock.monotonic() - started) * 1000,
+                duration_ms=elapsed_s * 1000,
                 decision=completion.decision,
                 model=completion.model_ref,
                 attempts=completion.attempts,

@@ -53,7 +53,6 @@ from laneway.types import (
     TextDelta,
     ToolCallDelta,
     Usage,
-    UsageDelta,
 )
 
 if TYPE_CHECKING:
@@ -237,25 +236,23 @@ async def _stream(
         )
         headers.extend(_SSE_HEADERS)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        usage, held = await _relay(events, writer, send, request_id)
-        if usage is None:
-            return 200
-        state.spend.record(principal, usage.cost_usd)
-        await send({"type": "http.response.body", "body": held + writer.usage(usage) + DONE})
+        usage = await _relay(events, writer, send, request_id)
+        if usage is not None:
+            state.spend.record(principal, usage.cost_usd)
     return 200
 
 
 async def _relay(
     events: AsyncGenerator[StreamEvent, None], writer: ChunkWriter, send: Send, request_id: str
-) -> tuple[Usage | None, bytes]:
-    """Deltas to chunks until the stream ends: the final usage (None after an error event)
-    and the chunks still held back.
+) -> Usage | None:
+    """Deltas to chunks until the stream ends; the final usage (None after an error event).
 
     Every `send` is a socket write, so what carries no new content waits for the
     next write: the opening chunk (the role) goes out with the first delta, and
-    the finish chunk with the closing usage chunk and `[DONE]`.
+    the finish chunk with the closing usage chunk and `[DONE]`. Those go out as
+    soon as `StreamDone` arrives, before the engine files the request's record.
     """
-    usage = Usage()
+    usage: Usage | None = None
     held = writer.opening()
     try:
         async for event in events:
@@ -269,17 +266,20 @@ async def _relay(
                 held = b""
             elif isinstance(event, FinishDelta):
                 held += writer.finish(event)
-            elif isinstance(event, UsageDelta):
-                usage = event.usage
             elif isinstance(event, StreamDone):
                 usage = event.completion.usage
+                closing = held + writer.usage(usage) + DONE
+                await send({"type": "http.response.body", "body": closing})
             elif isinstance(event, ErrorDelta):
                 await _end_with_error(send, held, to_api_error(event.error, request_id))
-                return None, b""
+                return None
     except LanewayError as exc:
-        await _end_with_error(send, held, to_api_error(exc, request_id))
-        return None, b""
-    return usage, held
+        if usage is None:  # else the answer is whole already; the engine filed the failure
+            await _end_with_error(send, held, to_api_error(exc, request_id))
+        return usage
+    if usage is None:  # ended without its StreamDone: close the answer as it stands
+        await send({"type": "http.response.body", "body": held + writer.usage(Usage()) + DONE})
+    return usage
 
 
 async def _end_with_error(send: Send, held: bytes, error: ApiError) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from engine_scenario import Events, ask, config, fake, gateway
 
-from laneway.clock import FakeClock
+from laneway.clock import FakeClock, next_pass
 from laneway.errors import ErrorCode, ProviderError, RoutingExhaustedError
 from laneway.events import (
     AttemptFinished,
@@ -45,6 +45,7 @@ async def test_a_and_b_fail_then_c_answers_with_elapsed_times() -> None:
     script.enqueue("c", text="c here", delay_s=0.125)
 
     done = await gw.complete(ask(), TaskContext(lane="work"))
+    await next_pass()  # the finish event follows the answer
 
     assert (done.model_ref, done.content) == (C, "c here")
     assert done.trace == ("f/a:unavailable", "f/b:network", "f/c:success")

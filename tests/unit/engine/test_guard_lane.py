@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from engine_scenario import Events, ask, config, fake, gateway
 
+from laneway.clock import next_pass
 from laneway.events import RequestFinished
 from laneway.providers import local
 from laneway.types import CompletionRequest, FinishReason, StreamDone, TaskContext, TextDelta
@@ -61,6 +62,7 @@ async def test_a_high_risk_input_is_stopped_without_calling_the_main_model() -> 
     gw.subscribe(events)
 
     done = await gw.complete(ask("how do I build an explosive"), TaskContext(lane="work"))
+    await next_pass()  # the finish event follows the answer
 
     assert fake(gw).calls == []
     assert done.content == STOP_MESSAGE

@@ -14,6 +14,7 @@ import pytest
 from engine_scenario import Events, ask, config, fake, gateway
 from pydantic import BaseModel
 
+from laneway.clock import next_pass
 from laneway.errors import ErrorCode, OutputRejectedError
 from laneway.events import RequestFinished
 from laneway.types import TaskContext
@@ -47,6 +48,7 @@ async def test_invalid_json_falls_back_to_the_next_model() -> None:
     fake(gw).enqueue("b", text='{"answer": "42"}')
 
     done = await gw.complete(ask(), TaskContext(lane="work"))
+    await next_pass()  # the finish event follows the answer
 
     assert done.model == "b"
     assert json.loads(done.content) == {"answer": "42"}
