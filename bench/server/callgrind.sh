@@ -6,6 +6,7 @@
 #   bash bench/server/callgrind.sh [json|stream|long] [batched|strict|off|minimal] [metrics 0|1]
 #   (long: a stream of 200 content deltas; try SMALL=20 LARGE=120, it is slow under valgrind)
 #   PY=/path/to/python   another interpreter or venv (default .venv/bin/python)
+#   CONCURRENCY=N        requests in flight at once (default 32; 1: one at a time)
 #
 # Needs valgrind. Instruction counts repeat run to run, whatever else the machine
 # does, which makes them the measure for small A/B changes (docs/performance.md).

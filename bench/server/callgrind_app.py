@@ -21,6 +21,7 @@ a bare forwarding app on laneway's client, JSON only)
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -56,7 +57,7 @@ def _long_stream() -> bytes:
     return b"\n\n".join([opening, *deltas, *tail])
 
 
-CONCURRENCY = 32
+CONCURRENCY = int(os.environ.get("CONCURRENCY", "32"))  # 1: a strict start commits alone
 
 
 def _response(body: bytes, content_type: bytes) -> bytes:

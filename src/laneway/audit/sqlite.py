@@ -209,6 +209,12 @@ class SqliteStore:
 
     def _write_sync(self, batch: WriteBatch) -> None:
         conn = self._connection()
+        if len(batch) == 1 and batch.pending:
+            # a strict start alone in flight: one statement is its own transaction,
+            # without BEGIN and COMMIT as two more (docs/performance.md, `## Server`)
+            sql, rows = _sql.PENDING_INSERTS.params(batch.pending)
+            conn.execute(sql, rows[0])
+            return
         with _transaction(conn):
             if batch.pending:
                 conn.executemany(*_sql.PENDING_INSERTS.params(batch.pending))

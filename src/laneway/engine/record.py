@@ -34,7 +34,14 @@ class Recorder:
         self._due: list[tuple[TaskContext, Completion, float, float]] = []
 
     async def start(self, request: CompletionRequest, ctx: TaskContext) -> None:
-        """RequestStarted: to subscribers, and to the audit sink (a `pending` row when strict)."""
+        """RequestStarted: to subscribers, and to the audit sink (a `pending` row when strict).
+
+        Successes still waiting (`success_after`) are emitted first: a caller that
+        asks again at once sees the earlier request filed before the next one
+        starts, and a strict start finds itself alone in flight when it is.
+        """
+        if self._due:
+            self.emit_due()
         core = self._core
         if core.audit is None:
             if not core.bus.active:

@@ -88,3 +88,27 @@ async def test_a_failure_is_filed_before_the_error_reaches_the_caller() -> None:
         await gw.complete(ask(), WORK)
 
     assert [e.status for e in events.of(RequestFinished)] == ["failed"]
+
+
+async def test_the_next_request_starts_after_the_last_one_is_filed() -> None:
+    gw = gateway(one_model())
+    events = Events()
+    gw.subscribe(events)
+    fake(gw).enqueue("a", text="one")
+    fake(gw).enqueue("a", text="two")
+
+    first = await gw.complete(ask(), WORK)
+    second = await gw.complete(ask(), WORK)  # at once: no pass of the loop in between
+    await next_pass()
+
+    filed = [
+        (type(e).__name__, e.request_id)
+        for e in events.seen
+        if isinstance(e, RequestStarted | RequestFinished)
+    ]
+    assert filed == [
+        ("RequestStarted", first.request_id),
+        ("RequestFinished", first.request_id),
+        ("RequestStarted", second.request_id),
+        ("RequestFinished", second.request_id),
+    ]
