@@ -1,4 +1,4 @@
-"""A process killed with SIGKILL leaves `pending` rows; the next start marks them `interrupted`.
+"""A process killed with SIGKILL leaves requests in flight; the next start marks them `interrupted`.
 
 Uses a real child process (audit_kill9_child.py) and a real SQLite file in WAL mode.
 """
@@ -14,6 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
+
+from laneway.audit.intents import IntentJournal
 from laneway.audit.sink import StoreSink
 from laneway.audit.sqlite import SqliteStore
 from laneway.clock import SystemClock
@@ -57,11 +60,12 @@ def test_rows_pending_at_kill_9_are_interrupted_on_next_start(tmp_path: Path) ->
 
     before = _statuses(db)
     assert before["finished-before-kill"] == "success"
-    assert sorted(k for k, v in before.items() if v == "pending") == [
-        "in-flight-0",
-        "in-flight-1",
-        "in-flight-2",
-    ]
+    # in flight: each in the child's intent journal, and a `pending` row once its batch
+    # committed (20 ms after the start, if the kill came later than that)
+    journal = IntentJournal(db, proc.pid).path
+    journaled = {orjson.loads(line)["request_id"] for line in journal.read_bytes().splitlines()}
+    assert {k for k, v in before.items() if v == "pending"} <= journaled
+    assert journaled == {"in-flight-0", "in-flight-1", "in-flight-2"}
 
     sink = StoreSink(SqliteStore(db), clock=SystemClock())
     asyncio.run(_open_and_close(sink))
@@ -71,3 +75,4 @@ def test_rows_pending_at_kill_9_are_interrupted_on_next_start(tmp_path: Path) ->
         **{f"in-flight-{i}": "interrupted" for i in range(3)},
         "finished-before-kill": "success",
     }
+    assert not journal.exists()

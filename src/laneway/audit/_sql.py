@@ -100,6 +100,14 @@ def pending_params(row: RequestRow) -> tuple[Any, ...]:
     return values
 
 
+def journaled_params(fields: dict[str, Any]) -> tuple[Any, ...]:
+    """`INSERT_PENDING`'s parameters from a journal line; anything but a scalar reads as NULL."""
+    return tuple(
+        value if isinstance(value := fields.get(c), str | int | float) else None
+        for c in PENDING_COLUMNS
+    )
+
+
 def event_params(row: RoutingEventRow) -> tuple[Any, ...]:
     values: tuple[Any, ...] = _EVENT_VALUES(row)
     return values

@@ -9,13 +9,16 @@ together apply each version once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from laneway.audit import _sql
 from laneway.audit.migrations import MIGRATIONS_TABLE, load_migrations
 from laneway.audit.records import RequestRow, RoutingEventRow
 from laneway.audit.store import AuditError, Interrupted, RequestFilter, WriteBatch, redact_url
 from laneway.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from laneway.audit.intents import IntentJournal
 
 _MIGRATION_LOCK = 0x6C616E65  # "lane": one advisory lock id for audit migrations
 CONNECT_TIMEOUT_S = 10.0
@@ -36,6 +39,9 @@ class PostgresStore:
         self._conn: Any = None
         self._lock: Any = None
         self._opened = False
+        #: no intent journal: a strict start commits its pending row (the journal is a
+        #: local file, and a PostgreSQL log is usually shared by hosts)
+        self.journal: IntentJournal | None = None
 
     async def open(self) -> None:
         if self._conn is not None:

@@ -26,6 +26,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -275,6 +276,14 @@ def pending_row(event: RequestStarted, policy: RecordPolicy) -> RequestRow:
         host=policy.host,
         pid=policy.pid,
     )
+
+
+_PENDING_FIELDS = attrgetter(*PENDING_COLUMNS)
+
+
+def pending_fields(event: RequestStarted, policy: RecordPolicy) -> dict[str, Any]:
+    """The pending row as the intent journal keeps it: its non-NULL columns by name."""
+    return dict(zip(PENDING_COLUMNS, _PENDING_FIELDS(pending_row(event, policy)), strict=True))
 
 
 def final_row(event: RequestFinished, policy: RecordPolicy) -> RequestRow:

@@ -3,11 +3,14 @@
 `StoreSink` turns events into rows (`records.py`) and hands them to the batched
 writer. Durability:
 
-- `strict` (default): `start()` returns only once the request's `pending` row is
-  committed, so no provider is ever called for a request the log does not know.
-  Concurrent starts share one commit (group commit, see `writer.py`); a start
-  alone in flight commits its own row. If the store cannot be written,
-  `start()` raises `AuditError` and the engine must not call a provider.
+- `strict` (default): `start()` returns only once the request is durable, so no
+  provider is ever called for a request the log does not know. On SQLite that
+  is a line in the store's intent journal (`intents.py`), one write, and the
+  row itself goes with the batched rows. Elsewhere (PostgreSQL) it is the
+  request's `pending` row, committed: concurrent starts share one commit (group
+  commit, see `writer.py`), and a start alone in flight commits its own row. If
+  the request cannot be made durable, `start()` raises `AuditError` and the
+  engine must not call a provider.
 - `batched`: `start()` queues the row and returns at once.
 
 Either way `record()` never blocks and `aclose()` writes everything queued.
@@ -21,14 +24,15 @@ When the sink opens its store it marks rows left `pending` by a dead process
 from __future__ import annotations
 
 import asyncio
-import os
 from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 from laneway.audit import records
+from laneway.audit.intents import pid_alive
 from laneway.audit.records import RecordPolicy
 from laneway.audit.store import (
+    AuditError,
     AuditStore,
     Interrupted,
     WriteBatch,
@@ -99,6 +103,8 @@ class StoreSink:
         self._ended: dict[str, RequestStarted] = {}
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
+        self._journal = getattr(store, "journal", None) if self.strict else None
+        self._journaled = 0  # the writer's count of queued items at the last journaled start
         self.writer: AuditWriter[Event] = AuditWriter(
             store,
             self._to_batch,
@@ -106,6 +112,7 @@ class StoreSink:
             spawn=spawn,
             max_batch=store.max_batch_rows,  # an item makes at most one row
             linger_s=linger_s,
+            on_batch=self._batch_done,
         )
         self.interrupted = 0  # rows marked `interrupted` when this sink opened
 
@@ -129,7 +136,7 @@ class StoreSink:
             rule = Interrupted(
                 host=self._policy.host,
                 own_pid=self._policy.pid,
-                is_alive=_pid_alive,
+                is_alive=pid_alive,
                 stale_before_ts=now - self._stale_after_s,
             )
             self.interrupted = await self.store.mark_interrupted(rule, now_ts=now)
@@ -140,12 +147,33 @@ class StoreSink:
         if len(started) >= _MAX_TRACKED:
             started.clear()  # finals went missing; their finals become orphans (WriteBatch)
         started[event.request_id] = event
-        if self.strict:
-            if not self._opened:
-                await self.open()
-            await self.writer.submit_and_wait(event, alone=len(started) == 1)
-        else:
+        if not self.strict:
             self.writer.submit(event)
+            return
+        if not self._opened:
+            await self.open()
+        journal = self._journal
+        if journal is None:
+            await self.writer.submit_and_wait(event, alone=len(started) == 1)
+            return
+        if not self.writer.can_take():
+            raise AuditError(
+                "the audit log cannot take another request: it is closing, or its queue "
+                "is full because the store is slow or down"
+            )
+        journal.append(records.pending_fields(event, self._policy))
+        self.writer.submit(event)
+        self._journaled = self.writer.queued
+
+    def _batch_done(self, taken: int, ok: bool) -> None:
+        """Empty the journal once every start it holds is committed; keep it after a failure."""
+        journal = self._journal
+        if journal is None:
+            return
+        if not ok:
+            journal.keep()
+        elif taken >= self._journaled:
+            journal.clear()
 
     def record(self, event: Event) -> None:
         if isinstance(event, HELD_BY_REQUEST_ROW):
@@ -168,6 +196,8 @@ class StoreSink:
         try:
             await self.writer.aclose()
         finally:
+            if self._journal is not None:
+                self._journal.close()
             await self.store.aclose()
 
     def _to_batch(self, events: list[Event]) -> WriteBatch:
@@ -215,16 +245,6 @@ class StoreSink:
                     rows.append(routing)
         batch.pending = [records.pending_row(e, policy) for e in pending if e is not None]
         return batch
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def build_audit_sink(

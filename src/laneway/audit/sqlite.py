@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from laneway.audit import _sql
+from laneway.audit import _sql, intents
 from laneway.audit.migrations import MIGRATIONS_TABLE, load_migrations
 from laneway.audit.records import RequestRow, RoutingEventRow
 from laneway.audit.store import AuditError, Interrupted, RequestFilter, WriteBatch
@@ -60,6 +60,8 @@ class SqliteStore:
         self._lock = asyncio.Lock()
         self._rows = 0  # written since the last checkpoint
         self._checkpoint: asyncio.Future[None] | None = None
+        #: where a strict start records its request (intents.py); a file only once used
+        self.journal: intents.IntentJournal | None = intents.IntentJournal(path)
 
     async def open(self) -> None:
         await self._run(self._open_sync)
@@ -206,6 +208,11 @@ class SqliteStore:
                 )
             conn.execute(_sql.INSERT_SALT, (_sql.new_salt(),))
             self.user_salt = conn.execute(_sql.SELECT_SALT).fetchone()[0]
+            replayed = intents.leftovers(self.path, intents.pid_alive)
+            for _, rows in replayed:  # recovery (`_mark_sync`) then files them
+                conn.executemany(_sql.INSERT_PENDING, map(_sql.journaled_params, rows))
+        for path, _ in replayed:
+            path.unlink(missing_ok=True)
 
     def _write_sync(self, batch: WriteBatch) -> None:
         conn = self._connection()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from laneway.audit.records import RequestRow, RoutingEventRow
@@ -20,6 +20,9 @@ from laneway.clock import Clock
 from laneway.config.store_urls import StoreLocation as StoreLocation
 from laneway.config.store_urls import parse_store_url as parse_store_url
 from laneway.errors import LanewayError
+
+if TYPE_CHECKING:
+    from laneway.audit.intents import IntentJournal
 
 
 class AuditError(LanewayError):
@@ -74,6 +77,8 @@ class AuditStore(Protocol):
     user_salt: str
     #: the most rows one `write` should get; the writer cuts its batches to this
     max_batch_rows: int
+    #: where a strict start records its request instead of committing a pending row
+    journal: IntentJournal | None
 
     async def open(self) -> None:
         """Connect, apply missing migrations and load the per-store salt."""

@@ -65,8 +65,12 @@ class AuditWriter(Generic[T]):
         max_batch: int = 2048,
         max_queue: int = 100_000,
         linger_s: float = 0.0,
+        on_batch: Callable[[int, bool], None] | None = None,
     ) -> None:
+        """`on_batch(taken, ok)`: after each fire-and-forget batch, whether it was committed
+        and how many items had ever been taken once it was (the first `taken` queued)."""
         self._store = store
+        self._on_batch = on_batch
         self._to_batch = to_batch
         self._before_first_write = before_first_write
         self._spawn = spawn or default_spawn
@@ -90,6 +94,15 @@ class AuditWriter(Generic[T]):
         self.batches = 0
         self.dropped = 0
         self.failed = 0
+
+    @property
+    def queued(self) -> int:
+        """Items ever queued by `submit`."""
+        return self._queued
+
+    def can_take(self) -> bool:
+        """Would `submit` queue an item now (not closed, queue not full)?"""
+        return not self._closing and len(self._queue) < self._max_queue
 
     def submit(self, item: T) -> bool:
         """Queue `item` without waiting; False when it was dropped (queue full or closed)."""
@@ -243,7 +256,10 @@ class AuditWriter(Generic[T]):
         done: list[asyncio.Future[None]] = []
         while waiters and waiters[0][0] <= self._taken:
             done.append(waiters.popleft()[1])
-        await self._write(items, done)
+        taken = self._taken
+        error = await self._write(items, done)
+        if self._on_batch is not None:
+            self._on_batch(taken, error is None)
 
     async def _write(self, items: list[T], done: list[asyncio.Future[None]]) -> AuditError | None:
         """Commit `items`, then resolve `done`; the failure, if any (logged and counted)."""

@@ -86,9 +86,14 @@ def make_sink(
     *,
     store_content: bool = False,
     store_raw_user_id: bool = False,
+    journal: bool = True,
 ) -> StoreSink:
+    """`journal=False`: a strict start commits its pending row, as on PostgreSQL."""
+    store = SqliteStore(path)
+    if not journal:
+        store.journal = None
     return StoreSink(
-        SqliteStore(path),
+        store,
         clock=FakeClock(),
         durability=durability,
         store_content=store_content,
@@ -97,7 +102,8 @@ def make_sink(
 
 
 async def test_strict_start_commits_pending_row_before_returning(tmp_path: Path) -> None:
-    sink = make_sink(tmp_path / "a.db")
+    """Without an intent journal (PostgreSQL) a strict start commits its pending row."""
+    sink = make_sink(tmp_path / "a.db", journal=False)
     await sink.start(started())
     assert rows_of(tmp_path / "a.db") == [("r1", "pending")]
     await sink.aclose()
@@ -109,7 +115,7 @@ async def test_a_strict_request_moves_from_audit_pending_to_audit_requests(
     """In flight it is a row of the small `audit_pending` table (one b-tree page per
     commit); its final row takes the start's fields and the pending row goes."""
     path = tmp_path / "a.db"
-    sink = make_sink(path)
+    sink = make_sink(path, journal=False)
     await sink.start(started())
     assert rows_of(path, "SELECT request_id FROM audit_requests") == []
     assert rows_of(path, "SELECT request_id, payload_sha256 FROM audit_pending") == [
@@ -201,7 +207,7 @@ async def test_lifecycle_records_final_row_and_routing_events(tmp_path: Path) ->
 
 
 async def test_concurrent_strict_starts_share_commits(tmp_path: Path) -> None:
-    sink = make_sink(tmp_path / "a.db")
+    sink = make_sink(tmp_path / "a.db", journal=False)
     await sink.start(started("warm"))
     before = sink.writer.batches
     await asyncio.gather(*(sink.start(started(f"r{i}")) for i in range(32)))
@@ -268,7 +274,7 @@ async def test_a_write_lock_held_elsewhere_is_waited_for_off_the_event_loop(
     tmp_path: Path,
 ) -> None:
     """Small batches commit on the loop without waiting; a held lock sends them to a thread."""
-    sink = make_sink(tmp_path / "a.db")
+    sink = make_sink(tmp_path / "a.db", journal=False)
     await sink.start(started("before"))
     other = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process (a second worker, a prune) writing

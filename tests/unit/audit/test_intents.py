@@ -1,0 +1,145 @@
+"""Strict durability on SQLite through the intent journal: one line before the provider call,
+the row with the batched ones, and recovery from the journal of a process that died."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from test_sink import finished, make_sink, rows_of, started
+
+from laneway.audit.intents import IntentJournal, leftovers, pid_alive
+from laneway.audit.records import RecordPolicy
+from laneway.audit.store import AuditError
+
+
+def journal_ids(db: Path, pid: int | None = None) -> list[str]:
+    path = IntentJournal(db, pid).path
+    if not path.exists():
+        return []
+    return [orjson.loads(line)["request_id"] for line in path.read_bytes().splitlines()]
+
+
+def dead_pid() -> int:
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    pid = int(child.stdout)
+    assert not pid_alive(pid)
+    return pid
+
+
+async def reopen(db: Path) -> None:
+    """What the next process to open the log does first."""
+    sink = make_sink(db)
+    await sink.open()
+    await sink.aclose()
+
+
+async def test_a_strict_start_is_in_the_journal_before_it_returns_and_then_in_the_batch(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "a.db"
+    sink = make_sink(db)
+    await sink.start(started("r1"))
+
+    assert journal_ids(db) == ["r1"]  # durable: one line, no commit of its own
+    assert rows_of(db) == []
+    await sink.flush()
+    assert rows_of(db) == [("r1", "pending")]
+    assert journal_ids(db) == []  # every line it held is committed: emptied
+
+    sink.record(finished("r1"))
+    await sink.aclose()
+    assert rows_of(db) == [("r1", "success")]
+    assert not IntentJournal(db).path.exists()  # closed with nothing left: removed
+
+
+async def test_a_request_started_and_finished_in_one_batch_writes_no_pending_row(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "a.db"
+    sink = make_sink(db)
+    await sink.start(started("r1"))
+    sink.record(finished("r1"))
+    await sink.flush()
+    assert rows_of(db) == [("r1", "success")]
+    assert sink.writer.batches == 1
+    assert journal_ids(db) == []
+    await sink.aclose()
+
+
+async def test_the_journal_of_a_dead_process_is_filed_as_interrupted_on_open(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "a.db"
+    sink = make_sink(db)
+    await sink.start(started("done"))
+    sink.record(finished("done"))
+    await sink.aclose()
+    pid = dead_pid()
+    gone = IntentJournal(db, pid)
+    policy = RecordPolicy()
+    row = {"request_id": "in-flight", "ts": 1.7e9, "lane": "coding", "host": policy.host}
+    gone.append({**row, "pid": pid})
+    gone.append({**row, "request_id": "done"})  # its final row landed: not filed again
+    with gone.path.open("ab") as torn:
+        torn.write(b'{"request_id": "cut-sh')  # the process died in the middle of a line
+
+    await reopen(db)
+
+    assert sorted(rows_of(db)) == [("done", "success"), ("in-flight", "interrupted")]
+    assert not gone.path.exists()
+
+
+async def test_the_journal_of_a_live_worker_is_left_alone(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    other = IntentJournal(db, os.getppid())  # a process that is running
+    other.append({"request_id": "theirs", "ts": 1.0, "lane": "coding"})
+    assert leftovers(db, pid_alive) == []
+    await reopen(db)
+    assert rows_of(db) == []
+    assert other.path.exists()
+
+
+async def test_a_failed_batch_keeps_the_journal_for_the_next_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "a.db"
+    sink = make_sink(db)
+    await sink.start(started("r1"))
+
+    async def broken(batch: object) -> None:
+        raise AuditError("disk I/O error")
+
+    monkeypatch.setattr(sink.store, "write", broken)
+    await sink.flush()  # the batch with r1's row fails
+    monkeypatch.undo()
+    await sink.start(started("r2"))
+    await sink.flush()  # this one lands, but r1 is still only in the journal
+    assert journal_ids(db) == ["r1", "r2"]
+    await sink.aclose()
+    assert IntentJournal(db).path.exists()
+
+    await reopen(db)
+    assert sorted(rows_of(db)) == [("r1", "interrupted"), ("r2", "interrupted")]
+
+
+async def test_a_journal_that_cannot_be_written_refuses_the_request(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    sink = make_sink(db)
+    await sink.open()
+    IntentJournal(db).path.mkdir()  # something in the way of the file
+
+    with pytest.raises(AuditError, match="intent journal"):
+        await sink.start(started("r1"))
+
+    await sink.aclose()
+    assert rows_of(db) == []
