@@ -282,7 +282,7 @@ _PENDING_FIELDS = attrgetter(*PENDING_COLUMNS)
 
 
 def pending_fields(event: RequestStarted, policy: RecordPolicy) -> dict[str, Any]:
-    """The pending row as the intent journal keeps it: its non-NULL columns by name."""
+    """The pending row as the intent journal keeps it: its columns by name."""
     return dict(zip(PENDING_COLUMNS, _PENDING_FIELDS(pending_row(event, policy)), strict=True))
 
 

@@ -217,7 +217,8 @@ class SqliteStore:
     def _write_sync(self, batch: WriteBatch) -> None:
         conn = self._connection()
         if len(batch) == 1 and batch.pending:
-            # a strict start alone in flight: one statement is its own transaction,
+            # one request's pending row (a start alone in its batch, or a strict start
+            # committed alone without a journal): one statement is its own transaction,
             # without BEGIN and COMMIT as two more (docs/performance.md, `## Server`)
             sql, rows = _sql.PENDING_INSERTS.params(batch.pending)
             conn.execute(sql, rows[0])

@@ -245,7 +245,7 @@ async def _stream(
 async def _relay(
     events: AsyncGenerator[StreamEvent, None], writer: ChunkWriter, send: Send, request_id: str
 ) -> Usage | None:
-    """Deltas to chunks until the stream ends; the final usage (None after an error event).
+    """Deltas to chunks until the stream ends; the final usage (None without a `StreamDone`).
 
     Every `send` is a socket write, so what carries no new content waits for the
     next write: the opening chunk (the role) goes out with the first delta, and
