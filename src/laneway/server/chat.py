@@ -13,7 +13,6 @@ failure after it ends the stream with an OpenAI `error` event.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
-from contextlib import aclosing
 from typing import TYPE_CHECKING, cast
 
 from laneway.errors import LanewayError, RoutingExhaustedError
@@ -209,9 +208,11 @@ async def _stream(
 ) -> int:
     request_id = ctx.request_id or ""
     # Gateway.stream is an async generator: closing it runs the engine's record
-    # (status `interrupted`) when the client goes away mid-stream.
-    stream = cast(AsyncGenerator[StreamEvent, None], state.gateway.stream(chat.request, ctx))
-    async with DisconnectWatch(receive, state.supervisor), aclosing(stream) as events:
+    # (status `interrupted`) when the client goes away mid-stream. A failure before
+    # its first event ends it; once it is open, `finally` closes it (not
+    # `contextlib.aclosing`, whose two coroutines every stream would pay).
+    events = cast(AsyncGenerator[StreamEvent, None], state.gateway.stream(chat.request, ctx))
+    async with DisconnectWatch(receive, state.supervisor):
         try:
             opened = await anext(events)
         except LanewayError as exc:
@@ -223,22 +224,25 @@ async def _stream(
             error = to_api_error(exc, request_id)
             await respond_error(send, error, _error_headers(request_id, exc))
             return error.status
-        if not isinstance(opened, StreamOpened):
-            raise RuntimeError(f"the engine's stream began with {type(opened).__name__}")
-        writer = ChunkWriter(
-            request_id=request_id,
-            created=state.created(),
-            model=str(opened.model),
-            include_usage=chat.include_usage,
-        )
-        headers = _route_headers(
-            request_id, str(opened.model), opened.decision, opened.trace, state.header_value
-        )
-        headers.extend(_SSE_HEADERS)
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        usage = await _relay(events, writer, send, request_id)
-        if usage is not None:
-            state.spend.record(principal, usage.cost_usd)
+        try:
+            if not isinstance(opened, StreamOpened):
+                raise RuntimeError(f"the engine's stream began with {type(opened).__name__}")
+            writer = ChunkWriter(
+                request_id=request_id,
+                created=state.created(),
+                model=str(opened.model),
+                include_usage=chat.include_usage,
+            )
+            headers = _route_headers(
+                request_id, str(opened.model), opened.decision, opened.trace, state.header_value
+            )
+            headers.extend(_SSE_HEADERS)
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            usage = await _relay(events, writer, send, request_id)
+            if usage is not None:
+                state.spend.record(principal, usage.cost_usd)
+        finally:
+            await events.aclose()
     return 200
 
 
