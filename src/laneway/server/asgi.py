@@ -207,6 +207,16 @@ class DisconnectWatch:
             self._start()
         return self
 
+    def settle(self) -> None:
+        """The answer is whole: from now on a client that leaves cancels nothing (a stream's
+        record, filed after its last chunk, must not turn `interrupted`)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+
     def _start(self) -> None:
         self._timer = None
         self._watcher = self._supervisor.start(self._watch(), name="laneway-disconnect-watch")

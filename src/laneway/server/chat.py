@@ -212,7 +212,7 @@ async def _stream(
     # its first event ends it; once it is open, `finally` closes it (not
     # `contextlib.aclosing`, whose two coroutines every stream would pay).
     events = cast(AsyncGenerator[StreamEvent, None], state.gateway.stream(chat.request, ctx))
-    async with DisconnectWatch(receive, state.supervisor):
+    async with DisconnectWatch(receive, state.supervisor) as watch:
         try:
             opened = await anext(events)
         except LanewayError as exc:
@@ -238,7 +238,7 @@ async def _stream(
             )
             headers.extend(_SSE_HEADERS)
             await send({"type": "http.response.start", "status": 200, "headers": headers})
-            usage = await _relay(events, writer, send, request_id)
+            usage = await _relay(events, writer, send, request_id, watch)
             if usage is not None:
                 state.spend.record(principal, usage.cost_usd)
         finally:
@@ -247,14 +247,19 @@ async def _stream(
 
 
 async def _relay(
-    events: AsyncGenerator[StreamEvent, None], writer: ChunkWriter, send: Send, request_id: str
+    events: AsyncGenerator[StreamEvent, None],
+    writer: ChunkWriter,
+    send: Send,
+    request_id: str,
+    watch: DisconnectWatch,
 ) -> Usage | None:
     """Deltas to chunks until the stream ends; the final usage (None without a `StreamDone`).
 
     Every `send` is a socket write, so what carries no new content waits for the
     next write: the opening chunk (the role) goes out with the first delta, and
     the finish chunk with the closing usage chunk and `[DONE]`. Those go out as
-    soon as `StreamDone` arrives, before the engine files the request's record.
+    soon as `StreamDone` arrives, before the engine files the request's record;
+    a client that leaves once it has them no longer cancels anything.
     """
     usage: Usage | None = None
     held = writer.opening()
@@ -274,6 +279,7 @@ async def _relay(
                 usage = event.completion.usage
                 closing = held + writer.usage(usage) + DONE
                 await send({"type": "http.response.body", "body": closing})
+                watch.settle()
             elif isinstance(event, ErrorDelta):
                 await _end_with_error(send, held, to_api_error(event.error, request_id))
                 return None

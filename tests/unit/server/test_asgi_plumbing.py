@@ -128,3 +128,24 @@ async def test_a_client_leaving_a_long_request_cancels_it_within_the_watch_delay
         await call
     assert loop.time() - started < 1.0
     await supervisor.aclose()
+
+
+async def test_a_settled_watch_lets_the_client_leave_without_cancelling_the_rest() -> None:
+    """A stream's last chunk is out; the engine still files its record: not `interrupted`."""
+    supervisor = TaskSupervisor()
+    left = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await left.wait()
+        return {"type": "http.disconnect"}
+
+    async def answer_then_file() -> str:
+        async with DisconnectWatch(receive, supervisor, after_s=0.01) as watch:
+            await asyncio.sleep(0.03)  # the watcher is running by now
+            watch.settle()  # the closing chunk went out
+            left.set()
+            await asyncio.sleep(0.03)  # the record, e.g. a state store's round trip
+            return "filed"
+
+    assert await answer_then_file() == "filed"
+    await supervisor.aclose()
