@@ -10,10 +10,11 @@ power cut: with `synchronous=NORMAL` a WAL commit is not synced either.
 
 One file per process beside the database (`<db>.intents-<pid>`), emptied once
 every row it holds is committed and removed on close. When the store opens, the
-journals of processes no longer running (and one with this process's pid, left
-by an earlier process) are replayed into `audit_pending`, skipping requests whose
-final row landed, so that recovery marks them `interrupted` as it would any
-`pending` row. A failed batch keeps the journal whole until that replay.
+journals of processes no longer running (and one with this process's pid that
+this process does not have open, left by an earlier process) are replayed into
+`audit_pending`, skipping requests whose final row landed, so that recovery
+marks them `interrupted` as it would any `pending` row. A failed batch keeps
+the journal whole until that replay.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import orjson
 from laneway.audit.store import AuditError
 
 SUFFIX = ".intents-"
+#: journals this process has open: never anyone's leftovers, whatever their pid says
+_OPEN: set[Path] = set()
 
 
 class IntentJournal:
@@ -46,6 +49,7 @@ class IntentJournal:
         try:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                _OPEN.add(self.path.absolute())
             os.write(self._fd, line)  # a regular file takes the whole line or fails
         except OSError as exc:
             raise AuditError(f"audit intent journal {self.path}: {exc}") from exc
@@ -67,6 +71,7 @@ class IntentJournal:
             return
         os.close(self._fd)
         self._fd = None
+        _OPEN.discard(self.path.absolute())
         if not self._kept and not self._dirty:
             self.path.unlink(missing_ok=True)
 
@@ -82,6 +87,8 @@ def leftovers(
         pid = path.name.rsplit("-", 1)[-1]
         if not pid.isdigit() or (int(pid) != own and is_alive(int(pid))):
             continue  # another worker's, still serving
+        if path.absolute() in _OPEN:
+            continue  # this process's own, in use
         rows = []
         for line in path.read_bytes().splitlines():
             try:

@@ -90,6 +90,7 @@ async def test_the_journal_of_a_dead_process_is_filed_as_interrupted_on_open(
     row = {"request_id": "in-flight", "ts": 1.7e9, "lane": "coding", "host": policy.host}
     gone.append({**row, "pid": pid})
     gone.append({**row, "request_id": "done"})  # its final row landed: not filed again
+    gone.close()  # a dead process's file: nobody here has it open
     with gone.path.open("ab") as torn:
         torn.write(b'{"request_id": "cut-sh')  # the process died in the middle of a line
 
@@ -103,6 +104,7 @@ async def test_the_journal_of_a_live_worker_is_left_alone(tmp_path: Path) -> Non
     db = tmp_path / "a.db"
     other = IntentJournal(db, os.getppid())  # a process that is running
     other.append({"request_id": "theirs", "ts": 1.0, "lane": "coding"})
+    other.close()  # theirs, not open in this process
     assert leftovers(db, pid_alive) == []
     await reopen(db)
     assert rows_of(db) == []
@@ -143,3 +145,19 @@ async def test_a_journal_that_cannot_be_written_refuses_the_request(tmp_path: Pa
 
     await sink.aclose()
     assert rows_of(db) == []
+
+
+async def test_a_reader_in_the_same_process_leaves_the_live_journal_alone(tmp_path: Path) -> None:
+    """A library user reading the log beside a running gateway must not take its journal."""
+    db = tmp_path / "a.db"
+    sink = make_sink(db)
+    await sink.start(started("r1"))
+
+    await reopen(db)  # another store on the same file, in this process
+
+    assert journal_ids(db) == ["r1"]
+    assert rows_of(db) == []  # not replayed as somebody's leftover
+    sink.record(finished("r1"))
+    await sink.aclose()
+    assert rows_of(db) == [("r1", "success")]
+    assert not IntentJournal(db).path.exists()
