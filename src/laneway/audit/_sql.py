@@ -16,6 +16,7 @@ from laneway.audit.records import (
     EVENT_COLUMNS,
     FINAL_COLUMNS,
     PENDING_COLUMNS,
+    PENDING_VALUES,
     REQUEST_COLUMNS,
     RequestRow,
     RoutingEventRow,
@@ -86,7 +87,6 @@ def new_salt() -> str:
 
 
 _REQUEST_VALUES = attrgetter(*REQUEST_COLUMNS)  # one C call per row instead of a generator
-_PENDING_VALUES = attrgetter(*PENDING_COLUMNS)
 _EVENT_VALUES = attrgetter(*EVENT_COLUMNS)
 
 
@@ -96,7 +96,7 @@ def request_params(row: RequestRow) -> tuple[Any, ...]:
 
 
 def pending_params(row: RequestRow) -> tuple[Any, ...]:
-    values: tuple[Any, ...] = _PENDING_VALUES(row)
+    values: tuple[Any, ...] = PENDING_VALUES(row)
     return values
 
 
@@ -163,7 +163,7 @@ class NonNullInserts:
         return sql
 
 
-PENDING_INSERTS = NonNullInserts("audit_pending", PENDING_COLUMNS, _PENDING_VALUES, _KEEP_FIRST)
+PENDING_INSERTS = NonNullInserts("audit_pending", PENDING_COLUMNS, PENDING_VALUES, _KEEP_FIRST)
 FINAL_UPSERTS = NonNullInserts("audit_requests", REQUEST_COLUMNS, _REQUEST_VALUES, _FINAL_CONFLICT)
 EVENT_INSERTS = NonNullInserts("audit_routing_events", EVENT_COLUMNS, _EVENT_VALUES)
 

@@ -278,12 +278,13 @@ def pending_row(event: RequestStarted, policy: RecordPolicy) -> RequestRow:
     )
 
 
-_PENDING_FIELDS = attrgetter(*PENDING_COLUMNS)
+#: a pending row's values in `PENDING_COLUMNS` order, in one C call
+PENDING_VALUES = attrgetter(*PENDING_COLUMNS)
 
 
 def pending_fields(event: RequestStarted, policy: RecordPolicy) -> dict[str, Any]:
     """The pending row as the intent journal keeps it: its columns by name."""
-    return dict(zip(PENDING_COLUMNS, _PENDING_FIELDS(pending_row(event, policy)), strict=True))
+    return dict(zip(PENDING_COLUMNS, PENDING_VALUES(pending_row(event, policy)), strict=True))
 
 
 def final_row(event: RequestFinished, policy: RecordPolicy) -> RequestRow:

@@ -232,7 +232,7 @@ def parse_stream_event(
                 raise invalid_response(provider, model, "a stream event is malformed") from exc
             if isinstance(reason := choice.get("finish_reason"), str):
                 deltas.append(FinishDelta(_finish(reason)))
-    if (usage := chunk.get("usage")) is not None and isinstance(usage, dict):
+    if isinstance(usage := chunk.get("usage"), dict):
         deltas.append(UsageDelta(parse_usage(usage)))
     return deltas
 
