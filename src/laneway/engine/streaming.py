@@ -217,7 +217,7 @@ class StreamRun(RequestRun):
             completion = collector.build(model)
             if failure is None:
                 try:
-                    validate_output(completion, self.policy)
+                    validate_output(completion, self.policy, text_scanned=True)
                 except OutputRejectedError as rejection:
                     failure = ProviderError(
                         "; ".join(rejection.reasons) or rejection.message,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from laneway import CompletionRequest, Gateway, TaskContext
 from laneway.clock import FakeClock
-from laneway.types import ErrorDelta, StreamDone, TextDelta
+from laneway.engine.validation import OutputPolicy, validate_output
+from laneway.errors import OutputRejectedError
+from laneway.types import Completion, ErrorDelta, StreamDone, TextDelta, ToolCall
 
 CONFIG: dict[str, Any] = {
     "providers": {"p": {"kind": "fake"}},
@@ -15,9 +19,13 @@ CONFIG: dict[str, Any] = {
 }
 
 
-async def _events(chunks: list[str], ctx: TaskContext) -> list[Any]:
+async def _events(
+    chunks: list[str], ctx: TaskContext, tool_calls: tuple[ToolCall, ...] = ()
+) -> list[Any]:
     async with Gateway.from_config(CONFIG, env={}, clock=FakeClock()) as gw:
-        gw.adapter("p").enqueue("m", stream_chunks=chunks)  # type: ignore[attr-defined]
+        gw.adapter("p").enqueue(  # type: ignore[attr-defined]
+            "m", stream_chunks=chunks, tool_calls=tool_calls
+        )
         request = CompletionRequest.from_prompt("hi")
         return [event async for event in gw.stream(request, ctx)]
 
@@ -49,3 +57,25 @@ async def test_clean_text_arrives_whole_and_in_order() -> None:
     assert sent == "".join(chunks)
     assert isinstance(events[-1], StreamDone)
     assert events[-1].completion.content == sent
+
+
+async def test_an_email_in_a_streamed_tool_call_is_still_caught_at_the_end() -> None:
+    """The guard screens text as it streams; the end of the stream scans the tool calls."""
+    call = ToolCall("call_1", "send_mail", '{"to": "john.smith@example.com"}')
+    events = await _events(["Sending it now."], TaskContext(lane="chat"), (call,))
+    error = events[-1]
+    assert isinstance(error, ErrorDelta)
+    assert error.error.code.value == "pii_leak"
+
+
+def test_text_the_guard_scanned_is_not_scanned_again() -> None:
+    """`text_scanned=True` (a stream's end) scans the tool calls' arguments only."""
+    policy = OutputPolicy(pii_emails=True, pii_phones=True)
+    tainted = Completion(content="mail john.smith@example.com", provider="p", model="m")
+    validate_output(tainted, policy, text_scanned=True)  # the guard's job, done already
+    with pytest.raises(OutputRejectedError):
+        validate_output(tainted, policy)
+    call = ToolCall("c", "f", '{"phone": "+1 415 555 0100"}')
+    with_call = Completion(content="ok", provider="p", model="m", tool_calls=(call,))
+    with pytest.raises(OutputRejectedError):
+        validate_output(with_call, policy, text_scanned=True)
