@@ -14,9 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import orjson
-
-from laneway.audit.intents import IntentJournal
+from laneway.audit.intents import IntentJournal, read_rows
 from laneway.audit.sink import StoreSink
 from laneway.audit.sqlite import SqliteStore
 from laneway.clock import SystemClock
@@ -63,7 +61,7 @@ def test_rows_pending_at_kill_9_are_interrupted_on_next_start(tmp_path: Path) ->
     # in flight: each in the child's intent journal, and a `pending` row once its batch
     # committed (20 ms after the start, if the kill came later than that)
     journal = IntentJournal(db, proc.pid).path
-    journaled = {orjson.loads(line)["request_id"] for line in journal.read_bytes().splitlines()}
+    journaled = {row[0] for row in read_rows(journal)}
     assert {k for k, v in before.items() if v == "pending"} <= journaled
     assert journaled == {"in-flight-0", "in-flight-1", "in-flight-2"}
 

@@ -100,12 +100,10 @@ def pending_params(row: RequestRow) -> tuple[Any, ...]:
     return values
 
 
-def journaled_params(fields: dict[str, Any]) -> tuple[Any, ...]:
-    """`INSERT_PENDING`'s parameters from a journal line; anything but a scalar reads as NULL."""
-    return tuple(
-        value if isinstance(value := fields.get(c), str | int | float) else None
-        for c in PENDING_COLUMNS
-    )
+def journaled_params(values: Sequence[Any]) -> tuple[Any, ...]:
+    """`INSERT_PENDING`'s parameters from a journal line (`intents.read_rows`); anything
+    but a scalar reads as NULL."""
+    return tuple(value if isinstance(value, str | int | float) else None for value in values)
 
 
 def event_params(row: RoutingEventRow) -> tuple[Any, ...]:

@@ -256,14 +256,15 @@ def attempt_to_dict(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def pending_row(event: RequestStarted, policy: RecordPolicy) -> RequestRow:
+def pending_values(event: RequestStarted, policy: RecordPolicy) -> tuple[Any, ...]:
+    """A pending row's values in `PENDING_COLUMNS` order, without building the row: what
+    a strict start journals (`intents.py`)."""
     ctx = event.context
     user_id = ctx.user_id
     complexity = ctx.complexity
-    return RequestRow(
+    return (
         event.request_id,
         event.ts,
-        "pending",
         ctx.lane,
         ctx.phase,
         None if complexity is None else str(complexity),
@@ -271,20 +272,36 @@ def pending_row(event: RequestStarted, policy: RecordPolicy) -> RequestRow:
         None if user_id is None else _user_hash(user_id, policy),
         user_id if policy.store_raw_user_id else None,
         ctx.prompt_version,
-        payload_sha256=event.payload_sha256,
-        content=event.content if policy.store_content else None,
-        host=policy.host,
-        pid=policy.pid,
+        event.payload_sha256,
+        event.content if policy.store_content else None,
+        policy.host,
+        policy.pid,
+    )
+
+
+def pending_row(event: RequestStarted, policy: RecordPolicy) -> RequestRow:
+    (request_id, ts, lane, phase, complexity, job_id, user_hash, user_id, version, payload_sha256,
+     content, host, pid) = pending_values(event, policy)  # fmt: skip
+    return RequestRow(
+        request_id,
+        ts,
+        "pending",
+        lane,
+        phase,
+        complexity,
+        job_id,
+        user_hash,
+        user_id,
+        version,
+        payload_sha256=payload_sha256,
+        content=content,
+        host=host,
+        pid=pid,
     )
 
 
 #: a pending row's values in `PENDING_COLUMNS` order, in one C call
 PENDING_VALUES = attrgetter(*PENDING_COLUMNS)
-
-
-def pending_fields(event: RequestStarted, policy: RecordPolicy) -> dict[str, Any]:
-    """The pending row as the intent journal keeps it: its columns by name."""
-    return dict(zip(PENDING_COLUMNS, PENDING_VALUES(pending_row(event, policy)), strict=True))
 
 
 def final_row(event: RequestFinished, policy: RecordPolicy) -> RequestRow:

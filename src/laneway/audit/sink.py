@@ -161,7 +161,7 @@ class StoreSink:
                 "the audit log cannot take another request: it is closing, or its queue "
                 "is full because the store is slow or down"
             )
-        journal.append(records.pending_fields(event, self._policy))
+        journal.append(records.pending_values(event, self._policy))
         self.writer.submit(event)
         self._journaled = self.writer.queued
 

@@ -12,8 +12,8 @@ import orjson
 import pytest
 from test_sink import finished, make_sink, rows_of, started
 
-from laneway.audit.intents import IntentJournal, leftovers, pid_alive
-from laneway.audit.records import RecordPolicy
+from laneway.audit.intents import IntentJournal, leftovers, pid_alive, read_rows
+from laneway.audit.records import RecordPolicy, pending_values
 from laneway.audit.store import AuditError
 
 
@@ -21,7 +21,7 @@ def journal_ids(db: Path, pid: int | None = None) -> list[str]:
     path = IntentJournal(db, pid).path
     if not path.exists():
         return []
-    return [orjson.loads(line)["request_id"] for line in path.read_bytes().splitlines()]
+    return [row[0] for row in read_rows(path)]
 
 
 def dead_pid() -> int:
@@ -86,13 +86,14 @@ async def test_the_journal_of_a_dead_process_is_filed_as_interrupted_on_open(
     await sink.aclose()
     pid = dead_pid()
     gone = IntentJournal(db, pid)
-    policy = RecordPolicy()
-    row = {"request_id": "in-flight", "ts": 1.7e9, "lane": "coding", "host": policy.host}
-    gone.append({**row, "pid": pid})
-    gone.append({**row, "request_id": "done"})  # its final row landed: not filed again
+    policy = RecordPolicy(pid=pid)
+    gone.append(pending_values(started("in-flight"), policy))
+    gone.append(pending_values(started("done"), policy))  # its final row landed: not filed again
     gone.close()  # a dead process's file: nobody here has it open
-    with gone.path.open("ab") as torn:
-        torn.write(b'{"request_id": "cut-sh')  # the process died in the middle of a line
+    data = gone.path.read_bytes()
+    with gone.path.open("r+b") as torn:  # the process died in the middle of its next line
+        torn.seek(data.index(b"\0"))
+        torn.write(b'["cut-sh')
 
     await reopen(db)
 
@@ -103,7 +104,7 @@ async def test_the_journal_of_a_dead_process_is_filed_as_interrupted_on_open(
 async def test_the_journal_of_a_live_worker_is_left_alone(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     other = IntentJournal(db, os.getppid())  # a process that is running
-    other.append({"request_id": "theirs", "ts": 1.0, "lane": "coding"})
+    other.append(pending_values(started("theirs"), RecordPolicy(pid=os.getppid())))
     other.close()  # theirs, not open in this process
     assert leftovers(db, pid_alive) == []
     await reopen(db)
@@ -161,3 +162,36 @@ async def test_a_reader_in_the_same_process_leaves_the_live_journal_alone(tmp_pa
     await sink.aclose()
     assert rows_of(db) == [("r1", "success")]
     assert not IntentJournal(db).path.exists()
+
+
+async def test_lines_of_committed_requests_past_the_start_are_not_read(tmp_path: Path) -> None:
+    """Emptying the journal marks its start; the next line overwrites the old ones' head."""
+    db = tmp_path / "a.db"
+    sink = make_sink(db)
+    await sink.start(started("first-request-with-a-long-id"))
+    await sink.start(started("r2"))
+    await sink.flush()  # both committed: the journal is emptied
+    assert journal_ids(db) == []
+    await sink.start(started("r3"))
+    assert journal_ids(db) == ["r3"]  # not r2, whose line still lies further on
+    await sink.aclose()
+
+
+def test_the_journal_grows_when_its_space_runs_out(tmp_path: Path) -> None:
+    journal = IntentJournal(tmp_path / "a.db", size=512)
+    ids = [f"request-{i:04d}" for i in range(40)]  # about 6 KB of lines
+    for request_id in ids:
+        journal.append(pending_values(started(request_id), RecordPolicy()))
+    assert [row[0] for row in read_rows(journal.path)] == ids
+    journal.clear()
+    assert read_rows(journal.path) == []
+    journal.close()
+    assert not journal.path.exists()
+
+
+def test_a_journal_line_by_column_name_is_read_too(tmp_path: Path) -> None:
+    """The journal's first format wrote each row as an object; a crash may have left one."""
+    path = IntentJournal(tmp_path / "a.db", pid=1).path
+    path.write_bytes(orjson.dumps({"request_id": "old", "ts": 1.7e9, "lane": "coding"}) + b"\n")
+    (row,) = read_rows(path)
+    assert (row[0], row[1], row[2]) == ("old", 1.7e9, "coding")
