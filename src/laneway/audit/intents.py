@@ -80,7 +80,7 @@ class IntentJournal:
     def _open(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.posix_fallocate(fd, 0, self._size)
+            _allocate(fd, 0, self._size)
             self._map = mmap.mmap(fd, self._size)
         except BaseException:
             os.close(fd)
@@ -94,7 +94,7 @@ class IntentJournal:
         size = self._size
         while size < needed:
             size *= 2
-        os.posix_fallocate(self._fd, 0, size)
+        _allocate(self._fd, self._size, size)
         self._map.resize(size)
         self._size = size
 
@@ -118,6 +118,18 @@ class IntentJournal:
         _OPEN.discard(self.path.absolute())
         if not self._kept and not self._end:
             self.path.unlink(missing_ok=True)
+
+
+def _allocate(fd: int, start: int, end: int) -> None:
+    """Reserve the file's blocks up to `end`: a write into the mapping then never needs
+    a block the disk no longer has (SIGBUS). Zeros where `posix_fallocate` is missing
+    (macOS)."""
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fd, start, end - start)
+        return
+    zeros = bytes(64 * 1024)
+    for offset in range(start, end, len(zeros)):
+        os.pwrite(fd, zeros[: end - offset], offset)
 
 
 def read_rows(path: Path) -> list[list[Any]]:

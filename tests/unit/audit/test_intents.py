@@ -195,3 +195,19 @@ def test_a_journal_line_by_column_name_is_read_too(tmp_path: Path) -> None:
     path.write_bytes(orjson.dumps({"request_id": "old", "ts": 1.7e9, "lane": "coding"}) + b"\n")
     (row,) = read_rows(path)
     assert (row[0], row[1], row[2]) == ("old", 1.7e9, "coding")
+
+
+def test_without_posix_fallocate_the_space_is_written_with_zeros(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """macOS has no `posix_fallocate`: the journal still reserves its blocks before use."""
+    monkeypatch.delattr(os, "posix_fallocate", raising=False)
+    journal = IntentJournal(tmp_path / "a.db", size=1024)
+    ids = [f"request-{i:04d}" for i in range(10)]  # 2-3 KB of lines: it grows
+    for request_id in ids:
+        journal.append(pending_values(started(request_id), RecordPolicy()))
+    stat = journal.path.stat()
+    assert stat.st_size in (2048, 4096)
+    assert stat.st_blocks * 512 >= stat.st_size  # allocated, not a sparse hole
+    assert [row[0] for row in read_rows(journal.path)] == ids
+    journal.close()
