@@ -46,17 +46,13 @@ class Recorder:
         if core.audit is None:
             if not core.bus.active:
                 return
-            payload = digest = ""  # the hashes are for the audit log: none, no hashing
+            digest = ""  # the hashes are for the audit log: none, no hashing
+            content = "" if core.store_content else None
         else:
-            payload = _payload_text(request)
-            digest = _sha256(payload)
-        event = RequestStarted(
-            core.request_id_of(ctx),
-            core.clock.wall(),
-            ctx,
-            digest,
-            payload if core.store_content else None,
-        )
+            payload = payload_json(request)  # hashed as bytes: a long prompt is not re-encoded
+            digest = hashlib.sha256(payload).hexdigest()
+            content = payload.decode() if core.store_content else None
+        event = RequestStarted(core.request_id_of(ctx), core.clock.wall(), ctx, digest, content)
         core.bus.emit(event)
         if core.audit is not None:
             await core.audit.start(event)
@@ -174,8 +170,9 @@ def degraded_outcome(error: LanewayError, request_id: str, *, message: str) -> O
     )
 
 
-def _payload_text(request: CompletionRequest) -> str:
-    return orjson.dumps([[m.role, m.text] for m in request.messages]).decode()
+def payload_json(request: CompletionRequest) -> bytes:
+    """What `payload_sha256` hashes: the messages as a JSON array of `[role, text]` pairs."""
+    return orjson.dumps([[m.role, m.text] for m in request.messages])
 
 
 def _sha256(text: str) -> str:

@@ -4,14 +4,18 @@ response) gets the completion first, and the record keeps the request's own dura
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+from pathlib import Path
 
+import orjson
 import pytest
 from engine_scenario import Events, ask, config, fake, gateway
 
 from laneway.clock import FakeClock, next_pass
 from laneway.errors import RoutingExhaustedError
 from laneway.events import RequestFinished, RequestStarted
-from laneway.types import TaskContext
+from laneway.types import CompletionRequest, TaskContext
 
 WORK = TaskContext(lane="work")
 
@@ -112,3 +116,26 @@ async def test_the_next_request_starts_after_the_last_one_is_filed() -> None:
         ("RequestStarted", second.request_id),
         ("RequestFinished", second.request_id),
     ]
+
+
+async def test_the_start_event_hashes_and_keeps_the_de_identified_payload(tmp_path: Path) -> None:
+    """`payload_sha256` is the sha256 of the messages as a JSON array of [role, text]
+    (docs/audit.md), after the redact names were replaced."""
+    audit = {"url": f"sqlite:///{tmp_path / 'audit.db'}", "store_content": True}
+    gw = gateway(config({"work": {"primary": "f/a"}}, audit=audit))
+    events = Events()
+    gw.subscribe(events)
+    fake(gw).enqueue("a", text="hi")
+    request = CompletionRequest.from_prompt("ask Ada Lovelace, café", system="be brief")
+
+    await gw.complete(request, TaskContext(lane="work", redact=("Ada Lovelace",)))
+    await gw.aclose()
+
+    [start] = events.of(RequestStarted)
+    pairs = orjson.loads(start.content)
+    assert pairs[0] == ["system", "be brief"]
+    assert pairs[1][0] == "user"
+    assert "Lovelace" not in pairs[1][1]
+    assert "café" in pairs[1][1]
+    expected = hashlib.sha256(json.dumps(pairs, separators=(",", ":"), ensure_ascii=False).encode())
+    assert start.payload_sha256 == expected.hexdigest()
