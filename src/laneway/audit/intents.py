@@ -136,8 +136,8 @@ def read_rows(path: Path) -> list[list[Any]]:
     """The pending rows a journal holds, as values in `PENDING_COLUMNS` order.
 
     A line cut short (the process died writing it) is skipped; so is anything
-    after the first NUL. Lines of an object by column name (this journal's first
-    format, before 2026-11-26) are read too.
+    after the first NUL. A line that is an object by column name (the journal's
+    first format, which a process may have left behind) is read too.
     """
     rows: list[list[Any]] = []
     for line in path.read_bytes().split(_END, 1)[0].splitlines():
