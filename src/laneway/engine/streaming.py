@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from laneway.engine.run import Action, RequestRun, Slot, timeout_error
 from laneway.engine.stream_guard import StreamPiiGuard
-from laneway.engine.tasks import CancelAfter, ReadDeadline
+from laneway.engine.tasks import ReadDeadline
 from laneway.engine.validation import validate_output
 from laneway.errors import ErrorCode, OutputRejectedError, ProviderError
 from laneway.types import (
@@ -90,8 +90,9 @@ class StreamRun(RequestRun):
             iterator = adapter.stream(
                 self.request, model.model, timeout_s=timeout_s, credential=credential
             ).__aiter__()
+            reads = ReadDeadline(timeout_s + 0.05)  # `rest` moves it to the lane's deadline
             try:
-                with CancelAfter(timeout_s + 0.05):
+                with reads:
                     async for delta in iterator:
                         if isinstance(delta, ErrorDelta):
                             error = delta.error
@@ -106,9 +107,13 @@ class StreamRun(RequestRun):
             except TimeoutError:
                 error = timeout_error(model, f"no first token within {timeout_s:.1f}s")
             except asyncio.CancelledError:
+                reads.close()
                 if slot.probe:
                     await self.core.breakers.release_probe(str(model))
                 await _close(iterator)
+                raise
+            except BaseException:
+                reads.close()
                 raise
             if error is None and not content:
                 error = ProviderError(
@@ -118,6 +123,7 @@ class StreamRun(RequestRun):
                     code=ErrorCode.INVALID_RESPONSE,
                 )
             if error is not None:
+                reads.close()
                 await _close(iterator)
                 elapsed_ms = (self._now() - started) * 1000
                 can_rotate = index + 1 < len(credentials)
@@ -130,15 +136,16 @@ class StreamRun(RequestRun):
                     self._last_action = step
                     return None
                 continue
-            return _Opened(slot, iterator, pending, started, number, credential)
+            return _Opened(slot, iterator, pending, reads, started, number, credential)
 
     async def rest(self, opened: _Opened) -> AsyncGenerator[StreamEvent, None]:
         """`StreamOpened`, the deltas (PII-screened), then `StreamDone` or one `ErrorDelta`;
         the slot is released when this generator ends or is closed.
 
         The deltas already read come first, then the provider's, each read bounded
-        by the lane's deadline: one `ReadDeadline` for the whole stream, which
-        never cancels the caller's own handling of a delta.
+        by the lane's deadline: the first delta's `ReadDeadline`, moved (one timer
+        for the whole stream), which never cancels the caller's own handling of a
+        delta.
         """
         slot, iterator, started, number, credential = (
             opened.slot,
@@ -157,7 +164,8 @@ class StreamRun(RequestRun):
             collector = _Collector()
             guard = StreamPiiGuard(self.policy)
             screening = guard.active
-            reads = ReadDeadline(max(0.05, self.deadline.remaining(self._now())))
+            reads = opened.reads
+            reads.move_to(max(0.05, self.deadline.remaining(self._now())))
             pending = opened.pending
             texts = collector.text
             try:
@@ -242,6 +250,7 @@ class StreamRun(RequestRun):
             final = self._finalize(completion, slot, elapsed_ms, credential)
             yield StreamDone(final)
         finally:
+            opened.reads.close()
             await self._release(slot, success=final)
 
 
@@ -270,6 +279,7 @@ class _Opened:
     slot: Slot
     iterator: AsyncIterator[Delta]
     pending: list[Delta]  # read already, not yet handed on
+    reads: ReadDeadline  # the first delta's bound, for the rest to move to the lane's deadline
     started: float
     number: int  # the attempt's number, for its record
     credential: Credential | None

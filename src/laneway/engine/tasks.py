@@ -41,7 +41,7 @@ class ReadDeadline:
     the one that reads; `close()` disarms it.
     """
 
-    __slots__ = ("_expired", "_task", "_timer", "_waiting")
+    __slots__ = ("_due", "_expired", "_task", "_timer", "_waiting")
 
     def __init__(self, delay_s: float) -> None:
         task = asyncio.current_task()
@@ -50,9 +50,30 @@ class ReadDeadline:
         self._task = task
         self._expired = False
         self._waiting = False
+        self._due: float | None = None  # set by `move_to`: the timer may fire before it
         self._timer = task.get_loop().call_later(delay_s, self._expire)
 
+    def move_to(self, delay_s: float) -> None:
+        """The deadline is now `delay_s` from now, whether it had passed or not.
+
+        Why: a stream's first delta and its rest have different deadlines, and one
+        timer serves both. A later deadline keeps the armed timer, which re-arms
+        itself when it fires early; only an earlier one arms a new timer.
+        """
+        loop = self._task.get_loop()
+        due = self._due = loop.time() + delay_s
+        if self._expired or due < self._timer.when():  # it fired, or would fire too late
+            self._timer.cancel()
+            self._timer = loop.call_at(due, self._expire)
+        self._expired = False
+
     def _expire(self) -> None:
+        due = self._due
+        if due is not None:
+            loop = self._task.get_loop()
+            if loop.time() < due:  # moved later since the timer was armed
+                self._timer = loop.call_at(due, self._expire)
+                return
         self._expired = True
         if self._waiting:
             self._task.cancel()

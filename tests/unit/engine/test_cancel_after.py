@@ -67,3 +67,29 @@ async def test_reads_within_the_deadline_pass_and_a_closed_deadline_cancels_noth
     reads.close()
     with reads:
         await asyncio.sleep(0.08)  # closed: the timer is gone, this read may take its time
+
+
+async def test_a_deadline_moved_later_lets_the_read_run_past_the_first_one() -> None:
+    """A stream's first-delta bound becomes the lane's deadline on the same timer."""
+    reads = ReadDeadline(0.01)
+    reads.move_to(0.2)
+    with reads:
+        await asyncio.sleep(0.05)  # past the first deadline: the timer re-arms itself
+    with pytest.raises(TimeoutError), reads:
+        await asyncio.sleep(5)  # the moved deadline still holds
+    reads.close()
+
+
+async def test_a_deadline_moved_earlier_or_after_it_passed_fires_at_its_new_time() -> None:
+    reads = ReadDeadline(5)
+    reads.move_to(0.01)
+    with pytest.raises(TimeoutError), reads:
+        await asyncio.sleep(5)
+    await asyncio.sleep(0)  # it has fired: moving it again arms it anew
+    reads.move_to(0.2)
+    with reads:
+        await asyncio.sleep(0.05)
+    reads.move_to(0.01)
+    with pytest.raises(TimeoutError), reads:
+        await asyncio.sleep(5)
+    reads.close()

@@ -1,0 +1,77 @@
+"""A stream's deadlines: its first delta within the attempt's budget, the rest within the lane's.
+
+One timer serves both (`ReadDeadline.move_to`). The provider here stalls for real
+(`asyncio.sleep`), where the fake adapter's scripted delays only move its fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from engine_scenario import ask, config, fake, gateway
+
+from laneway.types import (
+    CompletionRequest,
+    Delta,
+    ErrorDelta,
+    FinishDelta,
+    StreamDone,
+    StreamEvent,
+    TaskContext,
+    TextDelta,
+)
+
+WORK = TaskContext(lane="work")
+
+
+def stalling(stall_before: set[str]) -> Any:
+    """A stream that stalls before its first delta for the models in `stall_before`, and
+    after its first delta for the others."""
+
+    async def stream(
+        request: CompletionRequest, model: str, *, timeout_s: float, credential: Any = None
+    ) -> AsyncIterator[Delta]:
+        if model in stall_before:
+            await asyncio.sleep(10)
+        yield TextDelta("Hello")
+        if model != "done":
+            await asyncio.sleep(10)
+        yield FinishDelta()
+
+    return stream
+
+
+async def events_of(timeouts: dict[str, float], stall_before: set[str]) -> list[StreamEvent]:
+    lane = {"primary": "f/a", "fallback": ["f/b"], "timeouts": timeouts}
+    gw = gateway(config({"work": lane}))
+    fake(gw).stream = stalling(stall_before)  # type: ignore[method-assign]
+    try:
+        return [event async for event in gw.stream(ask(), WORK)]
+    finally:
+        await gw.aclose()
+
+
+async def test_a_first_delta_later_than_the_attempt_budget_falls_back() -> None:
+    started = time.monotonic()
+    events = await events_of({"attempt_s": 0.1, "total_s": 5.0}, stall_before={"a"})
+    assert time.monotonic() - started < 5  # the first model was given up after ~0.15 s
+    opened, hello, error = events
+    assert str(getattr(opened, "model", "")) == "f/b"
+    assert hello == TextDelta("Hello")
+    assert isinstance(error, ErrorDelta)  # f/b then stalls until the lane's deadline
+    assert any(step.startswith("f/a:timeout") for step in error.trace)
+
+
+async def test_after_its_first_delta_a_stream_has_the_lanes_deadline_not_the_attempts() -> None:
+    started = time.monotonic()
+    events = await events_of({"attempt_s": 0.1, "total_s": 0.4}, stall_before=set())
+    elapsed = time.monotonic() - started
+    error = events[-1]
+    assert isinstance(error, ErrorDelta)
+    assert error.error.code.value == "timeout"
+    assert "lane's deadline" in str(error.error)
+    assert elapsed >= 0.35  # not cut at the first delta's bound (0.15 s)
+    assert not any(isinstance(event, StreamDone) for event in events)
