@@ -62,8 +62,9 @@ class ReadDeadline:
         """
         loop = self._task.get_loop()
         due = self._due = loop.time() + delay_s
-        if self._expired or due < self._timer.when():  # it fired, or would fire too late
-            self._timer.cancel()
+        timer = self._timer
+        if self._expired or timer.cancelled() or due < timer.when():  # fired, closed, too late
+            timer.cancel()
             self._timer = loop.call_at(due, self._expire)
         self._expired = False
 

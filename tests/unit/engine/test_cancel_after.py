@@ -93,3 +93,7 @@ async def test_a_deadline_moved_earlier_or_after_it_passed_fires_at_its_new_time
     with pytest.raises(TimeoutError), reads:
         await asyncio.sleep(5)
     reads.close()
+    reads.move_to(0.01)  # a closed deadline moved is armed again
+    with pytest.raises(TimeoutError), reads:
+        await asyncio.sleep(5)
+    reads.close()
