@@ -5,8 +5,8 @@ writer. Durability:
 
 - `strict` (default): `start()` returns only once the request is durable, so no
   provider is ever called for a request the log does not know. On SQLite that
-  is a line in the store's intent journal (`intents.py`), one write, and the
-  row itself goes with the batched rows. Elsewhere (PostgreSQL) it is the
+  is a line copied into the store's memory-mapped intent journal (`intents.py`),
+  and the row itself goes with the batched rows. Elsewhere (PostgreSQL) it is the
   request's `pending` row, committed: concurrent starts share one commit (group
   commit, see `writer.py`), and a start alone in flight commits its own row. If
   the request cannot be made durable, `start()` raises `AuditError` and the
@@ -103,7 +103,7 @@ class StoreSink:
         self._ended: dict[str, RequestStarted] = {}
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
-        self._journal = getattr(store, "journal", None) if self.strict else None
+        self._journal = store.journal if self.strict else None
         self._journaled = 0  # the writer's count of queued items at the last journaled start
         self.writer: AuditWriter[Event] = AuditWriter(
             store,

@@ -58,7 +58,8 @@ class ReadDeadline:
 
         Why: a stream's first delta and its rest have different deadlines, and one
         timer serves both. A later deadline keeps the armed timer, which re-arms
-        itself when it fires early; only an earlier one arms a new timer.
+        itself when it fires early; a new timer is armed only for an earlier
+        deadline, or when the old one fired or was closed.
         """
         loop = self._task.get_loop()
         due = self._due = loop.time() + delay_s
