@@ -25,6 +25,12 @@
 #   PEERS=0          skip LiteLLM and TensorZero
 #   PEERS_VENV=DIR   where the peers live (default /tmp/laneway-bench-peers); created with
 #                    pip on first use. Never the project's venv: they are not dependencies.
+#   BENCH_PYTHON=P   run laneway, the minimal proxy and LiteLLM on interpreter P (say
+#                    /usr/bin/python3.11, a PGO+LTO build), in venvs made from it under
+#                    /tmp/laneway-bench-<tag>/ on first use; default: the project's .venv
+#                    and the peers on `python3`. The interpreter moves CPU per request by
+#                    10-15% (docs/performance.md, "The interpreter"): compare like with like.
+#   LANEWAY_VENV=DIR the venv laneway runs from (default .venv)
 # Needs nginx and wrk (installed with apt-get when missing and running as root).
 # Loopback only. The machine should be otherwise idle: the script prints the load average.
 set -euo pipefail
@@ -34,6 +40,14 @@ DURATION="${1:-10}"
 ROUNDS="${ROUNDS:-3}"
 ROUND=1
 PEERS="${PEERS:-1}"
+BENCH_PYTHON="${BENCH_PYTHON:-}"
+if [ -n "$BENCH_PYTHON" ]; then  # one venv pair per interpreter (its path and version)
+    tag=$("$BENCH_PYTHON" -c 'import hashlib, sys
+print(hashlib.sha256(f"{sys.executable} {sys.version}".encode()).hexdigest()[:8])')
+    LANEWAY_VENV="${LANEWAY_VENV:-/tmp/laneway-bench-$tag/laneway}"
+    PEERS_VENV="${PEERS_VENV:-/tmp/laneway-bench-$tag/peers}"
+fi
+LANEWAY_VENV="${LANEWAY_VENV:-.venv}"
 PEERS_VENV="${PEERS_VENV:-/tmp/laneway-bench-peers}"
 WORK="$(mktemp -d /tmp/laneway-bench.XXXXXX)"
 UP_PORT=18081
@@ -41,7 +55,6 @@ STRICT_PORT=18080
 MIN_PORT=18082
 LITELLM_PORT=18083
 BATCHED_PORT=18084
-PY=.venv/bin/python
 
 if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
     if [ "$(id -u)" = 0 ]; then
@@ -50,10 +63,18 @@ if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
         echo "needs nginx and wrk: sudo apt-get install -y nginx wrk" >&2; exit 1
     fi
 fi
+if [ ! -x "$LANEWAY_VENV/bin/laneway" ]; then
+    echo "installing laneway into $LANEWAY_VENV ..." >&2
+    "${BENCH_PYTHON:-python3}" -m venv "$LANEWAY_VENV"
+    "$LANEWAY_VENV/bin/pip" install -q -e .
+fi
+LANEWAY_VENV="$(cd "$LANEWAY_VENV" && pwd)"
+PY="$LANEWAY_VENV/bin/python"
 if [ "$PEERS" = 1 ] && [ ! -x "$PEERS_VENV/bin/litellm" ]; then
     echo "installing the peers into $PEERS_VENV (bench only) ..." >&2
-    python3 -m venv "$PEERS_VENV"
-    "$PEERS_VENV/bin/pip" install -q 'litellm[proxy]' tensorzero
+    "${BENCH_PYTHON:-python3}" -m venv "$PEERS_VENV"
+    # the versions docs/performance.md reports; newer ones may differ in speed
+    "$PEERS_VENV/bin/pip" install -q 'litellm[proxy]==1.108.7' 'tensorzero==2026.6.0'
 fi
 
 pids=()
@@ -78,7 +99,7 @@ pids+=($!)
 # -- gateways, all on core 0 ------------------------------------------------------
 declare -A GW_PID GW_URL
 start_laneway() {  # durability port
-    (cd "$WORK" && exec taskset -c 0 "$OLDPWD/.venv/bin/laneway" serve \
+    (cd "$WORK" && exec taskset -c 0 "$LANEWAY_VENV/bin/laneway" serve \
         --config "$WORK/laneway-$1.yaml" --port "$2" --log-level warning) \
         > "$WORK/laneway-$1.log" 2>&1 &
     GW_PID[laneway-$1]=$!; pids+=($!)
@@ -165,5 +186,8 @@ rss=()
 for target in minimal "${targets[@]}"; do
     rss+=("$target=$(awk '/VmHWM/ {print $2}' "/proc/${GW_PID[$target]}/status")")
 done
+interpreter() { "$1" -c 'import sys; print(sys.version.split()[0], sys.executable)'; }
+echo "laneway and the minimal proxy ran on Python $(interpreter "$PY")"
+[ "$PEERS" = 1 ] && echo "LiteLLM ran on Python $(interpreter "$PEERS_VENV/bin/python")"
 $PY bench/server/report.py "$WORK" "${rss[@]}"
 echo "(raw wrk output and gateway logs in $WORK)"
