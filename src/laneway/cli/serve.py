@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import platform
+import sys
+import sysconfig
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -47,6 +50,26 @@ def check_bind(host: str, *, has_keys: bool, insecure_no_auth: bool) -> None:
     )
 
 
+def interpreter_note(config_args: object, base_prefix: str) -> str | None:
+    """A start-up note when this CPython was built from source without PGO.
+
+    Most of a request's CPU is the interpreter, and such a build (pyenv's
+    default, a bare `./configure`) spends 10-15% more of it than an optimised
+    one (docs/performance.md, "The interpreter"). Distribution builds under
+    /usr are optimised without saying so in their configure arguments, and
+    builds that record none (Windows) are left alone.
+    """
+    if not isinstance(config_args, str) or "--enable-optimizations" in config_args:
+        return None
+    if base_prefix == "/usr":
+        return None
+    return (
+        f"note: this Python ({platform.python_version()} in {base_prefix}) was built without "
+        "--enable-optimizations; an optimised build serves each request with 10-15% less "
+        'CPU (docs/server.md, "Which Python to run it on")'
+    )
+
+
 def serve_command(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Interface (default server.host).")] = None,
@@ -79,6 +102,9 @@ def serve_command(
         f"laneway serving {resolved.source} on http://{bind_host}:{bind_port} "
         f"({workers} worker{'s' if workers > 1 else ''}, {len(resolved.lanes)} lanes)"
     )
+    note = interpreter_note(sysconfig.get_config_var("CONFIG_ARGS"), sys.base_prefix)
+    if note is not None:
+        console.print(note, style="dim", highlight=False, soft_wrap=True)
     from laneway.server.protocol import HttpProtocol
 
     options = {

@@ -1,4 +1,5 @@
-"""`laneway serve` refuses to expose an open server, and says when it is open."""
+"""`laneway serve` refuses to expose an open server, says when it is open, and says when
+its interpreter is an unoptimised build."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from laneway.cli.main import app
-from laneway.cli.serve import check_bind, is_loopback
+from laneway.cli.serve import check_bind, interpreter_note, is_loopback
 from laneway.errors import LanewayError
 
 
@@ -31,3 +32,51 @@ def test_the_command_refuses_an_open_public_bind(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["serve", "--config", str(config), "--host", "0.0.0.0"])
     assert result.exit_code == 1
     assert "without client keys" in result.output
+
+
+# CONFIG_ARGS as the machines' interpreters record them (sysconfig.get_config_var)
+PYENV_DEFAULT = (
+    "'--prefix=/root/.pyenv/versions/3.11.7' '--enable-shared' "
+    "'--libdir=/root/.pyenv/versions/3.11.7/lib'"
+)
+DOCKER_IMAGE = "'--build=x86_64-linux-gnu' '--enable-optimizations' '--enable-shared' '--with-lto'"
+DEBIAN = "'--enable-shared' '--prefix=/usr' '--with-computed-gotos' '--without-ensurepip'"
+
+
+def test_an_unoptimised_source_build_gets_a_note_naming_the_fix() -> None:
+    note = interpreter_note(PYENV_DEFAULT, "/root/.pyenv/versions/3.11.7")
+    assert note is not None
+    assert "--enable-optimizations" in note
+    assert "/root/.pyenv/versions/3.11.7" in note
+    assert "docs/server.md" in note
+
+
+@pytest.mark.parametrize(
+    ("config_args", "base_prefix"),
+    [
+        (DOCKER_IMAGE, "/usr/local"),  # built with PGO and says so
+        (DEBIAN, "/usr"),  # a distribution's build: optimised, not said in its arguments
+        (None, "C:\\Python311"),  # Windows records no configure arguments
+    ],
+)
+def test_optimised_or_unknown_builds_get_no_note(config_args: object, base_prefix: str) -> None:
+    assert interpreter_note(config_args, base_prefix) is None
+
+
+def test_the_command_prints_the_note_at_start_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Up to the point where uvicorn would start: the note is on stderr with the banner."""
+    import laneway.cli.serve as serve
+
+    config = tmp_path / "laneway.yaml"
+    config.write_text("providers: {fake: {kind: fake}}\nlanes: {c: {primary: fake/a}}\n")
+    monkeypatch.setattr(serve.sysconfig, "get_config_var", lambda name: PYENV_DEFAULT)
+    monkeypatch.setattr(serve.sys, "base_prefix", "/opt/python-from-source")
+    started: list[object] = []
+    monkeypatch.setattr(serve, "_serve_one", lambda *args: started.append(args))
+    result = CliRunner().invoke(app, ["serve", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert started
+    assert "built without --enable-optimizations" in result.output
+    assert "/opt/python-from-source" in result.output
