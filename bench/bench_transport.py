@@ -62,11 +62,12 @@ class Upstream(asyncio.Protocol):
         return RESPONSE
 
 
-def serve(sock: socket.socket) -> None:
+def serve(sock: socket.socket, protocol: type[Upstream] = Upstream) -> None:
+    """Answer on `sock` until killed (a child process's target); `protocol` answers."""
     _install_uvloop()
 
     async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(Upstream, sock=sock)
+        server = await asyncio.get_running_loop().create_server(protocol, sock=sock)
         await server.serve_forever()
 
     asyncio.run(main())

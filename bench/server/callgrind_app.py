@@ -125,6 +125,16 @@ def scope(body: bytes) -> dict[str, Any]:
     }
 
 
+def request_body(kind: str) -> bytes:
+    """The client's request for `kind` (json, stream or long), to the lane that serves it."""
+    model = {"stream": "bench_stream", "long": "bench_long"}.get(kind, "bench")
+    stream = "false" if kind == "json" else "true"
+    return (
+        f'{{"model":"{model}","stream":{stream},'
+        '"messages":[{"role":"user","content":"Say hello."}]}'
+    ).encode()
+
+
 def minimal_app(port: int) -> Any:
     """The floor: parse the body, forward it with laneway's client, relay the answer."""
     transport = NativeTransport()
@@ -154,12 +164,7 @@ async def main(total: int, kind: str, audit: str, metrics: bool) -> None:
     if isinstance(store_sink, StoreSink):  # rows wait for company 1 s, whatever valgrind's speed
         store_sink.writer._linger_s = 1.0
     _tune_gc()  # as `laneway serve` does at start-up
-    model = {"stream": "bench_stream", "long": "bench_long"}.get(kind, "bench")
-    stream = "false" if kind == "json" else "true"
-    body = (
-        f'{{"model":"{model}","stream":{stream},'
-        '"messages":[{"role":"user","content":"Say hello."}]}'
-    ).encode()
+    body = request_body(kind)
     request_scope = scope(body)
     gone = asyncio.Event()
     indexes = iter(range(total))

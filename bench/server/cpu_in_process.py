@@ -35,28 +35,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import callgrind_app
 from bench_cpu import one
+from bench_transport import serve
 
 from laneway.engine.gateway import Gateway
 from laneway.server.app import _tune_gc, create_app
-
-
-def _upstream(sock: socket.socket) -> None:
-    async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(callgrind_app.Upstream, sock=sock)
-        await server.serve_forever()
-
-    uvloop.run(main())
 
 
 async def measure(port: int, kind: str, audit: str, requests: int, windows: int) -> list[float]:
     gateway = Gateway.from_config(callgrind_app.config(port, audit, True), env={})
     app = create_app(gateway, env={})
     _tune_gc()  # as `laneway serve` does at start-up
-    model = {"stream": "bench_stream", "long": "bench_long"}.get(kind, "bench")
-    body = (
-        f'{{"model":"{model}","stream":{"false" if kind == "json" else "true"},'
-        '"messages":[{"role":"user","content":"Say hello."}]}'
-    ).encode()
+    body = callgrind_app.request_body(kind)
     scope = callgrind_app.scope(body)
     gone = asyncio.Event()
 
@@ -89,7 +78,7 @@ def main() -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
-    child = multiprocessing.Process(target=_upstream, args=(sock,), daemon=True)
+    child = multiprocessing.Process(target=serve, args=(sock, callgrind_app.Upstream), daemon=True)
     child.start()
     os.sched_setaffinity(child.pid or 0, {(os.cpu_count() or 1) - 1})
     try:
