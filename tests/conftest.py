@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -38,3 +42,27 @@ def postgres_url() -> str:
 def redis_url() -> str:
     require_service("Redis", 6379)
     return os.environ.get("LANEWAY_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def counting_server() -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP server that answers `{}` and records every path asked of it:
+    proof that laneway fetched nothing when the list stays empty."""
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    server.shutdown()
+    server.server_close()

@@ -15,6 +15,7 @@ from laneway.errors import (
     LanewayError,
     OutputRejectedError,
     ProviderError,
+    RequestError,
     RoutingExhaustedError,
 )
 from laneway.types import (
@@ -76,6 +77,7 @@ __all__ = [
     "Outcome",
     "OutputRejectedError",
     "ProviderError",
+    "RequestError",
     "ResponseFormat",
     "RoutingDecision",
     "RoutingExhaustedError",

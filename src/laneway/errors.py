@@ -106,6 +106,20 @@ class ConfigError(LanewayError):
         return text
 
 
+class RequestError(LanewayError):
+    """The caller's request cannot be served as sent; no provider was called.
+
+    `param` names the field, in the OpenAI request's spelling.
+    """
+
+    def __init__(self, message: str, *, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+    def __str__(self) -> str:
+        return f"{self.param}: {self.message}"
+
+
 class ProviderError(LanewayError):
     """One call to one provider failed. `message` is sanitized: no key, no raw body."""
 

@@ -24,6 +24,7 @@ from laneway.config.model import (
     Lane,
     Rule,
 )
+from laneway.config.output_schema import schema_problem
 from laneway.config.overrides import LaneOverride, lane_overrides
 from laneway.config.prices import lookup_price
 from laneway.config.schema import (
@@ -196,16 +197,13 @@ class _Resolver:
         if value is None:
             return None
         schema = self._read_schema(value, path) if isinstance(value, str) else dict(value)
-        from jsonschema import SchemaError, validators
-
-        try:
-            validators.validator_for(schema).check_schema(schema)
-        except SchemaError as exc:
+        problem = schema_problem(schema)
+        if problem is not None:
             raise self.error(
-                f"output_schema is not a valid JSON Schema: {exc.message}",
+                f"output_schema is not a usable JSON Schema: {problem}",
                 path,
                 "fix the schema (see https://json-schema.org/understanding-json-schema/)",
-            ) from exc
+            )
         return MappingProxyType(schema)
 
     def _read_schema(self, text: str, path: PathKey) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from laneway.config.output_schema import schema_problem
 from laneway.engine.core import EngineCore
 from laneway.engine.guard import judge
 from laneway.engine.pii import deidentify
@@ -27,6 +28,7 @@ from laneway.errors import (
     ErrorCode,
     LanewayError,
     ProviderError,
+    RequestError,
 )
 from laneway.events import DecisionMade, Event
 from laneway.types import (
@@ -267,6 +269,14 @@ class Gateway:
                 provider="laneway",
                 code=ErrorCode.BAD_REQUEST,
             )
+        response_format = request.response_format
+        if response_format is not None and response_format.schema is not None:
+            problem = schema_problem(response_format.schema)
+            if problem is not None:
+                raise RequestError(
+                    f"not a usable JSON Schema: {problem}",
+                    param="response_format.json_schema.schema",
+                )
         if ctx.redact:
             request = _deidentified(request, ctx.redact)
         return ctx, lane, request

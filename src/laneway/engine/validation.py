@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from laneway.config.output_schema import schema_violations
 from laneway.engine.pii import scan
 from laneway.errors import ErrorCode, OutputRejectedError
 from laneway.types import Completion
@@ -97,12 +98,7 @@ def _parse_if_needed(text: str, policy: OutputPolicy) -> Any:
 def _structural_problems(parsed: Any, policy: OutputPolicy) -> list[str]:
     problems: list[str] = []
     if policy.schema is not None:
-        import jsonschema
-
-        validator = jsonschema.Draft202012Validator(dict(policy.schema))
-        for error in sorted(validator.iter_errors(parsed), key=lambda e: list(e.path))[:5]:
-            where = "/".join(str(p) for p in error.path) or "(root)"
-            problems.append(f"schema: {where}: {error.message}"[:200])
+        problems += schema_violations(policy.schema, parsed)
     if policy.model is not None:
         try:
             policy.model.model_validate(parsed)

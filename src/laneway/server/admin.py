@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from laneway.errors import LanewayError
 from laneway.server.asgi import JSON, Receive, Request, Send, read_body, respond, respond_error
 from laneway.server.auth import admin_required
-from laneway.server.errors import ApiError, bad_request
+from laneway.server.errors import bad_request, to_api_error
 from laneway.server.openai_wire import render_json
 
 if TYPE_CHECKING:
@@ -41,9 +42,10 @@ def admin_only(
             if not principal.admin:
                 raise admin_required()
             value = await handler(state, req, receive)
-        except ApiError as exc:
-            await respond_error(send, exc, _headers(req))
-            return exc.status
+        except LanewayError as exc:  # ApiError, or the state store's StateError
+            error = to_api_error(exc, req.request_id)
+            await respond_error(send, error, _headers(req))
+            return error.status
         await respond(send, 200, render_json(value), _headers(req))
         return 200
 
@@ -56,7 +58,7 @@ async def _set_kill_switch(state: ServerState, req: Request, receive: Receive) -
     )
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     on = body.get("on") if isinstance(body, dict) else None
     if not isinstance(on, bool):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, cast
 
-from laneway.errors import LanewayError, RoutingExhaustedError
+from laneway.errors import LanewayError
 from laneway.server.asgi import (
     JSON,
     DisconnectWatch,
@@ -30,7 +30,13 @@ from laneway.server.asgi import (
 )
 from laneway.server.auth import Principal, forbidden_lane
 from laneway.server.context import build_context, context_fields
-from laneway.server.errors import ApiError, kill_switch_on, to_api_error
+from laneway.server.errors import (
+    ApiError,
+    kill_switch_on,
+    late_stream_error,
+    log,
+    to_api_error,
+)
 from laneway.server.openai_wire import (
     DONE,
     ChatRequest,
@@ -86,7 +92,8 @@ def _route_headers(
 
 
 def _error_headers(request_id: str, exc: BaseException) -> Headers:
-    if isinstance(exc, RoutingExhaustedError):
+    """No model served the answer; the engine's decision and trace say what was tried."""
+    if isinstance(exc, LanewayError):
         return _route_headers(request_id, None, exc.decision, exc.trace)
     return _route_headers(request_id, None, None, ())
 
@@ -281,11 +288,13 @@ async def _relay(
                 await send({"type": "http.response.body", "body": closing})
                 watch.settle()
             elif isinstance(event, ErrorDelta):
-                await _end_with_error(send, held, to_api_error(event.error, request_id))
+                await _end_with_error(send, held, late_stream_error(event.error))
                 return None
-    except LanewayError as exc:
+    except Exception as exc:  # the headers are out: the client learns of it in the stream
         if usage is None:  # else the answer is whole already; the engine filed the failure
             await _end_with_error(send, held, to_api_error(exc, request_id))
+        elif not isinstance(exc, LanewayError):
+            log.error("request %s failed after its answer was sent", request_id, exc_info=exc)
         return usage
     if usage is None:  # ended without its StreamDone: close the answer as it stands
         await send({"type": "http.response.body", "body": held + writer.usage(Usage()) + DONE})

@@ -12,12 +12,14 @@ below, so each laneway error is rendered into exactly that, with our own `code`:
     405 invalid_request_error   wrong method on a known path
     408 invalid_request_error   the client stopped sending its body
     413 invalid_request_error   body larger than server.max_body_bytes
-    422 invalid_response_error  output failed the lane's validation or PII check
+    422 invalid_response_error  output failed the lane's validation or PII check (in a
+                                stream that has begun: an `error` event with that code)
     429 rate_limit_error        client rate limit / concurrency (Retry-After), or every
                                 provider rate-limited (Retry-After)
     429 insufficient_quota      a budget would be passed (never retried: x-should-retry false)
     502 upstream_error          every provider failed on auth or invalid responses
-    503 service_unavailable     every provider unavailable, or the kill switch on
+    503 service_unavailable     every provider unavailable, the kill switch on, or the
+                                state store (state.url) unreachable
     504 timeout_error           the lane's total deadline ran out
     500 server_error            a bug in laneway (the message carries the request id)
 
@@ -29,6 +31,7 @@ quota as 429 `insufficient_quota`, and every OpenAI client already handles it;
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -40,8 +43,12 @@ from laneway.errors import (
     LanewayError,
     OutputRejectedError,
     ProviderError,
+    RequestError,
     RoutingExhaustedError,
 )
+from laneway.state import StateError
+
+log = logging.getLogger("laneway.server")
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
@@ -149,9 +156,37 @@ def to_api_error(exc: BaseException, request_id: str = "unknown") -> ApiError:
         )
     if isinstance(exc, ProviderError):
         return _from_provider(exc)
+    if isinstance(exc, RequestError):
+        return bad_request(f"`{exc.param}` {exc.message}", param=exc.param, code="invalid_field")
+    if isinstance(exc, StateError):
+        return state_unavailable()
     if isinstance(exc, ConfigError) and (exc.path or "").startswith("lanes."):
         return not_found(exc.message, param="model")
+    log.error("request %s failed inside laneway", request_id, exc_info=exc)
     return internal_error(request_id)
+
+
+def state_unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "the state store (state.url) is unreachable; try again shortly",
+        type="service_unavailable",
+        code="state_unavailable",
+    )
+
+
+def late_stream_error(exc: ProviderError) -> ApiError:
+    """A failure after a stream began: one model, no fallback left, so its own code.
+
+    Output the guard or the lane's checks rejected (or garbage) is
+    `invalid_response_error` with the model's code, as the 422 of an answer not
+    streamed; anything else keeps the code an HTTP answer would have had.
+    """
+    message = f"the stream from {exc.provider}/{exc.model} failed after it began: {exc.message}"
+    if exc.code in (ErrorCode.PII_LEAK, ErrorCode.INVALID_RESPONSE):
+        return ApiError(422, message, type="invalid_response_error", code=exc.code.value)
+    upstream = _from_provider(exc)
+    return ApiError(upstream.status, message, type=upstream.type, code=upstream.code)
 
 
 def _from_budget(exc: BudgetExceededError) -> ApiError:

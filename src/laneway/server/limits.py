@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from laneway.clock import Clock
 from laneway.errors import ConfigError
 from laneway.server.auth import Principal
-from laneway.server.errors import ApiError, rate_limited
+from laneway.server.errors import ApiError, rate_limited, state_unavailable
 
 if TYPE_CHECKING:
     from limits import RateLimitItem
@@ -102,12 +102,7 @@ class RateLimits:
                     reset, _ = await limiter.get_window_stats(item, identity)
                     raise _over(setting, item.amount, principal, reset - self._clock.wall())
         except StorageError as exc:
-            raise ApiError(
-                503,
-                "the rate-limit store (state.url) is unreachable; try again shortly",
-                type="service_unavailable",
-                code="state_unavailable",
-            ) from exc
+            raise state_unavailable() from exc
 
     async def check(self) -> bool:
         """Whether the window store answers (always, for memory)."""

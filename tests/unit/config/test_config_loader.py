@@ -117,4 +117,4 @@ def test_invalid_inline_output_schema_is_refused() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(data, env={})
     assert caught.value.path == "lanes.a.output_schema"
-    assert "not a valid JSON Schema" in str(caught.value)
+    assert "not a usable JSON Schema" in str(caught.value)

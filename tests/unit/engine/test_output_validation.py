@@ -7,6 +7,7 @@ model is tried; nothing is repaired, and tainted text is never returned.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -15,9 +16,9 @@ from engine_scenario import Events, ask, config, fake, gateway
 from pydantic import BaseModel
 
 from laneway.clock import next_pass
-from laneway.errors import ErrorCode, OutputRejectedError
+from laneway.errors import ConfigError, ErrorCode, OutputRejectedError, RequestError
 from laneway.events import RequestFinished
-from laneway.types import TaskContext
+from laneway.types import ResponseFormat, TaskContext
 
 SCHEMA = {
     "type": "object",
@@ -183,3 +184,22 @@ async def test_a_lane_may_turn_the_pii_scan_off() -> None:
     fake(gw).enqueue("a", text=LEAK)
     done = await gw.complete(ask(), TaskContext(lane="work"))
     assert done.content == LEAK
+
+
+async def test_a_request_schema_laneway_cannot_apply_is_refused_before_any_model() -> None:
+    """A caller's schema is input: refused with the field named, no provider called,
+    and `run` keeps its promise of a degraded outcome instead of an exception."""
+    gw = gateway(lanes())
+    request = replace(ask(), response_format=ResponseFormat("json_schema", {"$ref": "#/$defs/x"}))
+    with pytest.raises(RequestError) as info:
+        await gw.complete(request, TaskContext(lane="work"))
+    assert info.value.param == "response_format.json_schema.schema"
+    assert "resolves to nothing" in info.value.message
+    outcome = await gw.run(request, TaskContext(lane="work"))
+    assert outcome.status != "ok"
+    assert fake(gw).calls == []
+
+
+async def test_a_lane_schema_with_a_remote_ref_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="output_schema is not a usable JSON Schema"):
+        gateway(lanes(output_schema={"$ref": "https://example.invalid/schema.json"}))

@@ -1,0 +1,141 @@
+"""What a client can send that once gave a 500, a fetch of its choosing, or a silent cut.
+
+Error bodies are OpenAI's (`{"error": {"message", "type", "param", "code"}}`,
+API reference, "Error codes"); a failure inside a stream is an SSE event
+`data: {"error": {...}}`, which openai-python's `Stream.__stream__`
+(`_streaming.py`) raises as `APIError` with that object as `body`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from server_harness import Serve, fake_config
+from test_http_errors import HI, error_of
+
+from laneway.types import Delta, TextDelta
+
+SCHEMA_PARAM = "response_format.json_schema.schema"
+
+
+def schema_format(schema: dict[str, Any]) -> Any:
+    return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [{"type": "nonsense"}, {"pattern": "("}, {"$ref": "#"}, {"allOf": [{"$ref": "#"}]}],
+)
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_unusable_response_schema_is_400_before_any_provider(
+    serve: Serve, schema: dict[str, Any], stream: bool
+) -> None:
+    server = serve()
+    with pytest.raises(openai.BadRequestError) as info:
+        server.client().chat.completions.create(
+            model="chat", messages=HI, response_format=schema_format(schema), stream=stream
+        )
+    error = error_of(info.value)
+    assert (error["param"], error["code"]) == (SCHEMA_PARAM, "invalid_field")
+    assert "not a usable JSON Schema" in error["message"]
+    assert server.fake.calls == []
+
+
+def test_a_remote_ref_is_refused_and_the_server_fetches_nothing(
+    serve: Serve, counting_server: tuple[str, list[str]]
+) -> None:
+    url, asked = counting_server
+    server = serve()
+    schema = {"type": "object", "properties": {"a": {"$ref": f"{url}/s.json"}}}
+    with pytest.raises(openai.BadRequestError) as info:
+        server.client().chat.completions.create(
+            model="chat", messages=HI, response_format=schema_format(schema)
+        )
+    assert error_of(info.value)["param"] == SCHEMA_PARAM
+    assert asked == []
+    assert server.fake.calls == []
+
+
+def test_a_usable_schema_still_checks_the_output(serve: Serve) -> None:
+    server = serve()
+    schema = {"type": "object", "properties": {"n": {"$ref": "#/$defs/n"}}, "required": ["n"]}
+    schema["$defs"] = {"n": {"type": "integer"}}
+    server.fake.enqueue("c", text='{"n": 3}')
+    done = server.client().chat.completions.create(
+        model="chat", messages=HI, response_format=schema_format(schema)
+    )
+    assert done.choices[0].message.content == '{"n": 3}'
+    server.fake.enqueue("c", text='{"n": "three"}')
+    with pytest.raises(openai.UnprocessableEntityError) as info:
+        server.client().chat.completions.create(
+            model="chat", messages=HI, response_format=schema_format(schema)
+        )
+    assert "schema: n: 'three' is not of type 'integer'" in error_of(info.value)["message"]
+    assert info.value.response.headers["x-laneway-trace"] != "none"
+    assert info.value.response.headers["x-laneway-decision"] != "none"
+
+
+def test_a_pii_leak_mid_stream_ends_it_with_its_own_code(serve: Serve) -> None:
+    server = serve()
+    server.fake.enqueue("c", stream_chunks=["Write to ", "ada@example.com", " today"])
+    stream = server.client().chat.completions.create(model="chat", messages=HI, stream=True)
+    with pytest.raises(openai.APIError) as info:
+        for _ in stream:
+            pass
+    assert isinstance(info.value.body, dict)
+    assert (info.value.body["type"], info.value.body["code"]) == (
+        "invalid_response_error",
+        "pii_leak",
+    )
+    assert "fake/c" in info.value.body["message"]
+
+
+def test_a_bug_mid_stream_ends_it_with_an_error_event_not_a_silent_cut(serve: Serve) -> None:
+    server = serve()
+
+    async def broken(*args: Any, **kwargs: Any) -> AsyncIterator[Delta]:
+        yield TextDelta("half an answer ")
+        raise RuntimeError("a bug in an adapter")
+
+    server.fake.stream = broken  # type: ignore[method-assign]
+    with httpx.stream(
+        "POST",
+        f"{server.url}/v1/chat/completions",
+        json={"model": "chat", "messages": HI, "stream": True},
+        timeout=5,
+    ) as response:
+        body = b"".join(response.iter_bytes())
+    assert response.status_code == 200
+    events = [json.loads(line[6:]) for line in body.split(b"\n\n") if line.startswith(b"data: {")]
+    assert events[0]["object"] == "chat.completion.chunk"
+    assert events[-1]["error"]["code"] == "internal_error"
+    assert b"[DONE]" not in body
+
+
+def test_an_unreachable_state_store_is_503_not_500(serve: Serve) -> None:
+    """Nothing listens on port 1: every state call fails as the store being down."""
+    server = serve(
+        fake_config(
+            state={"url": "redis://127.0.0.1:1/0"},
+            server={"keys": [{"key": "k"}], "admin_key": "r"},
+        )
+    )
+    with pytest.raises(openai.InternalServerError) as info:
+        server.client("k").chat.completions.create(model="chat", messages=HI)
+    assert info.value.status_code == 503
+    assert error_of(info.value)["code"] == "state_unavailable"
+    breakers = httpx.get(f"{server.url}/admin/breakers", headers={"Authorization": "Bearer r"})
+    assert breakers.status_code == 503
+    assert breakers.json()["error"]["code"] == "state_unavailable"
+
+
+def test_a_deeply_nested_admin_body_is_400(serve: Serve) -> None:
+    server = serve()
+    answer = httpx.post(f"{server.url}/admin/kill-switch", content=b"[" * 4000, timeout=5)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] == "on"
