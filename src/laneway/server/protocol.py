@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol, with the writes of one loop pass sent as one.
+"""uvicorn's httptools protocol: the writes of one loop pass sent as one, and a
+deadline for a request's head.
 
 uvicorn writes a response's head and each body message separately, and every
 write is a `send()` system call: two per JSON answer, four for a short stream.
@@ -7,11 +8,20 @@ The writes of one request almost always happen in one pass of the event loop
 end of that pass and sends them together: one system call per answer, about
 12 µs less CPU per call saved (docs/performance.md, `## Server`). Nothing
 waits longer than the current pass of the loop, and a finished answer not at all.
+
+uvicorn bounds the idle time between requests (keep-alive) but not the time a
+client takes to send a request's head: a connection that sends nothing, or half
+a request line, is held open for ever (one file descriptor each, the classic
+slow-loris). `HeadSweep` closes such connections, sweeping every
+`HttpProtocol.head_sweep_s` seconds: one that waited for its head at two sweeps
+in a row, with no request begun between, is closed (after 15 to 30 s by
+default). It costs a request nothing: no timer per request, one per sweep.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -55,6 +65,9 @@ class JoinedWrites:
         return getattr(self.transport, name)
 
 
+_UNSEEN = object()
+
+
 class HttpProtocol(HttpToolsProtocol):
     """`HttpToolsProtocol` writing through `JoinedWrites`; pass it as uvicorn's `http`.
 
@@ -63,13 +76,71 @@ class HttpProtocol(HttpToolsProtocol):
     slot) then runs while the answer is already on its way.
     """
 
+    #: seconds between two sweeps for connections still waiting for a request's head
+    head_sweep_s: float = 15.0
+
     _joined: JoinedWrites
+    _head_seen: object = _UNSEEN  # the request cycle at the last sweep that found us waiting
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._joined = JoinedWrites(transport, self.loop)
         joined: Any = self._joined
         super().connection_made(joined)
+        HeadSweep.ensure(self.loop, self.server_state, self.head_sweep_s)
+
+    def waits_too_long_for_a_head(self) -> bool:
+        """True at the second sweep in a row that finds this connection waiting for a head.
+
+        Waiting: no request in flight and no keep-alive timer armed (uvicorn
+        cancels it as soon as any byte of the next request arrives).
+        """
+        cycle = self.cycle
+        waiting = (
+            (cycle is None or cycle.response_complete)
+            and self.timeout_keep_alive_task is None
+            and not self.pipeline
+        )
+        if not waiting:
+            self._head_seen = _UNSEEN
+            return False
+        if self._head_seen is cycle:
+            return True
+        self._head_seen = cycle
+        return False
 
     def on_response_complete(self) -> None:
         self._joined.flush()
         super().on_response_complete()
+
+
+class HeadSweep:
+    """One timer per server: closes the connections whose request head is overdue.
+
+    It runs while the server has connections and stops with the last one; the
+    next connection starts it again.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, server_state: Any, every_s: float) -> None:
+        self._loop = loop
+        self._server_state = server_state
+        self._every_s = every_s
+        loop.call_later(every_s, self.sweep)
+
+    @classmethod
+    def ensure(cls, loop: asyncio.AbstractEventLoop, server_state: Any, every_s: float) -> None:
+        if server_state not in _SWEEPS:
+            _SWEEPS[server_state] = cls(loop, server_state, every_s)
+
+    def sweep(self) -> None:
+        connections = self._server_state.connections
+        if not connections:
+            del _SWEEPS[self._server_state]
+            return
+        for connection in list(connections):
+            if isinstance(connection, HttpProtocol) and connection.waits_too_long_for_a_head():
+                connection.transport.close()
+        self._loop.call_later(self._every_s, self.sweep)
+
+
+#: the running sweep of each server (uvicorn's `ServerState`)
+_SWEEPS: weakref.WeakKeyDictionary[Any, HeadSweep] = weakref.WeakKeyDictionary()
