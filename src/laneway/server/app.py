@@ -11,6 +11,7 @@ fastest (/work/shared/PERFORMANCE-NOTES.md).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -32,7 +33,7 @@ from laneway.server.asgi import (
 from laneway.server.auth import KeyRing
 from laneway.server.chat import chat_completions
 from laneway.server.context import HEADER_FIELDS, LaneResolver
-from laneway.server.errors import ApiError, internal_error
+from laneway.server.errors import ApiError, internal_error, shutting_down
 from laneway.server.limits import ConcurrencySlots, KeySpend, RateLimits
 from laneway.server.metrics import HttpMetrics
 from laneway.server.state import KillSwitch, ServerState
@@ -200,7 +201,8 @@ class ErrorGuard:
 
     Before the response started, the client gets an OpenAI-shaped 500 naming
     the request id (the log has the traceback); after it started, the body is
-    ended so the client does not hang.
+    ended so the client does not hang. A request cancelled by the server's
+    shutdown gets a 503 the SDKs retry, not uvicorn's plain-text 500.
     """
 
     def __init__(self, app: Router, state: ServerState) -> None:
@@ -221,6 +223,12 @@ class ErrorGuard:
 
         try:
             await self.app(scope, receive, watched_send)  # type: ignore[arg-type]
+        except asyncio.CancelledError:  # uvicorn past --graceful-timeout (a client that
+            if not started:  # leaves is `ClientGone`, not this): say so, in OpenAI's shape
+                request_id = str(scope.get("laneway.request_id", "unknown"))
+                headers = [(b"x-request-id", request_id.encode("ascii", "replace"))]
+                await respond_error(send, shutting_down(), headers)
+            raise
         except Exception:
             request_id = str(scope.get("laneway.request_id", "unknown"))
             log.exception("unhandled error in request %s", request_id)

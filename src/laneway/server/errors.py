@@ -18,8 +18,9 @@ below, so each laneway error is rendered into exactly that, with our own `code`:
                                 provider rate-limited (Retry-After)
     429 insufficient_quota      a budget would be passed (never retried: x-should-retry false)
     502 upstream_error          every provider failed on auth or invalid responses
-    503 service_unavailable     every provider unavailable, the kill switch on, or the
-                                state store (state.url) unreachable
+    503 service_unavailable     every provider unavailable, the kill switch on, the
+                                state store (state.url) unreachable, or the request cut
+                                by the server's shutdown (--graceful-timeout)
     504 timeout_error           the lane's total deadline ran out
     500 server_error            a bug in laneway (the message carries the request id)
 
@@ -122,6 +123,16 @@ def kill_switch_on() -> ApiError:
         '(POST /admin/kill-switch {"on": false}, or unset LANEWAY_KILL_SWITCH)',
         type="service_unavailable",
         code="kill_switch",
+    )
+
+
+def shutting_down() -> ApiError:
+    return ApiError(
+        503,
+        "laneway is shutting down and stopped this request once its --graceful-timeout "
+        "ran out; send it again",
+        type="service_unavailable",
+        code="shutting_down",
     )
 
 
