@@ -54,7 +54,11 @@ def admin_only(
 
 async def _set_kill_switch(state: ServerState, req: Request, receive: Receive) -> object:
     raw = await read_body(
-        receive, limit=_MAX_ADMIN_BODY, declared=req.content_length, timeout_s=state.body_timeout_s
+        receive,
+        limit=_MAX_ADMIN_BODY,
+        declared=req.content_length,
+        timeout_s=state.body_timeout_s,
+        setting="fixed for the admin endpoints",
     )
     try:
         body = json.loads(raw)

@@ -109,28 +109,33 @@ async def respond_error(send: Send, error: ApiError, headers: Headers) -> None:
     await respond(send, error.status, error.body(), headers)
 
 
-def body_too_large(limit: int) -> ApiError:
+def body_too_large(limit: int, setting: str = "server.max_body_bytes") -> ApiError:
     return ApiError(
         413,
-        f"the request body is larger than this server's limit of {limit} bytes "
-        "(server.max_body_bytes)",
+        f"the request body is larger than this server's limit of {limit} bytes ({setting})",
         type="invalid_request_error",
         code="request_too_large",
     )
 
 
 async def read_body(
-    receive: Receive, *, limit: int, declared: int | None, timeout_s: float
+    receive: Receive,
+    *,
+    limit: int,
+    declared: int | None,
+    timeout_s: float,
+    setting: str = "server.max_body_bytes",
 ) -> bytes:
     """The whole body, never holding more than `limit` bytes; 413 past it, 408 if it stalls.
 
-    The deadline is `CancelAfter`, a quarter of `asyncio.timeout`'s cost.
+    `setting` names where the limit comes from, for the 413's message. The
+    deadline is `CancelAfter`, a quarter of `asyncio.timeout`'s cost.
     """
     if declared is not None and declared > limit:
-        raise body_too_large(limit)
+        raise body_too_large(limit, setting)
     try:
         with CancelAfter(timeout_s):
-            return await _read_chunks(receive, limit)
+            return await _read_chunks(receive, limit, setting)
     except TimeoutError:
         raise ApiError(
             408,
@@ -140,7 +145,7 @@ async def read_body(
         ) from None
 
 
-async def _read_chunks(receive: Receive, limit: int) -> bytes:
+async def _read_chunks(receive: Receive, limit: int, setting: str) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -150,7 +155,7 @@ async def _read_chunks(receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise body_too_large(limit)
+            raise body_too_large(limit, setting)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -23,6 +23,7 @@ by `X-Laneway-Lane`, else a lane that lists it as a fallback, else the lane
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from laneway.config.model import Config
@@ -30,6 +31,8 @@ from laneway.server.errors import bad_request, not_found
 from laneway.types import Complexity, ModelRef, TaskContext
 
 _FIELDS = ("lane", "phase", "complexity", "job_id", "user_id", "prompt_version")
+#: a pinned model id a client may name: it becomes a breaker key and a metrics label
+_MODEL_ID = re.compile(r"[\x21-\x7e]{1,200}")
 HEADER_FIELDS: Mapping[bytes, str] = {
     f"x-laneway-{name.replace('_', '-')}".encode(): name for name in _FIELDS
 }
@@ -72,15 +75,22 @@ class LaneResolver:
         if provider not in self._providers or not name:
             known = ", ".join(sorted(self._providers)) or "none"
             raise not_found(
-                f"model {model!r} names no configured provider (providers: {known})",
+                f"model {model[:100]!r} names no configured provider (providers: {known})",
                 param="model",
+            )
+        if not _MODEL_ID.fullmatch(name):
+            raise bad_request(
+                "`model` names a model id laneway does not pass on: up to 200 printable "
+                "ASCII characters without spaces after 'provider/'",
+                param="model",
+                code="invalid_field",
             )
         lane = override or self._by_member.get(model) or lane
         if lane is None and "default" in self._lanes:
             lane = "default"
         if lane is None:
             raise not_found(
-                f"model {model!r} is in no lane and there is no `default` lane; "
+                f"model {model[:100]!r} is in no lane and there is no `default` lane; "
                 "send X-Laneway-Lane to choose whose budgets and limits apply",
                 param="model",
             )
@@ -89,7 +99,7 @@ class LaneResolver:
 
 def _unknown_lane(name: str, lanes: frozenset[str]) -> str:
     known = ", ".join(sorted(lanes)) or "none"
-    return f"unknown lane or model {name!r} (lanes: {known}); GET /v1/models lists them"
+    return f"unknown lane or model {name[:100]!r} (lanes: {known}); GET /v1/models lists them"
 
 
 def context_fields(

@@ -60,11 +60,20 @@ def _dump(value: object) -> bytes:
 
 
 def _load(raw: bytes) -> Any:
-    """orjson first; what it refuses (NaN, integers beyond 64 bits) gets `json`'s verdict."""
+    """orjson first; what it refuses (NaN, integers beyond 64 bits) gets `json`'s verdict.
+
+    `json` also accepts a lone UTF-16 surrogate escape (`"\\ud800"`), a string no
+    UTF-8 encoder takes (the audit's hashes and rows would fail on it): refused here.
+    """
     try:
         return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        value = json.loads(raw)
+        try:
+            json.dumps(value, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise ValueError(exc) from None  # orjson's message names the surrogate
+        return value
 
 
 @dataclass(slots=True)  # not frozen: one per request, and frozen ones cost 4x to build

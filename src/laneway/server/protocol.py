@@ -26,6 +26,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from laneway.server.errors import bad_request
+
 
 class JoinedWrites:
     """A transport proxy: writes queue until the loop's current pass ends, then go as one.
@@ -87,6 +89,20 @@ class HttpProtocol(HttpToolsProtocol):
         joined: Any = self._joined
         super().connection_made(joined)
         HeadSweep.ensure(self.loop, self.server_state, self.head_sweep_s)
+
+    def send_400_response(self, msg: str) -> None:
+        """A request the HTTP parser refused, answered in OpenAI's error shape, not plain text."""
+        body = bad_request(
+            f"the HTTP request could not be parsed ({msg.rstrip('.')}); check its request "
+            "line, headers and framing",
+            code="invalid_http",
+        ).body()
+        head = (
+            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+        )
+        self.transport.write(head + body)
+        self.transport.close()
 
     def waits_too_long_for_a_head(self) -> bool:
         """True at the second sweep in a row that finds this connection waiting for a head.

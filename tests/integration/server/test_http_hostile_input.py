@@ -9,6 +9,7 @@ API reference, "Error codes"); a failure inside a stream is an SSE event
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -139,3 +140,42 @@ def test_a_deeply_nested_admin_body_is_400(serve: Serve) -> None:
     answer = httpx.post(f"{server.url}/admin/kill-switch", content=b"[" * 4000, timeout=5)
     assert answer.status_code == 400
     assert answer.json()["error"]["param"] == "on"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"model": "chat", "messages": [{"role": "user", "content": "\\ud800"}]}',
+        b'{"model": "chat", "user": "\\udfff", "messages": [{"role": "user", "content": "x"}]}',
+        b'{"model": "chat", "metadata": {"job_id": "\\ud800"}, "messages": []}',
+    ],
+)
+def test_a_lone_surrogate_escape_is_400_not_500(serve: Serve, body: bytes) -> None:
+    """RFC 8259 section 8.2: such a string is valid JSON syntax but no Unicode text; no
+    UTF-8 encoder (the audit row, the user-id hash) can take it."""
+    server = serve()
+    answer = httpx.post(f"{server.url}/v1/chat/completions", content=body, timeout=5)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_json"
+    assert "surrogate" in answer.json()["error"]["message"]
+    assert server.fake.calls == []
+
+
+def test_a_request_the_http_parser_refuses_gets_openais_error_shape(serve: Serve) -> None:
+    server = serve()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\ncontent-length: -5\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"content-type: application/json" in head
+    assert json.loads(body)["error"]["code"] == "invalid_http"
+
+
+def test_the_admin_body_limit_names_itself_not_a_setting_it_does_not_read(serve: Serve) -> None:
+    server = serve(fake_config(server={"max_body_bytes": 1_000_000}))
+    answer = httpx.post(f"{server.url}/admin/kill-switch", content=b" " * 5000, timeout=5)
+    assert answer.status_code == 413
+    assert "4096 bytes (fixed for the admin endpoints)" in answer.json()["error"]["message"]

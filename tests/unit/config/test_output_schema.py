@@ -86,3 +86,40 @@ def test_a_self_referencing_property_fails_when_reached_without_raising() -> Non
     assert schema_violations(schema, {"a": 1}) == [
         "the schema cannot be applied: its references loop without end"
     ]
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"$schema": 1},
+        {"$schema": {}},
+        {"$schema": "http://json-schema.org/draft-03/schema#", "extends": {"$ref": "#"}},
+    ],
+)
+def test_a_schema_the_libraries_choke_on_is_a_problem_not_an_exception(
+    schema: dict[str, Any],
+) -> None:
+    assert schema_problem(schema) is not None
+
+
+def test_a_backtracking_pattern_is_cut_off_and_named() -> None:
+    """`^(a|aa)+$` on 60 a's and a "!" backtracks for minutes; the budget ends it."""
+    reasons = schema_violations({"type": "string", "pattern": "^(a|aa)+$"}, "a" * 60 + "!")
+    assert reasons == ["the schema's patterns took over 0.1 s on this output (pattern '^(a|aa)+$')"]
+
+
+def test_pattern_keywords_keep_their_meaning() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}},
+        "patternProperties": {"^x-": {"type": "string", "pattern": "^[a-z]+$"}},
+        "additionalProperties": False,
+    }
+    assert schema_violations(schema, {"id": 1, "x-tag": "ok"}) == []
+    assert schema_violations(schema, {"id": 1, "x-tag": "OK", "y": 1, "z": 2}) == [
+        "schema: (root): Additional properties are not allowed ('y', 'z' were unexpected)",
+        "schema: x-tag: 'OK' does not match '^[a-z]+$'",
+    ]
+    extra = {**schema, "additionalProperties": {"type": "boolean"}}
+    assert schema_violations(extra, {"flag": True}) == []
+    assert schema_violations(extra, {"flag": 3}) == ["schema: flag: 3 is not of type 'boolean'"]

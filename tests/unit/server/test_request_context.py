@@ -95,3 +95,15 @@ def test_a_bad_complexity_is_400() -> None:
             lane="c", named=named, extra=extra, user=None, request_id="r", budget_remaining_usd=None
         )
     assert info.value.status == 400
+
+
+@pytest.mark.parametrize("name", ["Q" * 201, "gpt 4o", "m1\r\nX: y", "modèle"])
+def test_a_pinned_model_id_is_bounded_and_printable(config: Config, name: str) -> None:
+    """A pinned id becomes a breaker key and a metrics label: a 1 MB or CR-carrying one
+    would grow /metrics by megabytes or break its lines."""
+    with pytest.raises(ApiError) as info:
+        LaneResolver(config).resolve(f"fake/{name}", "review")
+    assert (info.value.status, info.value.param, info.value.code) == (400, "model", "invalid_field")
+    assert LaneResolver(config).resolve("fake/" + "Q" * 200, "review")[1] == ModelRef(
+        "fake", "Q" * 200
+    )
