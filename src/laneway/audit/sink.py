@@ -35,6 +35,7 @@ from laneway.audit.store import (
     AuditError,
     AuditStore,
     Interrupted,
+    RequestFilter,
     WriteBatch,
     build_store,
     parse_store_url,
@@ -191,6 +192,15 @@ class StoreSink:
 
     async def flush(self) -> None:
         await self.writer.flush()
+
+    async def ready(self) -> bool:
+        """Whether the store opens and answers a query now (the server's `/readyz`)."""
+        try:
+            await self.open()
+            await self.store.select_requests(RequestFilter(limit=1))
+        except Exception:  # whatever the driver raises, the answer is "not ready"
+            return False
+        return True
 
     async def aclose(self) -> None:
         try:

@@ -113,6 +113,13 @@ class Gateway:
     async def budget_report(self) -> dict[str, dict[str, float]]:
         return await self._core.budget_report()
 
+    async def audit_ready(self) -> bool:
+        """Whether the audit store opens and answers (True with audit off)."""
+        from laneway.audit.sink import StoreSink
+
+        sink = self._core.audit
+        return await sink.ready() if isinstance(sink, StoreSink) else True
+
     # -- the three ways to ask ------------------------------------------------
 
     async def complete(

@@ -1,9 +1,10 @@
 """Read-only endpoints: `/v1/models`, `/healthz`, `/readyz`, `/metrics`.
 
 `/healthz` says the process answers; `/readyz` says it should get traffic:
-start-up finished, config loaded, the rate-limit store reachable, and not
-shutting down. Neither needs a key, so load balancers can probe them; the
-model list does, since it shows what that key may use.
+start-up finished, config loaded, the rate-limit store reachable, the audit
+store open and answering, and not shutting down. Neither needs a key, so load
+balancers can probe them; the model list does, since it shows what that key
+may use.
 """
 
 from __future__ import annotations
@@ -47,7 +48,12 @@ async def healthz(state: ServerState, req: Request, receive: Receive, send: Send
 
 
 async def readyz(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
-    checks = {"config": True, "started": state.ready, "limits_store": await state.limits.check()}
+    checks = {
+        "config": True,
+        "started": state.ready,
+        "limits_store": await state.limits.check(),
+        "audit_store": await state.gateway.audit_ready(),
+    }
     ready = all(checks.values())
     body = render_json({"status": "ready" if ready else "not_ready", "checks": checks})
     status = 200 if ready else 503

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import openai
@@ -194,6 +195,26 @@ def test_health_ready_and_metrics(serve: Serve) -> None:
         metrics.text
     )
     assert "laneway_requests_total{" in metrics.text  # the engine's own metrics
+
+
+def test_readyz_says_which_store_is_not_ready(serve: Serve, tmp_path: Path) -> None:
+    """An audit store that cannot open (its directory is a file) fails readiness, and the
+    body names that check; a working one passes it."""
+    (tmp_path / "not-a-dir").write_text("")
+    url = f"sqlite:///{tmp_path}/not-a-dir/a.db"
+    broken = serve(fake_config(audit={"enabled": True, "url": url}))
+    ready = httpx.get(f"{broken.url}/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {
+        "config": True,
+        "started": True,
+        "limits_store": True,
+        "audit_store": False,
+    }
+    working = serve(fake_config(audit={"enabled": True, "url": f"sqlite:///{tmp_path}/a.db"}))
+    ready = httpx.get(f"{working.url}/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["audit_store"] is True
 
 
 def test_every_response_carries_a_request_id(serve: Serve) -> None:
