@@ -1,103 +1,185 @@
 """JSON Schemas that check model output: a lane's `output_schema` or a request's.
 
 A request's schema (`response_format`) comes from a client, so it is untrusted
-input. jsonschema, left to its defaults, fetches a remote `$ref` with a blocking
-`urlopen` (on the event loop, to an address the client chose), recurses without
-end on `{"$ref": "#"}`, and raises on a reference to nowhere. Here a schema is
-checked before any provider is called (`schema_problem`), and applying one
-(`schema_violations`) resolves references only inside the schema itself and
-turns whatever still goes wrong into a reason, never an exception.
+input, and jsonschema left to its defaults trusts it: it fetches a remote `$ref`
+with a blocking `urlopen` (on the event loop, to an address the client chose),
+recurses without end on `{"$ref": "#"}`, raises on a reference to nowhere, and
+runs the client's regular expressions (`^(a|aa)+$` backtracks for minutes on
+60 characters) and the client's fan-out (`allOf` twice over a chain of `$defs`
+doubles the work at each link) for as long as they take.
 
-A client's `pattern` is a client's regular expression run on the model's
-output: `^(a|aa)+$` on 60 characters backtracks for minutes, holding the event
-loop. `pattern`, `patternProperties` and `additionalProperties` here search
-with the `regex` package under one time budget per validation
-(`PATTERN_BUDGET_S`); an output that exhausts it is rejected with that reason.
+So a schema is compiled once (`schema_problem`, cached by content): checked
+against its dialect's metaschema, every `$ref` resolved inside the schema
+itself, no loop of references, and a dry run on `null`. Applying it
+(`schema_violations`) resolves nothing outside it, runs every keyword under one
+deadline of `VALIDATION_BUDGET_S` of real time per output (patterns searched
+with the `regex` package, whose searches take a timeout), and turns whatever
+still goes wrong into a reason, never an exception.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from laneway.clock import SystemClock
 
-#: keywords whose values are data, not subschemas: a `$ref` key inside is not a reference
-_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
-_ROOT_URI = "urn:laneway:output-schema"
+#: seconds of real time one output's check may take, every keyword included
+VALIDATION_BUDGET_S = 0.2
 _MAX_REASONS = 5
-#: seconds all of one validation's pattern searches may take together
-PATTERN_BUDGET_S = 0.1
-_pattern_deadline: ContextVar[float] = ContextVar("pattern_deadline", default=0.0)
-#: the budget bounds work done on this thread, not time a test may fake
-_cpu_clock = SystemClock.monotonic
+_CACHE_SIZE = 256
+_ROOT_URI = "urn:laneway:output-schema"
+_deadline: ContextVar[float] = ContextVar("schema_deadline", default=0.0)
+#: a deadline on real time: a test's FakeClock must not stretch it
+_now = SystemClock.monotonic
 
 
 def schema_problem(schema: Mapping[str, Any]) -> str | None:
-    """Why `schema` cannot check output, or None when it can.
-
-    Checks it against its dialect's metaschema (patterns included), that every
-    `$ref` lands inside it and that no chain of references loops, then applies
-    it once to `null`, which shows a root that references itself endlessly.
-    """
-    dialect = schema.get("$schema")
-    if dialect is not None and not isinstance(dialect, str):
-        return "$schema: must be the URI of a JSON Schema dialect"
-    try:
-        return _problem(schema)
-    except Exception as exc:  # jsonschema or referencing failing on a schema they should refuse
-        return f"the schema cannot be used ({type(exc).__name__}: {exc})"[:200]
-
-
-def _problem(schema: Mapping[str, Any]) -> str | None:
-    from jsonschema import SchemaError
-
-    validator_class = _validator_class(schema)
-    try:
-        validator_class.check_schema(schema)
-    except SchemaError as exc:
-        return f"{_where(exc.path)}: {exc.message}"
-    except RecursionError:
-        return "the schema is nested too deeply"
-    problem = _reference_problem(schema)
-    if problem is not None:
-        return problem
-    try:
-        _violations(schema, None)
-    except _CannotApply as exc:
-        return str(exc)
-    return None
+    """Why `schema` cannot check output, or None when it can."""
+    return _compiled(schema).problem
 
 
 def schema_violations(schema: Mapping[str, Any], instance: Any) -> list[str]:
-    """Up to five reasons `instance` breaks `schema`, each `schema: <where>: <what>`.
-
-    References resolve only inside the schema: nothing is fetched.
-    """
+    """Up to five reasons `instance` breaks `schema`, each `schema: <where>: <what>`;
+    or the one reason the schema cannot be applied to it."""
+    compiled = _compiled(schema)
+    if compiled.validator is None:
+        return [f"the schema cannot be applied: {compiled.problem}"[:200]]
     try:
-        return _violations(schema, instance)
+        return _violations(compiled.validator, instance)
     except _CannotApply as exc:
         return [str(exc)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    problem: str | None
+    validator: Any  # a jsonschema validator when `problem` is None
+
+
+_cache: dict[bytes, _Compiled] = {}
+
+
+def _compiled(schema: Mapping[str, Any]) -> _Compiled:
+    """The schema checked and its validator built, once per distinct schema."""
+    plain = schema if isinstance(schema, dict) else dict(schema)  # a lane's is read-only
+    try:
+        key = orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # not plain JSON (a YAML date, say): compiled each time
+        return _compile(plain)
+    compiled = _cache.get(key)
+    if compiled is None:
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.clear()
+        compiled = _cache[key] = _compile(plain)
+    return compiled
+
+
+def _compile(schema: dict[str, Any]) -> _Compiled:
+    dialect = schema.get("$schema")
+    if dialect is not None and not isinstance(dialect, str):
+        return _Compiled("$schema: must be the URI of a JSON Schema dialect", None)
+    try:
+        return _check(schema)
+    except Exception as exc:  # jsonschema or referencing failing on a schema they should refuse
+        return _Compiled(f"the schema cannot be used ({type(exc).__name__}: {exc})"[:200], None)
+
+
+def _check(schema: dict[str, Any]) -> _Compiled:
+    from jsonschema import SchemaError
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012, UnknownDialect, specification_with
+
+    dialect = schema.get("$schema")
+    try:
+        specification = specification_with(dialect) if dialect else DRAFT202012
+    except UnknownDialect:
+        return _Compiled(f"$schema: {dialect!r} is no JSON Schema dialect laneway knows", None)
+    validator_class = _bounded_class(schema)
+    try:
+        validator_class.check_schema(schema)
+    except SchemaError as exc:
+        return _Compiled(f"{_where(exc.path)}: {exc.message}", None)
+    except RecursionError:
+        return _Compiled("the schema is nested too deeply", None)
+    problem = _reference_problem(specification.create_resource(schema))
+    if problem is not None:
+        return _Compiled(problem, None)
+    validator = validator_class(schema, registry=Registry())
+    try:
+        _violations(validator, None)  # a root that references itself endlessly shows now
+    except _CannotApply as exc:
+        return _Compiled(str(exc), None)
+    return _Compiled(None, validator)
+
+
+def _reference_problem(root: Any) -> str | None:
+    """A `$ref` that leaves the schema or points to nowhere, a loop of references, or
+    `unevaluatedProperties` beside `patternProperties` (jsonschema searches those
+    patterns itself there, beyond any time limit).
+
+    Walks the schema's subschemas as its dialect defines them (`subresources`),
+    each with the base URI its `$id`s give it (`in_subresource`).
+    """
+    from referencing import Registry
+    from referencing.exceptions import Unresolvable
+
+    resolver = Registry().with_resource(_ROOT_URI, root).crawl().resolver(base_uri=_ROOT_URI)
+    keywords: set[str] = set()
+    stack = [(root, resolver.in_subresource(root))]
+    while stack:
+        resource, here = stack.pop()
+        contents = resource.contents
+        if isinstance(contents, Mapping):
+            keywords.update(contents)
+            ref = contents.get("$ref")
+            if isinstance(ref, str):
+                seen: set[int] = set()
+                target, via = ref, here
+                while True:
+                    try:
+                        resolved = via.lookup(target)
+                    except Unresolvable:
+                        return (
+                            f"$ref {ref!r} resolves to nothing inside this schema "
+                            "(references are resolved within the schema only; nothing is fetched)"
+                        )
+                    following = resolved.contents
+                    nxt = following.get("$ref") if isinstance(following, Mapping) else None
+                    if not isinstance(nxt, str):
+                        break
+                    if id(following) in seen:
+                        return f"$ref {ref!r} starts a loop of references"
+                    seen.add(id(following))
+                    target, via = nxt, resolved.resolver
+        stack.extend((sub, here.in_subresource(sub)) for sub in resource.subresources())
+    if "unevaluatedProperties" in keywords and "patternProperties" in keywords:
+        return (
+            "unevaluatedProperties beside patternProperties is not supported here "
+            "(its pattern searches cannot be time-bounded); use additionalProperties"
+        )
+    return None
 
 
 class _CannotApply(Exception):
     """The schema itself fails while checking an instance; the message says how."""
 
 
-def _violations(schema: Mapping[str, Any], instance: Any) -> list[str]:
-    from referencing import Registry
+def _violations(validator: Any, instance: Any) -> list[str]:
+    import regex
     from referencing.exceptions import Unresolvable
 
-    token = _pattern_deadline.set(_cpu_clock() + PATTERN_BUDGET_S)
+    token = _deadline.set(_now() + VALIDATION_BUDGET_S)
     try:
-        validator = _validator_class(schema)(dict(schema), registry=Registry())
         errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
-    except _PatternTooSlow as exc:
+    except _TooSlow:
         raise _CannotApply(
-            f"the schema's patterns took over {PATTERN_BUDGET_S:g} s on this output "
-            f"(pattern {exc.pattern!r})"[:200]
+            f"checking this output against the schema took over {VALIDATION_BUDGET_S:g} s"
         ) from None
     except Unresolvable as exc:
         raise _CannotApply(
@@ -107,7 +189,7 @@ def _violations(schema: Mapping[str, Any], instance: Any) -> list[str]:
         raise _CannotApply(
             "the schema cannot be applied: its references loop without end"
         ) from None
-    except re.error as exc:
+    except (re.error, regex.error) as exc:
         raise _CannotApply(
             f"the schema cannot be applied: a pattern is not a valid regex ({exc})"[:200]
         ) from None
@@ -116,45 +198,61 @@ def _violations(schema: Mapping[str, Any], instance: Any) -> list[str]:
             f"the schema cannot be applied ({type(exc).__name__}: {exc})"[:200]
         ) from None
     finally:
-        _pattern_deadline.reset(token)
+        _deadline.reset(token)
     return [f"schema: {_where(e.path)}: {e.message}"[:200] for e in errors[:_MAX_REASONS]]
 
 
+def _where(path: Any) -> str:
+    return "/".join(str(part) for part in path) or "(root)"
+
+
+# -- keywords under the deadline ---------------------------------------------------
+
+Keyword = Callable[[Any, Any, Any, Any], Iterator[Any]]
 _BOUNDED: dict[Any, Any] = {}
 
 
-def _validator_class(schema: Mapping[str, Any]) -> Any:
-    """The dialect's validator class, its pattern keywords bounded in time."""
+class _TooSlow(Exception):
+    """The output's check passed its deadline."""
+
+
+def _bounded_class(schema: Mapping[str, Any]) -> Any:
+    """The dialect's validator class with every keyword checking the deadline first,
+    and the pattern keywords searching with a timeout."""
     from jsonschema import Draft202012Validator, validators
 
     dialect = validators.validator_for(schema, default=Draft202012Validator)
     bounded = _BOUNDED.get(dialect)
     if bounded is None:
-        keywords = {
-            "pattern": _pattern,
-            "patternProperties": _pattern_properties,
-            "additionalProperties": _additional_properties,
-        }
+        keywords = {name: _on_time(keyword) for name, keyword in dialect.VALIDATORS.items()}
+        keywords.update(
+            pattern=_on_time(_pattern),
+            patternProperties=_on_time(_pattern_properties),
+            additionalProperties=_on_time(_additional_properties),
+        )
         bounded = _BOUNDED[dialect] = validators.extend(dialect, keywords)  # type: ignore[no-untyped-call]
     return bounded
 
 
-class _PatternTooSlow(Exception):
-    def __init__(self, pattern: str) -> None:
-        super().__init__(pattern)
-        self.pattern = pattern
+def _on_time(keyword: Keyword) -> Keyword:
+    def checked(validator: Any, value: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if _now() > _deadline.get():
+            raise _TooSlow
+        return keyword(validator, value, instance, schema) or iter(())
+
+    return checked
 
 
 def _search(pattern: str, text: str) -> bool:
     import regex
 
-    remaining = _pattern_deadline.get() - _cpu_clock()
+    remaining = _deadline.get() - _now()
     if remaining <= 0:
-        raise _PatternTooSlow(pattern)
+        raise _TooSlow
     try:
         return regex.search(pattern, text, timeout=remaining) is not None
     except TimeoutError:
-        raise _PatternTooSlow(pattern) from None
+        raise _TooSlow from None
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
@@ -196,64 +294,3 @@ def _additional_properties(
         listed = ", ".join(repr(name) for name in extras)
         verb = "was" if len(extras) == 1 else "were"
         yield ValidationError(f"Additional properties are not allowed ({listed} {verb} unexpected)")
-
-
-def _where(path: Any) -> str:
-    return "/".join(str(part) for part in path) or "(root)"
-
-
-def _reference_problem(schema: Mapping[str, Any]) -> str | None:
-    """A `$ref` that points outside the schema or to nowhere, or a loop of them."""
-    refs = list(_references(schema, ()))
-    if not refs or any(where for where, key, _ in _walk(schema, ()) if key == "$id" and where):
-        return None  # nested `$id`s move the base URI: left to `schema_violations`
-    from referencing import Registry
-    from referencing.exceptions import Unresolvable
-    from referencing.jsonschema import specification_with
-
-    dialect = schema.get("$schema", "https://json-schema.org/draft/2020-12/schema")
-    try:
-        specification = specification_with(str(dialect))
-    except Unresolvable:
-        return f"$schema: unknown dialect {dialect!r}"
-    resource = specification.create_resource(dict(schema))
-    resolver = Registry().with_resource(_ROOT_URI, resource).crawl().resolver(base_uri=_ROOT_URI)
-    for where, ref in refs:
-        seen: set[str] = set()
-        target = ref
-        while True:
-            try:
-                contents = resolver.lookup(target).contents
-            except Unresolvable:
-                return (
-                    f"{_where(where)}: $ref {ref!r} resolves to nothing inside this schema "
-                    "(references are resolved within the schema only; nothing is fetched)"
-                )
-            nxt = contents.get("$ref") if isinstance(contents, Mapping) else None
-            if not isinstance(nxt, str):
-                break
-            if target in seen:
-                return f"{_where(where)}: $ref {ref!r} starts a loop of references"
-            seen.add(target)
-            target = nxt
-    return None
-
-
-def _references(schema: Any, where: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
-    for path, key, value in _walk(schema, where):
-        if key == "$ref" and isinstance(value, str):
-            yield path, value
-
-
-def _walk(node: Any, where: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str, Any]]:
-    """(path of the object, key, value) for every key of every subschema object."""
-    stack: list[tuple[Any, tuple[str, ...]]] = [(node, where)]
-    while stack:
-        current, path = stack.pop()
-        if isinstance(current, Mapping):
-            for key, value in current.items():
-                yield path, str(key), value
-                if key not in _DATA_KEYWORDS:
-                    stack.append((value, (*path, str(key))))
-        elif isinstance(current, list):
-            stack.extend((item, (*path, str(i))) for i, item in enumerate(current))

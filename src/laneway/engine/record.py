@@ -18,6 +18,7 @@ from laneway.errors import (
     LanewayError,
     OutputRejectedError,
     ProviderError,
+    RequestError,
     RoutingExhaustedError,
 )
 from laneway.events import RequestFinished, RequestStarted, RequestStatus
@@ -151,6 +152,8 @@ def status_of(error: LanewayError) -> tuple[RequestStatus, str]:
     if isinstance(error, RoutingExhaustedError):
         code = error.attempts[-1].code if error.attempts else ErrorCode.UNKNOWN.value
         return "failed", "deadline_exhausted" if error.deadline_exhausted else code
+    if isinstance(error, RequestError):
+        return "failed", ErrorCode.BAD_REQUEST.value
     return "failed", ErrorCode.UNKNOWN.value
 
 

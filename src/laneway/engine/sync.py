@@ -137,6 +137,9 @@ class SyncGateway:
     def budget_report(self) -> dict[str, dict[str, float]]:
         return self._runner.run(self._gateway.budget_report())
 
+    def audit_ready(self) -> bool:
+        return self._runner.run(self._gateway.audit_ready())
+
     def close(self) -> None:
         try:
             self._runner.run(self._gateway.aclose())

@@ -12,6 +12,7 @@ failure after it ends the stream with an OpenAI `error` event.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, cast
 
@@ -30,13 +31,7 @@ from laneway.server.asgi import (
 )
 from laneway.server.auth import Principal, forbidden_lane
 from laneway.server.context import build_context, context_fields
-from laneway.server.errors import (
-    ApiError,
-    kill_switch_on,
-    late_stream_error,
-    log,
-    to_api_error,
-)
+from laneway.server.errors import ApiError, kill_switch_on, late_stream_error, to_api_error
 from laneway.server.openai_wire import (
     DONE,
     ChatRequest,
@@ -62,6 +57,8 @@ from laneway.types import (
 
 if TYPE_CHECKING:
     from laneway.server.state import ServerState
+
+log = logging.getLogger("laneway.server")
 
 _NONE = b"none"
 _SSE_HEADERS = (

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import orjson
 
+from laneway.config.output_schema import schema_problem
 from laneway.server.errors import ApiError, bad_request
 from laneway.types import (
     Completion,
@@ -371,6 +372,11 @@ def _response_format(value: object) -> ResponseFormat | None:
         strict = spec.get("strict", True)
         if not isinstance(name, str) or not isinstance(strict, bool | None):
             raise _field("response_format.json_schema", "needs a string name and boolean strict")
+        problem = schema_problem(schema)  # here too: a degraded lane's `run` would hide it
+        if problem is not None:
+            raise _field(
+                "response_format.json_schema.schema", f"is not a usable JSON Schema: {problem}"
+            )
         return ResponseFormat("json_schema", schema, name, strict is not False)
     raise _field("response_format.type", "must be 'text', 'json_object' or 'json_schema'")
 

@@ -97,11 +97,14 @@ class HttpProtocol(HttpToolsProtocol):
             "line, headers and framing",
             code="invalid_http",
         ).body()
-        head = (
-            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
-            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+        head = [b"HTTP/1.1 400 Bad Request\r\n"]
+        for name, value in self.server_state.default_headers:  # date, server, as uvicorn's
+            head += [name, b": ", value, b"\r\n"]
+        head.append(
+            b"content-type: application/json\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n" % len(body)
         )
-        self.transport.write(head + body)
+        self.transport.write(b"".join(head) + body)
         self.transport.close()
 
     def waits_too_long_for_a_head(self) -> bool:
@@ -133,30 +136,33 @@ class HeadSweep:
     """One timer per server: closes the connections whose request head is overdue.
 
     It runs while the server has connections and stops with the last one; the
-    next connection starts it again.
+    next connection starts it again (on that connection's loop).
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, server_state: Any, every_s: float) -> None:
-        self._loop = loop
-        self._server_state = server_state
+        self.loop = loop
+        self._server_state = weakref.ref(server_state)
         self._every_s = every_s
+        self.running = True
         loop.call_later(every_s, self.sweep)
 
     @classmethod
     def ensure(cls, loop: asyncio.AbstractEventLoop, server_state: Any, every_s: float) -> None:
-        if server_state not in _SWEEPS:
+        sweep = _SWEEPS.get(server_state)
+        if sweep is None or not sweep.running or sweep.loop is not loop:
             _SWEEPS[server_state] = cls(loop, server_state, every_s)
 
     def sweep(self) -> None:
-        connections = self._server_state.connections
+        server_state = self._server_state()
+        connections = server_state.connections if server_state is not None else ()
         if not connections:
-            del _SWEEPS[self._server_state]
+            self.running = False
             return
         for connection in list(connections):
             if isinstance(connection, HttpProtocol) and connection.waits_too_long_for_a_head():
                 connection.transport.close()
-        self._loop.call_later(self._every_s, self.sweep)
+        self.loop.call_later(self._every_s, self.sweep)
 
 
-#: the running sweep of each server (uvicorn's `ServerState`)
+#: the sweep of each server (uvicorn's `ServerState`), gone with the server
 _SWEEPS: weakref.WeakKeyDictionary[Any, HeadSweep] = weakref.WeakKeyDictionary()

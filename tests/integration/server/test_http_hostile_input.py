@@ -47,6 +47,21 @@ def test_an_unusable_response_schema_is_400_before_any_provider(
     assert server.fake.calls == []
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_degraded_lane_does_not_hide_a_bad_schema_behind_its_200(
+    serve: Serve, stream: bool
+) -> None:
+    """The degraded answer is for providers failing, not for the client's own mistake."""
+    degraded = {"primary": "fake/c", "degraded": {"message": "try later"}}
+    server = serve(fake_config(lanes={"chat": degraded}))
+    with pytest.raises(openai.BadRequestError) as info:
+        server.client().chat.completions.create(
+            model="chat", messages=HI, response_format=schema_format({"$ref": "#/x"}), stream=stream
+        )
+    assert error_of(info.value)["param"] == SCHEMA_PARAM
+    assert server.fake.calls == []
+
+
 def test_a_remote_ref_is_refused_and_the_server_fetches_nothing(
     serve: Serve, counting_server: tuple[str, list[str]]
 ) -> None:

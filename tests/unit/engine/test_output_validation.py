@@ -196,7 +196,7 @@ async def test_a_request_schema_laneway_cannot_apply_is_refused_before_any_model
     assert info.value.param == "response_format.json_schema.schema"
     assert "resolves to nothing" in info.value.message
     outcome = await gw.run(request, TaskContext(lane="work"))
-    assert outcome.status != "ok"
+    assert (outcome.status, outcome.code) == ("degraded", "bad_request")
     assert fake(gw).calls == []
 
 
