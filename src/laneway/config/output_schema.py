@@ -32,15 +32,24 @@ from laneway.clock import SystemClock
 #: seconds of real time one output's check may take, every keyword included
 VALIDATION_BUDGET_S = 0.2
 _MAX_REASONS = 5
-_CACHE_SIZE = 256
+#: the largest schema a request may bring, as JSON: compiling one costs the loop
+#: about 3 ms per KB (a 247 KB one: 1.5 s)
+REQUEST_SCHEMA_MAX_BYTES = 65_536
+#: compiled schemas kept (each at most REQUEST_SCHEMA_MAX_BYTES as a key)
+_CACHE_SIZE = 64
 _ROOT_URI = "urn:laneway:output-schema"
 _deadline: ContextVar[float] = ContextVar("schema_deadline", default=0.0)
 #: a deadline on real time: a test's FakeClock must not stretch it
 _now = SystemClock.monotonic
 
 
-def schema_problem(schema: Mapping[str, Any]) -> str | None:
-    """Why `schema` cannot check output, or None when it can."""
+def schema_problem(schema: Mapping[str, Any], *, max_bytes: int | None = None) -> str | None:
+    """Why `schema` cannot check output, or None when it can; `max_bytes` bounds its
+    size as JSON (a request's: REQUEST_SCHEMA_MAX_BYTES)."""
+    if max_bytes is not None:
+        size = len(orjson.dumps(schema, default=str))
+        if size > max_bytes:
+            return f"the schema is {size} bytes as JSON, over laneway's limit of {max_bytes}"
     return _compiled(schema).problem
 
 
@@ -71,6 +80,8 @@ def _compiled(schema: Mapping[str, Any]) -> _Compiled:
     try:
         key = orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # not plain JSON (a YAML date, say): compiled each time
+        return _compile(plain)
+    if len(key) > REQUEST_SCHEMA_MAX_BYTES:  # a lane's large schema: compiled each time
         return _compile(plain)
     compiled = _cache.get(key)
     if compiled is None:

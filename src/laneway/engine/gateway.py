@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from laneway.config.output_schema import schema_problem
+from laneway.config.output_schema import REQUEST_SCHEMA_MAX_BYTES, schema_problem
 from laneway.engine.core import EngineCore
 from laneway.engine.guard import judge
 from laneway.engine.pii import deidentify
@@ -278,7 +278,7 @@ class Gateway:
             )
         response_format = request.response_format
         if response_format is not None and response_format.schema is not None:
-            problem = schema_problem(response_format.schema)
+            problem = schema_problem(response_format.schema, max_bytes=REQUEST_SCHEMA_MAX_BYTES)
             if problem is not None:
                 raise RequestError(
                     f"not a usable JSON Schema: {problem}",

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import orjson
 
-from laneway.config.output_schema import schema_problem
+from laneway.config.output_schema import REQUEST_SCHEMA_MAX_BYTES, schema_problem
 from laneway.server.errors import ApiError, bad_request
 from laneway.types import (
     Completion,
@@ -372,7 +372,8 @@ def _response_format(value: object) -> ResponseFormat | None:
         strict = spec.get("strict", True)
         if not isinstance(name, str) or not isinstance(strict, bool | None):
             raise _field("response_format.json_schema", "needs a string name and boolean strict")
-        problem = schema_problem(schema)  # here too: a degraded lane's `run` would hide it
+        # here too: a degraded lane's `run` would answer it with the degraded message
+        problem = schema_problem(schema, max_bytes=REQUEST_SCHEMA_MAX_BYTES)
         if problem is not None:
             raise _field(
                 "response_format.json_schema.schema", f"is not a usable JSON Schema: {problem}"

@@ -12,7 +12,12 @@ from typing import Any
 
 import pytest
 
-from laneway.config.output_schema import VALIDATION_BUDGET_S, schema_problem, schema_violations
+from laneway.config.output_schema import (
+    REQUEST_SCHEMA_MAX_BYTES,
+    VALIDATION_BUDGET_S,
+    schema_problem,
+    schema_violations,
+)
 
 GOOD = {
     "type": "object",
@@ -150,3 +155,13 @@ def test_pattern_keywords_keep_their_meaning() -> None:
     extra = {**schema, "additionalProperties": {"type": "boolean"}}
     assert schema_violations(extra, {"flag": True}) == []
     assert schema_violations(extra, {"flag": 3}) == ["schema: flag: 3 is not of type 'boolean'"]
+
+
+def test_a_request_schema_is_bounded_in_size_a_lanes_is_not() -> None:
+    """Compiling costs the loop about 3 ms per KB: a request's schema stops at the limit."""
+    properties = {f"p{i}": {"type": "string"} for i in range(3000)}
+    schema = {"type": "object", "properties": properties}
+    problem = schema_problem(schema, max_bytes=REQUEST_SCHEMA_MAX_BYTES)
+    assert problem is not None
+    assert f"over laneway's limit of {REQUEST_SCHEMA_MAX_BYTES}" in problem
+    assert schema_problem(schema) is None
