@@ -57,12 +57,12 @@ def schema_violations(schema: Mapping[str, Any], instance: Any) -> list[str]:
     """Up to five reasons `instance` breaks `schema`, each `schema: <where>: <what>`;
     or the one reason the schema cannot be applied to it."""
     compiled = _compiled(schema)
-    if compiled.validator is None:
-        return [f"the schema cannot be applied: {compiled.problem}"[:200]]
     try:
+        if compiled.validator is None:
+            raise _CannotApply(compiled.problem)
         return _violations(compiled.validator, instance)
     except _CannotApply as exc:
-        return [str(exc)]
+        return [f"the schema cannot be applied: {exc}"[:200]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,28 +189,20 @@ def _violations(validator: Any, instance: Any) -> list[str]:
     try:
         errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
     except _TooSlow:
-        raise _CannotApply(
-            f"checking this output against the schema took over {VALIDATION_BUDGET_S:g} s"
-        ) from None
+        reason = f"checking the output took over {VALIDATION_BUDGET_S:g} s"
     except Unresolvable as exc:
-        raise _CannotApply(
-            f"the schema cannot be applied: a $ref resolves to nothing ({exc})"[:200]
-        ) from None
+        reason = f"a $ref resolves to nothing ({exc})"
     except RecursionError:
-        raise _CannotApply(
-            "the schema cannot be applied: its references loop without end"
-        ) from None
+        reason = "its references loop without end"
     except (re.error, regex.error) as exc:
-        raise _CannotApply(
-            f"the schema cannot be applied: a pattern is not a valid regex ({exc})"[:200]
-        ) from None
+        reason = f"a pattern is not a valid regex ({exc})"
     except Exception as exc:  # the library's own failure on a schema it let through
-        raise _CannotApply(
-            f"the schema cannot be applied ({type(exc).__name__}: {exc})"[:200]
-        ) from None
+        reason = f"{type(exc).__name__}: {exc}"
+    else:
+        return [f"schema: {_where(e.path)}: {e.message}"[:200] for e in errors[:_MAX_REASONS]]
     finally:
         _deadline.reset(token)
-    return [f"schema: {_where(e.path)}: {e.message}"[:200] for e in errors[:_MAX_REASONS]]
+    raise _CannotApply(reason[:160])
 
 
 def _where(path: Any) -> str:
