@@ -19,6 +19,7 @@ still goes wrong into a reason, never an exception.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
@@ -38,6 +39,9 @@ REQUEST_SCHEMA_MAX_BYTES = 65_536
 #: compiled schemas kept (each at most REQUEST_SCHEMA_MAX_BYTES as a key)
 _CACHE_SIZE = 64
 _ROOT_URI = "urn:laneway:output-schema"
+#: references followed while checking one schema, and the largest unrolled pattern
+_MAX_LOOKUPS = 10_000
+_MAX_UNROLLED = 2_000
 _deadline: ContextVar[float] = ContextVar("schema_deadline", default=0.0)
 #: a deadline on real time: a test's FakeClock must not stretch it
 _now = SystemClock.monotonic
@@ -47,7 +51,10 @@ def schema_problem(schema: Mapping[str, Any], *, max_bytes: int | None = None) -
     """Why `schema` cannot check output, or None when it can; `max_bytes` bounds its
     size as JSON (a request's: REQUEST_SCHEMA_MAX_BYTES)."""
     if max_bytes is not None:
-        size = len(orjson.dumps(schema, default=str))
+        try:
+            size = len(orjson.dumps(schema, default=str))
+        except TypeError:  # orjson stops at 255 levels of nesting
+            return "the schema is nested too deeply"
         if size > max_bytes:
             return f"the schema is {size} bytes as JSON, over laneway's limit of {max_bytes}"
     return _compiled(schema).problem
@@ -118,7 +125,7 @@ def _check(schema: dict[str, Any]) -> _Compiled:
         return _Compiled(f"{_where(exc.path)}: {exc.message}", None)
     except RecursionError:
         return _Compiled("the schema is nested too deeply", None)
-    problem = _reference_problem(specification.create_resource(schema))
+    problem = _structure_problem(specification.create_resource(schema))
     if problem is not None:
         return _Compiled(problem, None)
     validator = validator_class(schema, registry=Registry())
@@ -129,30 +136,40 @@ def _check(schema: dict[str, Any]) -> _Compiled:
     return _Compiled(None, validator)
 
 
-def _reference_problem(root: Any) -> str | None:
-    """A `$ref` that leaves the schema or points to nowhere, a loop of references, or
-    `unevaluatedProperties` beside `patternProperties` (jsonschema searches those
-    patterns itself there, beyond any time limit).
+def _structure_problem(root: Any) -> str | None:
+    """A `$ref` that leaves the schema or points to nowhere, a loop of references,
+    a pattern whose counted repeats compile too large, or `unevaluatedProperties`
+    beside `patternProperties` (jsonschema searches those patterns itself there,
+    beyond any time limit).
 
     Walks the schema's subschemas as its dialect defines them (`subresources`),
-    each with the base URI its `$id`s give it (`in_subresource`).
+    each with the base URI its `$id`s give it (`in_subresource`). A chain of
+    references is followed once: a link known to end is not followed again.
     """
     from referencing import Registry
     from referencing.exceptions import Unresolvable
 
     resolver = Registry().with_resource(_ROOT_URI, root).crawl().resolver(base_uri=_ROOT_URI)
     keywords: set[str] = set()
+    ends: set[int] = set()  # subschemas whose chain of references is known to end
+    lookups = 0
     stack = [(root, resolver.in_subresource(root))]
     while stack:
         resource, here = stack.pop()
         contents = resource.contents
         if isinstance(contents, Mapping):
             keywords.update(contents)
+            problem = _patterns_problem(contents)
+            if problem is not None:
+                return problem
             ref = contents.get("$ref")
             if isinstance(ref, str):
-                seen: set[int] = set()
+                chain: set[int] = set()
                 target, via = ref, here
                 while True:
+                    lookups += 1
+                    if lookups > _MAX_LOOKUPS:
+                        return f"the schema has more than {_MAX_LOOKUPS} references to follow"
                     try:
                         resolved = via.lookup(target)
                     except Unresolvable:
@@ -162,12 +179,13 @@ def _reference_problem(root: Any) -> str | None:
                         )
                     following = resolved.contents
                     nxt = following.get("$ref") if isinstance(following, Mapping) else None
-                    if not isinstance(nxt, str):
+                    if not isinstance(nxt, str) or id(following) in ends:
                         break
-                    if id(following) in seen:
+                    if id(following) in chain:
                         return f"$ref {ref!r} starts a loop of references"
-                    seen.add(id(following))
+                    chain.add(id(following))
                     target, via = nxt, resolved.resolver
+                ends |= chain
         stack.extend((sub, here.in_subresource(sub)) for sub in resource.subresources())
     if "unevaluatedProperties" in keywords and "patternProperties" in keywords:
         return (
@@ -175,6 +193,55 @@ def _reference_problem(root: Any) -> str | None:
             "(its pattern searches cannot be time-bounded); use additionalProperties"
         )
     return None
+
+
+def _patterns_problem(subschema: Mapping[str, Any]) -> str | None:
+    patterns = subschema.get("patternProperties")
+    found = [*patterns] if isinstance(patterns, Mapping) else []
+    if isinstance(subschema.get("pattern"), str):
+        found.append(subschema["pattern"])
+    for pattern in found:
+        if _unrolled_size(pattern) > _MAX_UNROLLED:
+            return (
+                f"pattern {pattern[:60]!r} repeats too much: its counted repeats, multiplied "
+                f"through their nesting, pass {_MAX_UNROLLED}"
+            )
+    return None
+
+
+def _unrolled_size(pattern: str) -> int:
+    """About how many items the `regex` package writes out compiling `pattern`: it
+    unrolls each counted repeat's minimum (`a{100000}`: 27 MB), so nested ones multiply.
+    Read with `re`'s own parser (the metaschema check already compiled it with `re`)."""
+    from re import _constants as sre  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+
+    repeats = {sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", sre.MAX_REPEAT)}
+
+    def size(items: Any) -> int:
+        total = 0
+        for op, value in items:
+            if op in repeats:
+                low, _, item = value
+                total += max(low, 1) * size(item)
+            elif op is sre.SUBPATTERN:
+                total += size(value[3])
+            elif op is sre.BRANCH:
+                total += sum(size(branch) for branch in value[1])
+            elif op in (sre.ASSERT, sre.ASSERT_NOT):
+                total += size(value[1])
+            elif op is sre.ATOMIC_GROUP:
+                total += size(value)
+            elif op is sre.GROUPREF_EXISTS:
+                total += size(value[1]) + (size(value[2]) if value[2] else 0)
+            else:
+                total += 1
+        return total
+
+    try:
+        return size(_parser.parse(pattern))
+    except Exception:  # `re` refuses it: the metaschema check names that
+        return 0
 
 
 class _CannotApply(Exception):
@@ -193,7 +260,7 @@ def _violations(validator: Any, instance: Any) -> list[str]:
     except Unresolvable as exc:
         reason = f"a $ref resolves to nothing ({exc})"
     except RecursionError:
-        reason = "its references loop without end"
+        reason = "its references nest too deeply or loop without end"
     except (re.error, regex.error) as exc:
         reason = f"a pattern is not a valid regex ({exc})"
     except Exception as exc:  # the library's own failure on a schema it let through
@@ -232,6 +299,7 @@ def _bounded_class(schema: Mapping[str, Any]) -> Any:
             pattern=_on_time(_pattern),
             patternProperties=_on_time(_pattern_properties),
             additionalProperties=_on_time(_additional_properties),
+            uniqueItems=_on_time(_unique_items),
         )
         bounded = _BOUNDED[dialect] = validators.extend(dialect, keywords)  # type: ignore[no-untyped-call]
     return bounded
@@ -246,16 +314,57 @@ def _on_time(keyword: Keyword) -> Keyword:
     return checked
 
 
+_regexes: dict[str, Any] = {}
+
+
 def _search(pattern: str, text: str) -> bool:
+    """`regex` search under the deadline. Compiled patterns are kept here, a few, and
+    not in the `regex` package's own cache of 500 (each can hold megabytes)."""
     import regex
 
+    compiled = _regexes.get(pattern)
+    if compiled is None:
+        if len(_regexes) >= _CACHE_SIZE:
+            _regexes.clear()
+        compiled = _regexes[pattern] = regex.compile(pattern, cache_pattern=False)
     remaining = _deadline.get() - _now()
     if remaining <= 0:
         raise _TooSlow
     try:
-        return regex.search(pattern, text, timeout=remaining) is not None
+        return compiled.search(text, timeout=remaining) is not None
     except TimeoutError:
         raise _TooSlow from None
+
+
+def _unique_items(validator: Any, unique: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    """In one pass: jsonschema compares every pair (4,000 items: 14 s on the loop).
+    Items are keyed by their canonical JSON, integral floats as integers (1 == 1.0,
+    as JSON Schema has it, while true != 1)."""
+    from jsonschema import ValidationError
+
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    seen: set[bytes] = set()
+    for item in instance:
+        canonical = _canonical(item)
+        try:
+            key = orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # nested past orjson's 255 levels
+            key = json.dumps(canonical, sort_keys=True).encode()
+        if key in seen:
+            yield ValidationError(f"{instance!r} has non-unique elements"[:200])
+            return
+        seen.add(key)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    return value
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:

@@ -140,6 +140,9 @@ class Gateway:
         except LanewayError as exc:
             self._record.failure(ctx, exc, started, degraded=False)
             raise
+        except Exception:  # a bug, not the caller leaving
+            self._record.finish(ctx, "failed", started, error_code=ErrorCode.UNKNOWN.value)
+            raise
         except BaseException:
             self._record.finish(ctx, "interrupted", started)
             raise
@@ -235,9 +238,20 @@ class Gateway:
         except LanewayError as exc:
             self._record.failure(ctx, exc, started, degraded=False)
             raise
-        except BaseException:
-            self._record.finish(ctx, "interrupted", started)
+        except Exception:  # a bug, not the caller leaving
+            self._record.finish(ctx, "failed", started, error_code=ErrorCode.UNKNOWN.value)
             raise
+        except BaseException:  # closed or cancelled: after its last event, the stream ended
+            if done is None and late is None:
+                self._record.finish(ctx, "interrupted", started)
+            else:
+                self._record_stream_end(ctx, done, late, started)
+            raise
+        self._record_stream_end(ctx, done, late, started)
+
+    def _record_stream_end(
+        self, ctx: TaskContext, done: Completion | None, late: ErrorDelta | None, started: float
+    ) -> None:
         if done is not None:
             self._record.success(ctx, done, started)
         elif late is not None:

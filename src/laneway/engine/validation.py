@@ -86,6 +86,13 @@ def _parse_if_needed(text: str, policy: OutputPolicy) -> Any:
         return None
     try:
         return json.loads(text)
+    except RecursionError:
+        raise OutputRejectedError(
+            "output is not usable JSON",
+            code=ErrorCode.INVALID_RESPONSE,
+            reasons=["the JSON is nested too deeply"],
+            stage="parse",
+        ) from None
     except ValueError as exc:
         raise OutputRejectedError(
             "output is not valid JSON",

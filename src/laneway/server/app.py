@@ -232,7 +232,8 @@ class ErrorGuard:
         except Exception:
             request_id = str(scope.get("laneway.request_id", "unknown"))
             log.exception("unhandled error in request %s", request_id)
-            self.state.metrics.observe("error", 500, 0.0)
+            path = scope.get("path", "")
+            self.state.metrics.observe(path if path in _PATHS else "other", 500, 0.0)
             if not started:
                 headers = [(b"x-request-id", request_id.encode("ascii", "replace"))]
                 await respond_error(send, internal_error(request_id), headers)

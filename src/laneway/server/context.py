@@ -31,6 +31,8 @@ from laneway.server.errors import bad_request, not_found
 from laneway.types import Complexity, ModelRef, TaskContext
 
 _FIELDS = ("lane", "phase", "complexity", "job_id", "user_id", "prompt_version")
+#: the longest value of an X-Laneway-* header (metadata values: OpenAI's 512)
+_FIELD_MAX = 512
 #: a pinned model id a client may name: it becomes a breaker key and a metrics label
 _MODEL_ID = re.compile(r"[\x21-\x7e]{1,200}")
 HEADER_FIELDS: Mapping[bytes, str] = {
@@ -106,6 +108,14 @@ def context_fields(
     headers: Mapping[str, str], metadata: Mapping[str, str]
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Split caller fields into named context fields and free-form metadata."""
+    for name, value in headers.items():
+        if len(value) > _FIELD_MAX:  # it goes into every audit row and span of the request
+            header = "x-laneway-" + name.replace("_", "-")
+            raise bad_request(
+                f"`{header}` is {len(value)} characters; at most {_FIELD_MAX}",
+                param=header,
+                code="invalid_field",
+            )
     if not metadata:  # the usual request: no comprehensions to run (a call each)
         return dict(headers), {}
     named = {name: metadata[name] for name in _FIELDS if name in metadata}

@@ -217,14 +217,22 @@ def _include_usage(value: object) -> bool:
     raise _field("stream_options.include_usage", "must be true or false")
 
 
+#: OpenAI's `Metadata` (its OpenAPI spec): 16 pairs, keys up to 64 characters, values 512
+_METADATA_PAIRS, _METADATA_KEY, _METADATA_VALUE = 16, 64, 512
+
+
 def _metadata(value: object) -> Mapping[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise _field("metadata", "must be an object of string values")
+    if len(value) > _METADATA_PAIRS:
+        raise _field("metadata", f"holds {len(value)} pairs; at most {_METADATA_PAIRS}")
     for key, item in value.items():
-        if not isinstance(item, str):
-            raise _field(f"metadata.{key}", "must be a string")
+        if len(key) > _METADATA_KEY:
+            raise _field("metadata", f"keys are at most {_METADATA_KEY} characters")
+        if not isinstance(item, str) or len(item) > _METADATA_VALUE:
+            raise _field(f"metadata.{key}", f"must be a string of at most {_METADATA_VALUE}")
     return value
 
 

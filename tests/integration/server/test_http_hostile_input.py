@@ -19,6 +19,7 @@ import pytest
 from server_harness import Serve, fake_config
 from test_http_errors import HI, error_of
 
+from laneway.events import RequestFinished
 from laneway.types import Delta, TextDelta
 
 SCHEMA_PARAM = "response_format.json_schema.schema"
@@ -109,6 +110,9 @@ def test_a_pii_leak_mid_stream_ends_it_with_its_own_code(serve: Serve) -> None:
         "pii_leak",
     )
     assert "fake/c" in info.value.body["message"]
+    finished = server.wait_for(lambda e: isinstance(e, RequestFinished))
+    assert isinstance(finished, RequestFinished)  # not `interrupted`: the stream ended so
+    assert (finished.status, finished.error_code) == ("failed", "pii_leak")
 
 
 def test_a_bug_mid_stream_ends_it_with_an_error_event_not_a_silent_cut(serve: Serve) -> None:
@@ -131,6 +135,9 @@ def test_a_bug_mid_stream_ends_it_with_an_error_event_not_a_silent_cut(serve: Se
     assert events[0]["object"] == "chat.completion.chunk"
     assert events[-1]["error"]["code"] == "internal_error"
     assert b"[DONE]" not in body
+    finished = server.wait_for(lambda e: isinstance(e, RequestFinished))
+    assert isinstance(finished, RequestFinished)  # a bug, not a client that left
+    assert (finished.status, finished.error_code) == ("failed", "unknown")
 
 
 def test_an_unreachable_state_store_is_503_not_500(serve: Serve) -> None:
@@ -194,3 +201,51 @@ def test_the_admin_body_limit_names_itself_not_a_setting_it_does_not_read(serve:
     answer = httpx.post(f"{server.url}/admin/kill-switch", content=b" " * 5000, timeout=5)
     assert answer.status_code == 413
     assert "4096 bytes (fixed for the admin endpoints)" in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata"),
+        ({"metadata": {"k" * 65: "v"}}, "metadata"),
+        ({"metadata": {"job_id": "j" * 513}}, "metadata.job_id"),
+    ],
+)
+def test_metadata_keeps_openais_limits(serve: Serve, extra: dict[str, Any], param: str) -> None:
+    """OpenAI's `Metadata` (shared/specs/openai-openapi.yaml): 16 pairs, keys up to 64
+    characters, values up to 512; each lands in the audit row."""
+    server = serve()
+    with pytest.raises(openai.BadRequestError) as info:
+        server.client().chat.completions.create(model="chat", messages=HI, **extra)
+    assert error_of(info.value)["param"] == param
+
+
+def test_a_laneway_header_is_bounded(serve: Serve) -> None:
+    server = serve()
+    with pytest.raises(openai.BadRequestError) as info:
+        server.client().chat.completions.create(
+            model="chat", messages=HI, extra_headers={"X-Laneway-Job-Id": "j" * 513}
+        )
+    assert error_of(info.value)["param"] == "x-laneway-job-id"
+    done = server.client().chat.completions.create(
+        model="chat", messages=HI, extra_headers={"X-Laneway-Job-Id": "j" * 512}
+    )
+    assert done.choices
+
+
+def test_a_bug_before_the_answer_is_an_openai_500_counted_under_its_route(serve: Serve) -> None:
+    server = serve()
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in an adapter")
+
+    server.fake.complete = broken  # type: ignore[method-assign]
+    with pytest.raises(openai.InternalServerError) as info:
+        server.client().chat.completions.create(model="chat", messages=HI)
+    assert info.value.status_code == 500
+    assert error_of(info.value)["code"] == "internal_error"
+    finished = server.wait_for(lambda e: isinstance(e, RequestFinished))
+    assert isinstance(finished, RequestFinished)
+    assert (finished.status, finished.error_code) == ("failed", "unknown")
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'laneway_http_requests_total{route="/v1/chat/completions",status="500"} 1.0' in metrics

@@ -16,9 +16,10 @@ from engine_scenario import Events, ask, config, fake, gateway
 from pydantic import BaseModel
 
 from laneway.clock import next_pass
+from laneway.engine.validation import OutputPolicy, validate_output
 from laneway.errors import ConfigError, ErrorCode, OutputRejectedError, RequestError
 from laneway.events import RequestFinished
-from laneway.types import ResponseFormat, TaskContext
+from laneway.types import Completion, ResponseFormat, TaskContext
 
 SCHEMA = {
     "type": "object",
@@ -203,3 +204,11 @@ async def test_a_request_schema_laneway_cannot_apply_is_refused_before_any_model
 async def test_a_lane_schema_with_a_remote_ref_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="output_schema is not a usable JSON Schema"):
         gateway(lanes(output_schema={"$ref": "https://example.invalid/schema.json"}))
+
+
+def test_output_nested_past_the_parsers_depth_is_rejected_not_raised() -> None:
+    completion = Completion(content="[" * 5_000 + "]" * 5_000, provider="f", model="a")
+    with pytest.raises(OutputRejectedError) as info:
+        validate_output(completion, OutputPolicy(json_required=True))
+    assert info.value.code is ErrorCode.INVALID_RESPONSE
+    assert info.value.reasons == ("the JSON is nested too deeply",)
