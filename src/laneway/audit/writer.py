@@ -277,6 +277,10 @@ class AuditWriter(Generic[T]):
             error = exc
             self.failed += len(items)
             logger.error("audit write of %d items failed: %s", len(items), exc)
+        except Exception as exc:  # a row the store refused (an integer past 64 bits...):
+            error = AuditError(f"audit write failed: {type(exc).__name__}: {exc}")  # the
+            self.failed += len(items)  # writer must live on for the next batch
+            logger.exception("audit write of %d items failed", len(items))
         finally:
             self._writing = False
         for future in done:

@@ -222,9 +222,10 @@ class HttpAdapterBase(AdapterBase[SpecT]):
                         for delta in reader.parse(event):
                             if isinstance(delta, UsageDelta):
                                 delta = UsageDelta(with_cost(delta.usage, info))
-                            yield delta
-                            if isinstance(delta, ErrorDelta):
+                            elif isinstance(delta, ErrorDelta):  # the provider's words: they
+                                yield ErrorDelta(self._masked(delta.error))  # may echo a key
                                 return
+                            yield delta
                         if reader.finished:
                             return
             except TransportError as exc:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import shlex
 from collections import deque
@@ -262,16 +263,20 @@ def with_cost(usage: Usage, info: ModelInfo | None) -> Usage:
     return Usage(usage.input_tokens, usage.output_tokens, cost)
 
 
+#: no answer has more tokens than this; a count past it is garbage, as is a negative one
+MAX_TOKEN_COUNT = 10**12
+
+
 def as_int(value: object) -> int:
-    """A token count from a JSON field; anything that is not a number counts as 0."""
+    """A token count from a JSON field; anything that is not a count counts as 0."""
     if isinstance(value, bool):
         return 0
-    if isinstance(value, int):
-        return value
     if isinstance(value, float):
-        return int(value)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)  # Gemini's int64 fields arrive as strings
+        value = int(value) if math.isfinite(value) else 0
+    elif isinstance(value, str) and value.isdigit() and len(value) <= 13:
+        value = int(value)  # Gemini's int64 fields arrive as strings
+    if isinstance(value, int) and 0 <= value <= MAX_TOKEN_COUNT:
+        return value
     return 0
 
 

@@ -139,6 +139,7 @@ class Connection(asyncio.Protocol):
         self.exchange: Exchange | None = None
         self.closed = False
         self.idle_since = 0.0
+        self.interim = False  # parsing a 1xx answer (100 Continue, 103 Early Hints)
 
     # -- asyncio.Protocol ----------------------------------------------------------
 
@@ -147,8 +148,8 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         exchange = self.exchange
-        if exchange is None:  # bytes nobody asked for: the connection cannot be trusted
-            self.close()
+        if exchange is None or exchange.finished:  # bytes nobody asked for: the connection
+            self.close()  # cannot be trusted (they would be read as the next request's answer)
             return
         exchange.received = True
         try:
@@ -169,23 +170,44 @@ class Connection(asyncio.Protocol):
 
     # -- httptools callbacks ---------------------------------------------------------
 
-    def on_header(self, name: bytes, value: bytes) -> None:
+    def on_message_begin(self) -> None:
         assert self.exchange is not None
+        if self.exchange.finished:  # a second answer in the same bytes as the first
+            self.close()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        exchange = self.exchange
+        assert exchange is not None
+        if exchange.finished:
+            return
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
-        headers = self.exchange.headers
+        headers = exchange.headers
         headers[key] = f"{headers[key]}, {text}" if key in headers else text
 
     def on_headers_complete(self) -> None:
-        assert self.exchange is not None
-        self.exchange.on_headers(self.parser.get_status_code(), self.parser.should_keep_alive())
+        exchange = self.exchange
+        assert exchange is not None
+        if exchange.finished:
+            return
+        status = self.parser.get_status_code()
+        if status < 200:  # an interim answer: the final one follows on the same connection
+            self.interim = True
+            exchange.headers.clear()
+            return
+        exchange.on_headers(status, self.parser.should_keep_alive())
 
     def on_body(self, body: bytes) -> None:
-        assert self.exchange is not None
-        self.exchange.on_body(body)
+        exchange = self.exchange
+        assert exchange is not None
+        if not exchange.finished:
+            exchange.on_body(body)
 
     def on_message_complete(self) -> None:
         assert self.exchange is not None
+        if self.interim:
+            self.interim = False
+            return
         self.exchange.on_end()
 
     # -- use -------------------------------------------------------------------------

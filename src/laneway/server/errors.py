@@ -106,14 +106,25 @@ def not_found(message: str, *, param: str | None = None, code: str = "model_not_
 
 
 def rate_limited(message: str, *, code: str, retry_after_s: float) -> ApiError:
-    seconds = max(1, math.ceil(retry_after_s))
+    seconds = retry_after_header(retry_after_s)
     return ApiError(
         429,
         message,
         type="rate_limit_error",
         code=code,
-        headers={"retry-after": str(seconds)},
+        headers={"retry-after": seconds},
     )
+
+
+#: the longest wait a Retry-After says: an upstream's may be anything (`1e309`, a year)
+MAX_RETRY_AFTER_S = 3_600
+
+
+def retry_after_header(seconds: float) -> str:
+    """Whole seconds, at least 1 and at most an hour, whatever the upstream said."""
+    if math.isnan(seconds):
+        return "1"
+    return str(max(1, math.ceil(min(seconds, MAX_RETRY_AFTER_S))))
 
 
 def kill_switch_on() -> ApiError:
@@ -268,7 +279,7 @@ def _from_codes(
             code="upstream_failed",
         )
     waits = [e.retry_after_s for e in errors if e.retry_after_s is not None]
-    headers = {"retry-after": str(max(1, math.ceil(min(waits))))} if waits else _NO_HEADERS
+    headers = {"retry-after": retry_after_header(min(waits))} if waits else _NO_HEADERS
     return ApiError(
         503,
         f"every provider of the lane is unavailable: {summary}",

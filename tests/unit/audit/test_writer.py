@@ -144,3 +144,22 @@ async def test_a_waiter_returns_once_its_own_item_is_written(
     assert (writer.batches, writer.written) == (3, 5)
     await writer.aclose()
     assert _count(tmp_path / "a.db") == 6
+
+
+async def test_a_row_the_store_refuses_fails_its_batch_and_the_writer_lives_on(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    """An upstream's token count past 64 bits reached SQLite as OverflowError, which killed
+    the writer task: every later row was lost without a word."""
+
+    def to_batch(items: list[int]) -> WriteBatch:
+        stamp = 2**70 if 7 in items else 1  # sqlite3 refuses an integer past 64 bits
+        return WriteBatch(events=[RoutingEventRow(None, float(i), stamp, "budget") for i in items])
+
+    writer: AuditWriter[int] = AuditWriter(store, to_batch, linger_s=0)
+    with pytest.raises(AuditError, match="OverflowError"):  # bounded: a dead writer hung here
+        await asyncio.wait_for(writer.submit_and_wait(7), 5)
+    assert writer.failed == 1
+    await asyncio.wait_for(writer.submit_and_wait(9), 5)
+    await writer.aclose()
+    assert _count(tmp_path / "a.db") == 1

@@ -427,3 +427,52 @@ async def test_a_transport_is_bound_to_its_loop(http: NativeTransport) -> None:
         await fresh.post("http://127.0.0.1:9/", headers={}, body=b"", timeout_s=1)
     await asyncio.to_thread(elsewhere)
     await fresh.aclose()
+
+
+async def test_an_interim_answer_is_skipped_for_the_final_one(http: NativeTransport) -> None:
+    """RFC 9110 section 15.2: a 1xx answer (100 Continue, 103 Early Hints) precedes the
+    final one on the same connection. Read as the answer, it left the final 200 on the
+    connection for the next request to receive."""
+    hints = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+    replies = iter([b'{"n": 1}', b'{"n": 2}'])
+
+    def answer(head: bytes) -> list[bytes]:
+        body = next(replies)
+        return [hints, fixed("200 OK", [f"Content-Length: {len(body)}"], body)]
+
+    server = await serve(answer)
+    try:
+        first = await http.post(server.url + "/", headers={}, body=b"", timeout_s=5)
+        second = await http.post(server.url + "/", headers={}, body=b"", timeout_s=5)
+        assert (first.status, first.body) == (200, b'{"n": 1}')
+        assert "link" not in first.headers
+        assert (second.status, second.body) == (200, b'{"n": 2}')
+    finally:
+        await server.stop()
+
+
+async def test_bytes_after_an_answer_end_the_connection_not_the_next_answer(
+    http: NativeTransport,
+) -> None:
+    """A server that writes more after the first answer (here the start of a second one,
+    smuggled or a bug): the connection is closed, so the next request gets its own answer
+    on a new one instead of the rest of that."""
+    own = iter([b'{"n": 1}', b'{"n": 2}'])
+
+    def answer(head: bytes) -> list[bytes]:
+        body = next(own)
+        first = fixed("200 OK", [f"Content-Length: {len(body)}"], body)
+        return [first, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nSMUG"]
+
+    server = await serve(answer)
+    try:
+        first = await http.post(server.url + "/", headers={}, body=b"", timeout_s=5)
+        await asyncio.sleep(0.05)  # the extra bytes arrive while the connection is idle
+        (pool,) = http._pools.values()
+        assert (pool.idle, pool.open) == ([], set())  # closed as they came, not kept for reuse
+        second = await http.post(server.url + "/", headers={}, body=b"", timeout_s=5)
+        assert first.body == b'{"n": 1}'
+        assert second.body == b'{"n": 2}'
+        assert server.connections == 2
+    finally:
+        await server.stop()

@@ -536,3 +536,75 @@ async def test_malformed_stream_event_ends_with_invalid_response(
     assert len(deltas) == 1
     assert isinstance(deltas[0], ErrorDelta)
     assert deltas[0].error.code is ErrorCode.INVALID_RESPONSE
+
+
+# -- an upstream that answers garbage ------------------------------------------------
+
+
+def completion_with(**message_and_body: Any) -> bytes:
+    """The spec's documented chat.completion (tests/fixtures/openai), fields replaced."""
+    body = json.loads(fixture("chat_completion.json"))
+    for key, value in message_and_body.items():
+        if key in ("tool_calls", "content"):
+            body["choices"][0]["message"][key] = value
+        else:
+            body[key] = value
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        {"tool_calls": 5},
+        {
+            "tool_calls": [
+                {"id": "c", "type": "function", "function": {"name": "f", "arguments": 5}}
+            ]
+        },
+        {
+            "tool_calls": [
+                {"id": "c", "type": "function", "function": {"name": "f", "arguments": []}}
+            ]
+        },
+    ],
+)
+async def test_tool_calls_of_the_wrong_json_type_are_an_invalid_response(
+    upstream: Upstream, transport: HttpxTransport, clock: FakeClock, garbage: dict[str, Any]
+) -> None:
+    """They raised TypeError later, in the output checks: an HTTP 500 from the server."""
+    upstream.reply = lambda _: httpx.Response(200, content=completion_with(**garbage))
+    with pytest.raises(ProviderError) as caught:
+        await make(transport, clock).complete(REQUEST, "gpt-4o", timeout_s=5)
+    assert caught.value.code is ErrorCode.INVALID_RESPONSE
+    assert "tool_calls" in caught.value.message or "arguments" in caught.value.message
+
+
+async def test_garbage_usage_and_model_fields_do_not_reach_the_caller(
+    upstream: Upstream, transport: HttpxTransport, clock: FakeClock
+) -> None:
+    """Negative or astronomic counts (they went into budgets, and past 64 bits killed the
+    audit writer) read as 0; a model name that is no short string is the one asked for."""
+    usage = {"prompt_tokens": -5, "completion_tokens": 1e308, "total_tokens": 10**30}
+    upstream.reply = lambda _: httpx.Response(
+        200, content=completion_with(usage=usage, model={"a": [1]})
+    )
+    completion = await make(transport, clock).complete(REQUEST, "gpt-4o", timeout_s=5)
+    assert (completion.usage.input_tokens, completion.usage.output_tokens) == (0, 0)
+    assert completion.model == "gpt-4o"
+
+
+async def test_a_stream_tool_call_with_object_arguments_ends_as_an_invalid_response(
+    upstream: Upstream, transport: HttpxTransport, clock: FakeClock
+) -> None:
+    chunk = {
+        "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o",
+        "choices": [{"index": 0, "finish_reason": None, "delta": {"tool_calls": [
+            {"index": 0, "id": "c1", "function": {"name": "f", "arguments": {"a": 1}}}]}}],
+    }  # fmt: skip
+    sse = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
+    upstream.reply = lambda _: httpx.Response(
+        200, content=sse, headers={"content-type": "text/event-stream"}
+    )
+    deltas = await collect(make(transport, clock).stream(REQUEST, "gpt-4o", timeout_s=5))
+    [error] = [d.error for d in deltas if isinstance(d, ErrorDelta)]
+    assert error.code is ErrorCode.INVALID_RESPONSE

@@ -77,6 +77,28 @@ async def test_a_key_echoed_in_an_error_event_after_the_200_is_masked(
     assert KEY not in str(errors[0])
 
 
+async def test_a_key_echoed_in_an_openai_error_chunk_after_a_delta_is_masked(
+    adapters: AdapterMaker,
+) -> None:
+    """An OpenAI-compatible stream that fails mid-way sends `data: {"error": {...}}` (the
+    shape openai-python's `Stream` raises as `APIError`); a proxy's may echo the key."""
+    make = adapters("openai_compatible", OpenAIAdapter, OpenAICompatibleProvider, "K", KEY)
+    delta = b'data: {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",'
+    delta += b' "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": null}]}\n\n'
+    error = b'data: {"error": {"message": "overloaded ' + KEY.encode() + b'"}}\n\n'
+    upstream = Upstream(
+        httpx.Response(
+            200, stream=CutStream(delta + error), headers={"content-type": "text/event-stream"}
+        )
+    )
+    adapter = make(upstream, base_url="http://llm.internal/v1", api_key_env="K")
+    deltas = await collect(adapter.stream(ask(), "m", timeout_s=5))
+    errors = [d.error for d in deltas if isinstance(d, ErrorDelta)]
+    assert len(errors) == 1
+    assert KEY not in str(errors[0])
+    assert "overloaded" in str(errors[0])
+
+
 async def test_a_secret_cut_by_the_message_limit_is_masked_too(adapters: AdapterMaker) -> None:
     make = adapters("openai_compatible", OpenAIAdapter, OpenAICompatibleProvider, "K", KEY)
     # sanitize_message keeps 299 characters and adds "…": 9 of the key's would remain

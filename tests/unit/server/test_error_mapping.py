@@ -107,3 +107,21 @@ def test_exhaustion_message_lists_attempts() -> None:
     api = to_api_error(exhausted((A, "auth"), (B, "auth")))
     assert "p/a: auth" in api.message
     assert "q/b: auth" in api.message
+
+
+@pytest.mark.parametrize(
+    ("retry_after_s", "header"),
+    [(float("inf"), "3600"), (float("nan"), "1"), (1e9, "3600"), (2.2, "3")],
+)
+def test_an_upstreams_retry_after_is_a_sane_header_whatever_it_said(
+    retry_after_s: float, header: str
+) -> None:
+    """`Retry-After: 1e309` from an upstream reached math.ceil as infinity: a 500."""
+    error = ProviderError(
+        "slow down", provider="p", code=ErrorCode.RATE_LIMIT, retry_after_s=retry_after_s
+    )
+    assert to_api_error(error).headers["retry-after"] == header
+    unavailable = ProviderError(
+        "down", provider="p", code=ErrorCode.UNAVAILABLE, retry_after_s=retry_after_s
+    )
+    assert to_api_error(unavailable).headers["retry-after"] == header

@@ -160,11 +160,14 @@ def parse_response(data: Any, *, provider: str, model: str) -> Completion:
     if isinstance(refusal, str) and refusal and not content:
         content, finish = refusal, FinishReason.CONTENT_FILTER
     raw_calls = message.get("tool_calls")
+    if raw_calls and not isinstance(raw_calls, list):
+        raise invalid_response(provider, model, "choices[0].message.tool_calls is not a list")
     calls = tuple([_tool_call(raw, provider, model) for raw in raw_calls]) if raw_calls else ()
+    served = data.get("model")
     return Completion(
         content=content or "",
         provider=provider,
-        model=str(data.get("model") or model),
+        model=served if isinstance(served, str) and 0 < len(served) <= 200 else model,
         finish_reason=finish,
         tool_calls=calls,
         usage=parse_usage(data.get("usage")),
@@ -188,6 +191,8 @@ def _tool_call(raw: Any, provider: str, model: str) -> ToolCall:
     arguments = function.get("arguments")
     if isinstance(arguments, dict):  # some compatible servers send an object
         arguments = json.dumps(arguments)
+    if arguments is not None and not isinstance(arguments, str):
+        raise invalid_response(provider, model, "a tool call's arguments are not text")
     return ToolCall(str(raw.get("id") or ""), function["name"], arguments or "{}")
 
 
@@ -241,12 +246,15 @@ def _tool_call_deltas(calls: Any) -> list[Delta]:
     deltas: list[Delta] = []
     for raw in calls:
         function = raw.get("function") or {}
+        call_id, name = raw.get("id"), function.get("name")
+        arguments = function.get("arguments") or ""
+        if not isinstance(arguments, str) or not all(
+            v is None or isinstance(v, str) for v in (call_id, name)
+        ):
+            raise TypeError("a tool call's id, name or arguments is not text")
         deltas.append(
             ToolCallDelta(
-                index=as_int(raw.get("index")),
-                id=raw.get("id"),
-                name=function.get("name"),
-                arguments=function.get("arguments") or "",
+                index=as_int(raw.get("index")), id=call_id, name=name, arguments=arguments
             )
         )
     return deltas
