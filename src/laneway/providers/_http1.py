@@ -50,16 +50,24 @@ def parse_target(url: str) -> Target:
     )
 
 
+#: the most an answer may bring, its body (decompressed) and its head: an upstream's
+#: endless body, gzip bomb or 40,000 repeated headers must not take the process's memory
+MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_HEAD_BYTES = 256 * 1024
+
+
 class Exchange:
     """One request's response as it arrives: head, body chunks, end, or failure."""
 
     __slots__ = (
         "_inflate",
+        "body_size",
         "chunks",
         "done",
         "error",
         "finished",
         "head",
+        "head_size",
         "headers",
         "keep_alive",
         "received",
@@ -81,6 +89,8 @@ class Exchange:
         self.waiter: asyncio.Future[None] | None = None  # a stream reader waiting for a chunk
         self.keep_alive = False
         self._inflate: zlib._Decompress | None = None
+        self.body_size = 0
+        self.head_size = 0
 
     def on_headers(self, status: int, keep_alive: bool) -> None:
         self.status = status
@@ -95,12 +105,17 @@ class Exchange:
             self.head.set_result(None)
 
     def on_body(self, data: bytes) -> None:
+        room = MAX_BODY_BYTES - self.body_size
         if self._inflate is not None:
             try:
-                data = self._inflate.decompress(data)
+                data = self._inflate.decompress(data, room + 1)  # a bomb stops at the limit
             except zlib.error as exc:
                 self.fail(exc)
                 return
+        self.body_size += len(data)
+        if self.body_size > MAX_BODY_BYTES:
+            self.fail(ValueError(f"the answer's body passed {MAX_BODY_BYTES} bytes"))
+            return
         self.chunks.append(data)
         self._wake()
 
@@ -179,6 +194,11 @@ class Connection(asyncio.Protocol):
         exchange = self.exchange
         assert exchange is not None
         if exchange.finished:
+            return
+        exchange.head_size += len(name) + len(value)
+        if exchange.head_size > MAX_HEAD_BYTES:
+            exchange.fail(ValueError(f"the answer's headers passed {MAX_HEAD_BYTES} bytes"))
+            self.close()
             return
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from laneway.providers._common import WireError
+
 # Byte values, not one-byte strings: `b"\n" in data` first tries the operand as an
 # integer and formats a TypeError it then discards (8x the cost of `0x0A in data`).
 _LF, _CR = 0x0A, 0x0D
+#: the most one event (its unfinished line) may hold: past it the stream is garbage
+MAX_PENDING_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(slots=True)  # not frozen: one per streamed chunk, and frozen costs twice to build
@@ -25,6 +29,8 @@ class SseParser:
 
     def __init__(self) -> None:
         self._buffer = b""
+        self._held: list[bytes] = []  # chunks without any line end, after `_buffer`
+        self._held_size = 0
         self._event = ""
         self._data: list[str] = []
 
@@ -34,7 +40,20 @@ class SseParser:
         The usual framing (LF line ends, one `data:` line per event, as every
         provider here sends) is cut into events with `bytes.split` (C speed);
         anything else, and any partial event carried over, goes line by line.
+        A chunk with no line end completes nothing: it is held, not joined and
+        scanned again with each chunk (a 10 MB line in 16 KB chunks was
+        quadratic), up to `MAX_PENDING_BYTES`.
         """
+        if _LF not in chunk and _CR not in chunk:
+            self._held_size += len(chunk)
+            if len(self._buffer) + self._held_size > MAX_PENDING_BYTES:
+                raise WireError(f"an event of the stream passed {MAX_PENDING_BYTES} bytes")
+            self._held.append(chunk)
+            return []
+        if self._held:
+            chunk = b"".join([*self._held, chunk])
+            self._held.clear()
+            self._held_size = 0
         buffer = self._buffer + chunk if self._buffer else chunk
         if self._data or self._event or _CR in buffer:
             return self._feed_lines(buffer)
@@ -78,7 +97,7 @@ class SseParser:
 
     @property
     def pending(self) -> bool:
-        return bool(self._data or self._buffer.strip())
+        return bool(self._data or self._buffer.strip() or self._held)
 
     def _process(self, line: str) -> SseEvent | None:
         if not line:

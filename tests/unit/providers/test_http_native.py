@@ -22,6 +22,7 @@ from wire_helpers import ask, collect, left_to_the_loop
 
 from laneway.clock import FakeClock
 from laneway.config.schema import OpenAIProvider
+from laneway.providers import _http1
 from laneway.providers.base import AdapterDeps
 from laneway.providers.http import TransportError
 from laneway.providers.http_native import NativeTransport
@@ -474,5 +475,37 @@ async def test_bytes_after_an_answer_end_the_connection_not_the_next_answer(
         assert first.body == b'{"n": 1}'
         assert second.body == b'{"n": 2}'
         assert server.connections == 2
+    finally:
+        await server.stop()
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+async def test_an_answer_past_the_body_limit_is_a_clear_error_not_all_memory(
+    http: NativeTransport, monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
+    """An endless body or a gzip bomb (400 KB inflating to 400 MB took 867 MB) stops at
+    the limit; here 1,000 bytes, so the test sends little."""
+    monkeypatch.setattr(_http1, "MAX_BODY_BYTES", 1_000)
+    raw = b"x" * 5_000
+    body = gzip.compress(raw) if encoding == "gzip" else raw
+    headers = [f"Content-Length: {len(body)}", f"Content-Encoding: {encoding}"]
+    server = await serve(lambda head: [fixed("200 OK", headers, body)])
+    try:
+        with pytest.raises(TransportError, match="passed 1000 bytes"):
+            await http.post(server.url + "/", headers={}, body=b"", timeout_s=5)
+    finally:
+        await server.stop()
+
+
+async def test_an_answer_past_the_head_limit_is_a_clear_error(
+    http: NativeTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """40,000 repeated headers took 31 s of the loop, joined one by one."""
+    monkeypatch.setattr(_http1, "MAX_HEAD_BYTES", 2_000)
+    headers = ["Content-Length: 2", *(f"X-Pad: {n:06d}" for n in range(500))]
+    server = await serve(lambda head: [fixed("200 OK", headers, b"{}")])
+    try:
+        with pytest.raises(TransportError, match="headers passed 2000 bytes"):
+            await http.post(server.url + "/", headers={}, body=b"", timeout_s=5)
     finally:
         await server.stop()

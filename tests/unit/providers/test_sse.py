@@ -7,10 +7,12 @@ event; a blank line dispatches; `:` lines are comments.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from laneway.providers.sse import SseEvent, SseParser
+from laneway.providers._common import WireError
+from laneway.providers.sse import MAX_PENDING_BYTES, SseEvent, SseParser
 
 texts = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=30
@@ -74,3 +76,27 @@ def test_one_lf_chunk_with_every_kind_of_block() -> None:
     ]
     assert parser.pending
     assert parser.feed(b"\n\n") == [SseEvent("message", "partial")]
+
+
+def test_a_long_line_in_many_chunks_is_held_not_rescanned_and_still_one_event() -> None:
+    """A chunk with no line end completes nothing; the chunks of a 1 MB line are joined
+    once, when its end arrives (joining and scanning them again with each chunk was
+    quadratic: a 10 MB line stalled the loop for seconds)."""
+    parser = SseParser()
+    line = b"data: " + b"x" * 1_000_000
+    events = []
+    for start in range(0, len(line), 1024):
+        events += parser.feed(line[start : start + 1024])
+    assert events == []
+    assert parser.pending
+    events += parser.feed(b"\n\n")
+    assert [len(e.data) for e in events] == [1_000_000]
+
+
+def test_an_event_past_the_limit_is_a_wire_error() -> None:
+    parser = SseParser()
+    chunk = b"x" * (1024 * 1024)
+    for _ in range(MAX_PENDING_BYTES // len(chunk)):
+        assert parser.feed(chunk) == []
+    with pytest.raises(WireError, match="passed"):
+        parser.feed(chunk)
