@@ -8,6 +8,7 @@ async for event in gw.stream(request, ctx): ...
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -53,6 +54,9 @@ if TYPE_CHECKING:
     from laneway.providers.base import Adapter
     from laneway.providers.http import HttpTransport
     from laneway.telemetry.metrics import Metrics
+
+
+log = logging.getLogger("laneway.engine")
 
 
 class Gateway:
@@ -173,9 +177,11 @@ class Gateway:
             message = lane.spec.degraded.message if lane.spec.degraded else ""
             return degraded_outcome(exc, ctx.request_id or "", message=message)
         except Exception as exc:  # the promise: run() never raises for a request's failure
+            log.exception("request %s failed inside laneway", ctx.request_id)
             self._record.finish(ctx, "failed", started, error_code=ErrorCode.UNKNOWN.value)
             wrapped = LanewayError(f"internal error: {type(exc).__name__}")
-            return degraded_outcome(wrapped, ctx.request_id or "", message="")
+            message = lane.spec.degraded.message if lane.spec.degraded else ""
+            return degraded_outcome(wrapped, ctx.request_id or "", message=message)
         self._record.success_after(ctx, completion, started)
         return Outcome(
             status="ok",

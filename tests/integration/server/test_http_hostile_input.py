@@ -249,3 +249,17 @@ def test_a_bug_before_the_answer_is_an_openai_500_counted_under_its_route(serve:
     assert (finished.status, finished.error_code) == ("failed", "unknown")
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'laneway_http_requests_total{route="/v1/chat/completions",status="500"} 1.0' in metrics
+
+
+def test_a_bug_on_a_degraded_lane_answers_its_message_not_an_empty_one(serve: Serve) -> None:
+    server = serve(
+        fake_config(lanes={"chat": {"primary": "fake/c", "degraded": {"message": "later"}}})
+    )
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in an adapter")
+
+    server.fake.complete = broken  # type: ignore[method-assign]
+    raw = server.client().chat.completions.with_raw_response.create(model="chat", messages=HI)
+    assert raw.headers["x-laneway-degraded"] == "true"
+    assert raw.parse().choices[0].message.content == "later"
