@@ -50,10 +50,11 @@ def parse_target(url: str) -> Target:
     )
 
 
-#: the most an answer may bring, its body (decompressed) and its head: an upstream's
-#: endless body, gzip bomb or 40,000 repeated headers must not take the process's memory
+#: the most an answer may bring: its body (decompressed), and the bytes that arrive
+#: before its head ends. An upstream's endless body, gzip bomb or 40,000 repeated
+#: headers must not take the process's memory (or its loop, joining the headers).
 MAX_BODY_BYTES = 64 * 1024 * 1024
-MAX_HEAD_BYTES = 256 * 1024
+MAX_HEAD_BYTES = 1024 * 1024
 
 
 class Exchange:
@@ -167,6 +168,12 @@ class Connection(asyncio.Protocol):
             self.close()  # cannot be trusted (they would be read as the next request's answer)
             return
         exchange.received = True
+        if not exchange.status:  # the head is still arriving (counted per read, not per line)
+            exchange.head_size += len(data)
+            if exchange.head_size > MAX_HEAD_BYTES:
+                exchange.fail(ValueError(f"the answer's head passed {MAX_HEAD_BYTES} bytes"))
+                self.close()
+                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -185,20 +192,10 @@ class Connection(asyncio.Protocol):
 
     # -- httptools callbacks ---------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        assert self.exchange is not None
-        if self.exchange.finished:  # a second answer in the same bytes as the first
-            self.close()
-
     def on_header(self, name: bytes, value: bytes) -> None:
         exchange = self.exchange
         assert exchange is not None
         if exchange.finished:
-            return
-        exchange.head_size += len(name) + len(value)
-        if exchange.head_size > MAX_HEAD_BYTES:
-            exchange.fail(ValueError(f"the answer's headers passed {MAX_HEAD_BYTES} bytes"))
-            self.close()
             return
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
@@ -224,11 +221,14 @@ class Connection(asyncio.Protocol):
             exchange.on_body(body)
 
     def on_message_complete(self) -> None:
-        assert self.exchange is not None
+        exchange = self.exchange
+        assert exchange is not None
         if self.interim:
             self.interim = False
-            return
-        self.exchange.on_end()
+        elif exchange.finished:  # a second answer in the same bytes as the first
+            self.close()
+        else:
+            exchange.on_end()
 
     # -- use -------------------------------------------------------------------------
 

@@ -505,7 +505,7 @@ async def test_an_answer_past_the_head_limit_is_a_clear_error(
     headers = ["Content-Length: 2", *(f"X-Pad: {n:06d}" for n in range(500))]
     server = await serve(lambda head: [fixed("200 OK", headers, b"{}")])
     try:
-        with pytest.raises(TransportError, match="headers passed 2000 bytes"):
+        with pytest.raises(TransportError, match="head passed 2000 bytes"):
             await http.post(server.url + "/", headers={}, body=b"", timeout_s=5)
     finally:
         await server.stop()
