@@ -222,7 +222,7 @@ def error_from_status(
     retryable = code in RETRYABLE_CODES
     wait_s = retry_after_s(headers, now_wall=now_wall) if retryable else None
     detail = sanitize_message(message)
-    label = error_code or error_type
+    label = sanitize_message(error_code or error_type, limit=80)  # the provider's words too
     text = f"provider returned HTTP {status}" + (f" ({label})" if label else "")
     if detail:
         text += f": {detail}"

@@ -109,3 +109,23 @@ async def test_a_secret_cut_by_the_message_limit_is_masked_too(adapters: Adapter
     message = caught.value.message
     assert "a a [redacted]…;" in message
     assert KEY[:4] not in message
+
+
+async def test_an_error_label_is_one_short_masked_line_like_the_message(
+    adapters: AdapterMaker,
+) -> None:
+    """`error.type`/`code` reached the client as sent: 200 KB, CR/LF, a token."""
+    make = adapters("openai_compatible", OpenAIAdapter, OpenAICompatibleProvider, "K", KEY)
+    token = "ghp_" + "a1B2" * 9
+    label = "bad\r\nX-Injected: 1 " + token + " " + "x" * 200_000
+    upstream = Upstream(
+        httpx.Response(400, json={"error": {"message": "no", "type": label, "code": label}})
+    )
+    adapter = make(upstream, base_url="http://llm.internal/v1", api_key_env="K")
+    with pytest.raises(ProviderError) as caught:
+        await adapter.complete(ask(), "m", timeout_s=5)
+    text = str(caught.value)
+    assert len(text) < 600
+    assert "\r" not in text
+    assert "\n" not in text
+    assert token not in text
