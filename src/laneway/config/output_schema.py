@@ -50,20 +50,19 @@ _now = SystemClock.monotonic
 def schema_problem(schema: Mapping[str, Any], *, max_bytes: int | None = None) -> str | None:
     """Why `schema` cannot check output, or None when it can; `max_bytes` bounds its
     size as JSON (a request's: REQUEST_SCHEMA_MAX_BYTES)."""
+    plain, key = _plain_and_key(schema)
     if max_bytes is not None:
-        try:
-            size = len(orjson.dumps(schema, default=str))
-        except TypeError:  # orjson stops at 255 levels of nesting
+        if key is None:  # a request's schema is JSON: only its depth stops orjson
             return "the schema is nested too deeply"
-        if size > max_bytes:
-            return f"the schema is {size} bytes as JSON, over laneway's limit of {max_bytes}"
-    return _compiled(schema).problem
+        if len(key) > max_bytes:
+            return f"the schema is {len(key)} bytes as JSON, over laneway's limit of {max_bytes}"
+    return _compiled(plain, key).problem
 
 
 def schema_violations(schema: Mapping[str, Any], instance: Any) -> list[str]:
     """Up to five reasons `instance` breaks `schema`, each `schema: <where>: <what>`;
     or the one reason the schema cannot be applied to it."""
-    compiled = _compiled(schema)
+    compiled = _compiled(*_plain_and_key(schema))
     try:
         if compiled.validator is None:
             raise _CannotApply(compiled.problem)
@@ -81,14 +80,19 @@ class _Compiled:
 _cache: dict[bytes, _Compiled] = {}
 
 
-def _compiled(schema: Mapping[str, Any]) -> _Compiled:
-    """The schema checked and its validator built, once per distinct schema."""
-    plain = schema if isinstance(schema, dict) else dict(schema)  # a lane's is read-only
+def _plain_and_key(schema: Mapping[str, Any]) -> tuple[dict[str, Any], bytes | None]:
+    """The schema as a dict (a lane's is read-only) and its canonical JSON, the cache's
+    key; None where orjson refuses it (past 255 levels, a YAML date in a lane's)."""
+    plain = schema if isinstance(schema, dict) else dict(schema)
     try:
-        key = orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # not plain JSON (a YAML date, say): compiled each time
-        return _compile(plain)
-    if len(key) > REQUEST_SCHEMA_MAX_BYTES:  # a lane's large schema: compiled each time
+        return plain, orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return plain, None
+
+
+def _compiled(plain: dict[str, Any], key: bytes | None) -> _Compiled:
+    """The schema checked and its validator built, once per distinct schema."""
+    if key is None or len(key) > REQUEST_SCHEMA_MAX_BYTES:  # compiled each time
         return _compile(plain)
     compiled = _cache.get(key)
     if compiled is None:

@@ -23,6 +23,7 @@ from laneway.server import admin, probes
 from laneway.server.asgi import (
     ASGIApp,
     ClientGone,
+    Headers,
     Receive,
     Request,
     Scope,
@@ -225,9 +226,7 @@ class ErrorGuard:
             await self.app(scope, receive, watched_send)  # type: ignore[arg-type]
         except asyncio.CancelledError:  # uvicorn past --graceful-timeout (a client that
             if not started:  # leaves is `ClientGone`, not this): say so, in OpenAI's shape
-                request_id = str(scope.get("laneway.request_id", "unknown"))
-                headers = [(b"x-request-id", request_id.encode("ascii", "replace"))]
-                await respond_error(send, shutting_down(), headers)
+                await respond_error(send, shutting_down(), _id_header(scope))
             raise
         except Exception:
             request_id = str(scope.get("laneway.request_id", "unknown"))
@@ -235,10 +234,14 @@ class ErrorGuard:
             path = scope.get("path", "")
             self.state.metrics.observe(path if path in _PATHS else "other", 500, 0.0)
             if not started:
-                headers = [(b"x-request-id", request_id.encode("ascii", "replace"))]
-                await respond_error(send, internal_error(request_id), headers)
+                await respond_error(send, internal_error(request_id), _id_header(scope))
             else:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _id_header(scope: Scope) -> Headers:
+    request_id = str(scope.get("laneway.request_id", "unknown"))
+    return [(b"x-request-id", request_id.encode("ascii", "replace"))]
 
 
 def app_from_env() -> ASGIApp:
