@@ -47,10 +47,12 @@ import uvicorn
 from openai.types.chat import ChatCompletionMessageParam
 from typer.testing import CliRunner
 
-from laneway.audit.query import open_for_reading, routing_stats, summarize
-from laneway.audit.store import RequestFilter, parse_store_url
+from laneway.audit.backends import open_for_reading
+from laneway.audit.query import routing_stats, summarize
+from laneway.audit.store import RequestFilter
 from laneway.cli.main import app as cli_app
 from laneway.clock import FakeClock
+from laneway.config.store_urls import parse_store_url
 from laneway.engine.gateway import Gateway
 from laneway.errors import LanewayError
 from laneway.events import Event

@@ -32,8 +32,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
-from laneway.audit.store import AuditError, AuditStore, WriteBatch
+from laneway.audit.store import AuditStore, WriteBatch
 from laneway.clock import next_pass
+from laneway.errors import AuditError
 
 logger = logging.getLogger("laneway.audit")
 

@@ -27,7 +27,7 @@ JSON = (b"content-type", b"application/json")
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Request:
     """What the handlers need from one HTTP request, read from the scope once."""
 

@@ -12,8 +12,9 @@ import pytest
 
 from laneway.audit.records import RoutingEventRow
 from laneway.audit.sqlite import SqliteStore
-from laneway.audit.store import AuditError, WriteBatch
+from laneway.audit.store import WriteBatch
 from laneway.audit.writer import AuditWriter
+from laneway.errors import AuditError
 
 
 def _to_batch(items: list[int]) -> WriteBatch:

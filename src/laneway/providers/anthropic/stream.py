@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from laneway.errors import ErrorCode
-from laneway.providers._common import StreamFailure, WireError, decode_event
+from laneway.providers._wire import StreamFailure, WireError, decode_event
 from laneway.providers.anthropic.wire import (
     ERROR_TYPES,
     JsonObject,

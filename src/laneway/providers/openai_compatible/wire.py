@@ -22,7 +22,7 @@ import orjson
 
 from laneway.config.schema import OpenAICompatibleProvider, OpenAIProvider
 from laneway.errors import ErrorCode, ProviderError
-from laneway.providers._common import (
+from laneway.providers._wire import (
     as_int,
     decode_json,
     error_from_status,
