@@ -1,7 +1,7 @@
 """Raw ASGI plumbing: request facts, responses, bounded body reads, disconnect watch.
 
-No framework on the hot path (see /work/shared/PERFORMANCE-NOTES.md): a request
-is a scope, two callables and a handful of headers read once.
+No framework on the hot path (docs/performance.md): a request is a scope, two
+callables and a handful of headers read once.
 """
 
 from __future__ import annotations

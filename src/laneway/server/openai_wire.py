@@ -7,7 +7,7 @@ accepted and ignored so unmodified clients keep working. `user` and `metadata`
 never reach the `CompletionRequest`: they describe the caller and go into the
 `TaskContext` (see `context.py`).
 
-Wire shapes: /work/shared/specs OpenAI OpenAPI (`CreateChatCompletionRequest`,
+Wire shapes: tests/specs OpenAI OpenAPI (`CreateChatCompletionRequest`,
 `CreateChatCompletionResponse`, `CreateChatCompletionStreamResponse`).
 """
 

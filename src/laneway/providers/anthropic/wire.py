@@ -3,8 +3,8 @@
 `build_request` turns the canonical request into a `POST /v1/messages` body,
 `parse_response` turns an answer into a `ParsedMessage`, and `classify_error`
 maps an error status + body to a `ProviderError` (streams: `stream.py`).
-Sources: `shared/specs/anthropic-openapi.json` (SPEC) and
-`shared/specs/anthropic-wire-format.md` (NOTES).
+Sources: `tests/specs/anthropic-messages.prism.json` (SPEC) and
+`tests/specs/anthropic-wire-format.md` (NOTES).
 
 Structured output (`json_schema`) is sent as one forced tool whose
 `input_schema` is the schema, and the tool's input is mapped back to

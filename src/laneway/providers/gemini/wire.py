@@ -1,7 +1,7 @@
 """Gemini `generateContent` on the wire: pure translation, no I/O.
 
-Sources: the v1beta protos in `shared/specs/gemini-v1beta-protos/` (PROTO) in
-their proto3 JSON form, and `shared/specs/gemini-wire-format.md` (NOTES).
+Sources: the v1beta protos in `tests/specs/gemini-v1beta-protos/` (PROTO) in
+their proto3 JSON form, and `tests/specs/gemini-wire-format.md` (NOTES).
 
 Choices made here:
 - Tool parameters and structured output are full JSON Schema, so they go in

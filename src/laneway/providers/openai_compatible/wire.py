@@ -2,7 +2,7 @@
 
 `build_request`, `parse_response`, `parse_stream_event` and `classify_error`
 for the `openai` kind and every `openai_compatible` server. Wire format:
-`/work/shared/specs/openai-openapi.yaml` (`CreateChatCompletionRequest`,
+`tests/specs/openai-chat.prism.yaml` (`CreateChatCompletionRequest`,
 `CreateChatCompletionResponse`, `CreateChatCompletionStreamResponse`,
 `ErrorResponse`).
 
