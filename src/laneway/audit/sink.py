@@ -109,6 +109,7 @@ class StoreSink:
             max_batch=store.max_batch_rows,  # an item makes at most one row
             linger_s=linger_s,
             on_batch=self._batch_done,
+            clock=clock,
         )
         self.interrupted = 0  # rows marked `interrupted` when this sink opened
 
