@@ -1,4 +1,5 @@
-"""Shared fixtures: real services are required under CI=true, optional on a laptop."""
+"""Shared fixtures: real services are required under CI=true, optional on a laptop; HTTP
+adapters over `httpx.MockTransport` (`adapters`), for the unit and conformance suites."""
 
 from __future__ import annotations
 
@@ -6,10 +7,17 @@ import http.server
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
+import httpx
 import pytest
+
+from laneway.clock import FakeClock
+from laneway.providers.base import AdapterDeps
+from laneway.providers.http import HttpxTransport
+from laneway.types import ModelInfo
+from wire_helpers import AdapterMaker
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -66,3 +74,37 @@ def counting_server() -> Iterator[tuple[str, list[str]]]:
     yield f"http://127.0.0.1:{server.server_address[1]}", asked
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+async def adapters() -> AsyncIterator[AdapterMaker]:
+    """`adapters(kind, AdapterClass, SpecClass, key_env, key)` gives `make(upstream, *, env=None,
+    catalog=None, **spec)`: an adapter of `kind` whose key sits in `key_env` (unless `env`
+    says otherwise), calling `upstream` through a MockTransport."""
+    transports: list[HttpxTransport] = []
+
+    def maker(
+        kind: str, adapter: Callable[..., Any], spec: Callable[..., Any], key_env: str, key: str
+    ) -> Callable[..., Any]:
+        def make(
+            upstream: Callable[[httpx.Request], httpx.Response],
+            *,
+            env: Mapping[str, str] | None = None,
+            catalog: Mapping[str, ModelInfo] | None = None,
+            **fields: Any,
+        ) -> Any:
+            transport = HttpxTransport(transport=httpx.MockTransport(upstream))
+            transports.append(transport)
+            deps = AdapterDeps(
+                transport=transport,
+                clock=FakeClock(),
+                env={key_env: key} if env is None else env,
+                catalog=catalog or {},
+            )
+            return adapter(kind, spec(kind=kind, **fields), deps)
+
+        return make
+
+    yield maker
+    for transport in transports:
+        await transport.aclose()

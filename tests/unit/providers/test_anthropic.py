@@ -1,4 +1,5 @@
-"""The anthropic adapter against a fake upstream speaking the Messages API wire format.
+"""The anthropic adapter against a fake upstream speaking the Messages API wire format:
+what only this kind does. What every kind does alike is tests/conformance/test_providers.py.
 
 Sources: SPEC = tests/specs/anthropic-messages.prism.json (Anthropic API spec "195"),
 NOTES = tests/specs/anthropic-wire-format.md. Fixture files under
@@ -15,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from wire_helpers import WEATHER, AdapterMaker, CutStream, Upstream, ask, collect
 
 from laneway.clock import FakeClock
 from laneway.config.schema import AnthropicProvider
@@ -25,21 +25,19 @@ from laneway.providers.base import AdapterDeps
 from laneway.types import (
     Capability,
     CompletionRequest,
-    ErrorDelta,
     FinishDelta,
     FinishReason,
     ImagePart,
     Message,
     ModelInfo,
     ModelRef,
-    Price,
     ResponseFormat,
     TextDelta,
     TextPart,
     ToolCall,
     ToolCallDelta,
-    UsageDelta,
 )
+from wire_helpers import WEATHER, AdapterMaker, Upstream, ask, collect
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "anthropic"
 KEY = "sk-ant-api03-test-secret-0123456789abcdef"
@@ -53,11 +51,6 @@ def make(adapters: AdapterMaker) -> Callable[..., AnthropicAdapter]:
 
 def ok(name: str) -> httpx.Response:
     return httpx.Response(200, content=(FIXTURES / name).read_bytes())
-
-
-def sse(name: str) -> httpx.Response:
-    body = (FIXTURES / name).read_bytes()
-    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
 
 
 def error(status: int, kind: str, message: str, **headers: str) -> httpx.Response:
@@ -314,24 +307,6 @@ async def test_structured_output_with_caller_tools_lets_the_model_pick_any_tool(
 # -- response parsing --------------------------------------------------------------
 
 
-async def test_complete_counts_cache_tokens_as_input_and_prices_the_usage(make: Any) -> None:
-    """NOTES "Response body": usage with cache_creation/cache_read counters."""
-    catalog = {
-        MODEL: ModelInfo(ModelRef("anthropic", MODEL), frozenset(Capability), price=Price(3, 15))
-    }
-    completion = await make(Upstream(ok("message_text.json")), catalog=catalog).complete(
-        ask(), MODEL, timeout_s=5
-    )
-    assert completion.content == "Hi! My name is Claude."
-    assert completion.finish_reason is FinishReason.STOP
-    assert completion.usage.input_tokens == 2095 + 100 + 5
-    assert completion.usage.output_tokens == 503
-    assert completion.usage.cost_usd == pytest.approx((2200 * 3 + 503 * 15) / 1e6)
-    assert completion.provider == "anthropic"
-    assert completion.model == MODEL
-    assert completion.credential == "anthropic"
-
-
 @pytest.mark.parametrize(
     ("stop_reason", "finish"),
     [
@@ -350,172 +325,7 @@ def test_stop_reasons_map_to_finish_reasons(stop_reason: str, finish: FinishReas
     assert parse_response(body).finish_reason is finish
 
 
-@pytest.mark.parametrize(
-    ("body", "what"),
-    [
-        (b"<html>oops</html>", "not valid JSON"),
-        (b'{"id": "msg_01", "type": "message", "content": [{"type": "te', "not valid JSON"),
-        (b"", "empty body"),
-        (b'{"id": "msg_01", "type": "message", "stop_reason": "end_turn"}', "content"),
-        (b'{"content": [], "stop_reason": "end_turn"}', "usage"),
-        (b'{"content": [], "usage": {"input_tokens": 1, "output_tokens": 1}}', "stop_reason"),
-        (
-            b'{"content": [{"type": "tool_use", "name": "x"}], "stop_reason": "tool_use",'
-            b' "usage": {"input_tokens": 1, "output_tokens": 1}}',
-            "tool_use",
-        ),
-    ],
-)
-async def test_bodies_not_in_the_documented_shape_are_invalid_responses(
-    make: Any, body: bytes, what: str
-) -> None:
-    """SPEC `Message.required`: id, type, role, content, model, stop_reason, usage."""
-    with pytest.raises(ProviderError) as caught:
-        await make(Upstream(httpx.Response(200, content=body))).complete(ask(), MODEL, timeout_s=5)
-    assert caught.value.code is ErrorCode.INVALID_RESPONSE
-    assert what in caught.value.message
-
-
-# -- errors ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("status", "kind", "code", "retryable"),
-    [
-        (400, "invalid_request_error", ErrorCode.BAD_REQUEST, False),
-        (401, "authentication_error", ErrorCode.AUTH, False),
-        (402, "billing_error", ErrorCode.AUTH, False),
-        (403, "permission_error", ErrorCode.AUTH, False),
-        (404, "not_found_error", ErrorCode.BAD_REQUEST, False),
-        (413, "request_too_large", ErrorCode.CONTEXT_LENGTH, False),
-        (429, "rate_limit_error", ErrorCode.RATE_LIMIT, True),
-        (500, "api_error", ErrorCode.UNAVAILABLE, True),
-        (504, "timeout_error", ErrorCode.TIMEOUT, True),
-        (529, "overloaded_error", ErrorCode.UNAVAILABLE, True),
-    ],
-)
-async def test_error_bodies_map_by_status_and_error_type(
-    make: Any, status: int, kind: str, code: ErrorCode, retryable: bool
-) -> None:
-    """NOTES "Errors" table (ERR page, SPEC `ErrorResponse` discriminator)."""
-    with pytest.raises(ProviderError) as caught:
-        await make(Upstream(error(status, kind, "Something failed"))).complete(
-            ask(), MODEL, timeout_s=5
-        )
-    assert caught.value.code is code
-    assert caught.value.retryable is retryable
-    assert caught.value.status == status
-    assert caught.value.provider == "anthropic"
-    assert caught.value.model == MODEL
-
-
-async def test_prompt_too_long_is_a_context_length_error(make: Any) -> None:
-    """Anthropic has no structured signal for it; the recorded body is 400
-    invalid_request_error "prompt is too long: 200251 tokens > 200000 maximum"
-    (github.com/boldsoftware/exe.dev/issues/62)."""
-    answer = error(
-        400, "invalid_request_error", "prompt is too long: 200251 tokens > 200000 maximum"
-    )
-    with pytest.raises(ProviderError) as caught:
-        await make(Upstream(answer)).complete(ask(), MODEL, timeout_s=5)
-    assert caught.value.code is ErrorCode.CONTEXT_LENGTH
-
-
-async def test_rate_limit_honours_retry_after(make: Any) -> None:
-    """NOTES "Rate-limit and retry headers": `retry-after` (seconds) on 429."""
-    answer = error(
-        429,
-        "rate_limit_error",
-        "Number of requests has exceeded your rate limit",
-        **{"retry-after": "30"},
-    )
-    with pytest.raises(ProviderError) as caught:
-        await make(Upstream(answer)).complete(ask(), MODEL, timeout_s=5)
-    assert caught.value.retry_after_s == 30
-
-
-async def test_rate_limit_without_retry_after_reads_the_rfc3339_reset_headers(make: Any) -> None:
-    """NOTES "Rate-limit and retry headers": `anthropic-ratelimit-*-reset` are RFC 3339
-    timestamps (RECORDED tidyllm fixture). FakeClock's wall is 2023-11-14T22:13:20Z."""
-    answer = error(
-        429,
-        "rate_limit_error",
-        "Number of request tokens has exceeded your per-minute rate limit",
-        **{
-            "anthropic-ratelimit-requests-remaining": "49",
-            "anthropic-ratelimit-requests-reset": "2023-11-14T22:13:21Z",
-            "anthropic-ratelimit-tokens-remaining": "0",
-            "anthropic-ratelimit-tokens-reset": "2023-11-14T22:13:40Z",
-        },
-    )
-    with pytest.raises(ProviderError) as caught:
-        await make(Upstream(answer)).complete(ask(), MODEL, timeout_s=5)
-    assert caught.value.retry_after_s == pytest.approx(20)
-
-
-async def test_an_html_error_page_is_classified_by_status_without_its_body(make: Any) -> None:
-    """NOTES: 413 can come from Cloudflare before the API, so not every error body is JSON."""
-    page = httpx.Response(502, content=b"<html><body>Bad gateway secret-page</body></html>")
-    with pytest.raises(ProviderError) as caught:
-        await make(Upstream(page)).complete(ask(), MODEL, timeout_s=5)
-    assert caught.value.code is ErrorCode.UNAVAILABLE
-    assert "secret-page" not in str(caught.value)
-
-
-async def test_an_error_message_echoing_the_key_never_leaks_it(make: Any) -> None:
-    """ERR page error shape; a proxy may echo headers back into `message`."""
-    answer = error(401, "authentication_error", f"invalid x-api-key: {KEY}")
-    with pytest.raises(ProviderError) as caught:
-        await make(Upstream(answer)).complete(ask(), MODEL, timeout_s=5)
-    assert KEY not in str(caught.value)
-    assert KEY not in repr(caught.value)
-
-
-@pytest.mark.parametrize(
-    ("failure", "code"),
-    [
-        (httpx.ReadTimeout("timed out"), ErrorCode.TIMEOUT),
-        (httpx.ConnectError("connection refused"), ErrorCode.NETWORK),
-    ],
-)
-async def test_transport_failures_become_timeout_or_network(
-    make: Any, failure: Exception, code: ErrorCode
-) -> None:
-    """Connection-level failures (no HTTP answer at all) as the transport reports them."""
-    with pytest.raises(ProviderError) as caught:
-        await make(Upstream(failure)).complete(ask(), MODEL, timeout_s=5)
-    assert caught.value.code is code
-
-
 # -- streaming ---------------------------------------------------------------------
-
-
-async def test_stream_yields_text_then_usage_and_finish(make: Any) -> None:
-    """NOTES "Streaming": message_start, content_block_*, ping, message_delta (running
-    output total), message_stop; no `[DONE]`."""
-    upstream = Upstream(sse("stream_text.sse"))
-    deltas = await collect(make(upstream).stream(ask(), MODEL, timeout_s=5))
-    assert upstream.body["stream"] is True
-    assert upstream.requests[0].headers["accept"] == "text/event-stream"
-    assert deltas[:2] == [TextDelta("Hello"), TextDelta("!")]
-    usage = deltas[2]
-    assert isinstance(usage, UsageDelta)
-    assert (usage.usage.input_tokens, usage.usage.output_tokens) == (25 + 10, 15)
-    assert deltas[3:] == [FinishDelta(FinishReason.STOP)]
-
-
-async def test_stream_yields_tool_call_fragments_in_order(make: Any) -> None:
-    """NOTES "Streaming": tool_use block start with `input: {}`, then `input_json_delta`
-    `partial_json` fragments to concatenate (the first may be empty)."""
-    deltas = await collect(
-        make(Upstream(sse("stream_tool_use.sse"))).stream(ask(tools=(WEATHER,)), MODEL, timeout_s=5)
-    )
-    assert deltas[0] == TextDelta("Let me check.")
-    calls = [d for d in deltas if isinstance(d, ToolCallDelta)]
-    assert calls[0] == ToolCallDelta(0, id="toolu_01T1x1fJ34qAmk2tNTrN7Up6", name="get_weather")
-    arguments = "".join(c.arguments for c in calls)
-    assert json.loads(arguments) == {"location": "San Francisco, CA"}
-    assert deltas[-1] == FinishDelta(FinishReason.TOOL_CALLS)
 
 
 def events(*pairs: tuple[str, dict[str, Any]]) -> bytes:
@@ -594,104 +404,7 @@ async def test_stream_of_structured_output_yields_the_tool_input_as_text(make: A
     assert deltas[-1] == FinishDelta(FinishReason.STOP)
 
 
-async def test_an_error_event_mid_stream_ends_with_an_error_delta(make: Any) -> None:
-    """NOTES "Streaming": `event: error` after the 200, e.g. `overloaded_error`."""
-    body = events(
-        START,
-        (
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": 0,
-                "content_block": {"type": "text", "text": ""},
-            },
-        ),
-        (
-            "content_block_delta",
-            {
-                "type": "content_block_delta",
-                "index": 0,
-                "delta": {"type": "text_delta", "text": "Hel"},
-            },
-        ),
-        (
-            "error",
-            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
-        ),
-    )
-    deltas = await collect(
-        make(Upstream(httpx.Response(200, content=body))).stream(ask(), MODEL, timeout_s=5)
-    )
-    assert deltas[0] == TextDelta("Hel")
-    last = deltas[-1]
-    assert isinstance(last, ErrorDelta)
-    assert last.error.code is ErrorCode.UNAVAILABLE
-    assert last.error.status == 529
-    assert len(deltas) == 2
-
-
-async def test_a_stream_that_ends_before_message_stop_ends_with_an_error_delta(
-    make: Any,
-) -> None:
-    """NOTES "Streaming": the stream ends after `message_stop`; without it, it was cut."""
-    body = (FIXTURES / "stream_text.sse").read_bytes().split(b"event: message_delta")[0]
-    deltas = await collect(
-        make(Upstream(httpx.Response(200, content=body))).stream(ask(), MODEL, timeout_s=5)
-    )
-    assert deltas[:2] == [TextDelta("Hello"), TextDelta("!")]
-    last = deltas[-1]
-    assert isinstance(last, ErrorDelta)
-    assert last.error.code is ErrorCode.NETWORK
-    assert not any(isinstance(d, FinishDelta) for d in deltas)
-
-
-async def test_a_dropped_connection_mid_stream_ends_with_a_network_error_delta(
-    make: Any,
-) -> None:
-    """A reset after part of the NOTES "Streaming" sequence arrived."""
-    head = (FIXTURES / "stream_text.sse").read_bytes()[:600]
-    answer = httpx.Response(200, stream=CutStream(head))
-    deltas = await collect(make(Upstream(answer)).stream(ask(), MODEL, timeout_s=5))
-    last = deltas[-1]
-    assert isinstance(last, ErrorDelta)
-    assert last.error.code is ErrorCode.NETWORK
-
-
-async def test_a_truncated_event_at_the_end_is_an_invalid_response(make: Any) -> None:
-    """NOTES "Streaming": every `data:` line is a JSON object."""
-    body = events(START) + b'event: content_block_start\ndata: {"type":"content_blo'
-    deltas = await collect(
-        make(Upstream(httpx.Response(200, content=body))).stream(ask(), MODEL, timeout_s=5)
-    )
-    last = deltas[-1]
-    assert isinstance(last, ErrorDelta)
-    assert last.error.code is ErrorCode.INVALID_RESPONSE
-
-
-async def test_a_status_error_before_the_stream_raises(make: Any) -> None:
-    """NOTES "Errors": the same JSON error body when the status is not 200."""
-    answer = error(429, "rate_limit_error", "slow down", **{"retry-after": "3"})
-    with pytest.raises(ProviderError) as caught:
-        await collect(make(Upstream(answer)).stream(ask(), MODEL, timeout_s=5))
-    assert caught.value.code is ErrorCode.RATE_LIMIT
-    assert caught.value.retry_after_s == 3
-
-
 # -- credentials, probe, capabilities ----------------------------------------------
-
-
-async def test_a_missing_key_is_not_configured_and_nothing_is_sent(make: Any) -> None:
-    """NOTES "Endpoint and request headers": every call needs `x-api-key`."""
-    upstream = Upstream()
-    adapter = make(upstream, env={})
-    assert adapter.credentials() == ()
-    [status] = adapter.check_credentials()
-    assert not status.present
-    assert "ANTHROPIC_API_KEY" in (status.problem or "")
-    with pytest.raises(ProviderError) as caught:
-        await adapter.complete(ask(), MODEL, timeout_s=5)
-    assert caught.value.code is ErrorCode.NOT_CONFIGURED
-    assert upstream.requests == []
 
 
 async def test_each_credential_profile_sends_its_own_key(make: Any) -> None:

@@ -1,4 +1,6 @@
-"""The openai / openai_compatible adapter against fakes speaking Chat Completions.
+"""The openai / openai_compatible adapter: what only this kind does (presets, org headers,
+structured output, refusals, its stream events). What every kind does alike (request
+shape, parsing, SSE sequences, error classification) is tests/conformance/test_providers.py.
 
 Wire format: tests/specs/openai-chat.prism.yaml (`POST /chat/completions`,
 `CreateChatCompletionRequest`, `CreateChatCompletionResponse`,
@@ -15,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from wire_helpers import collect, left_to_the_loop
 
 from laneway.clock import FakeClock
 from laneway.config.schema import OpenAICompatibleProvider, OpenAIProvider
@@ -24,19 +25,14 @@ from laneway.providers.base import AdapterDeps
 from laneway.providers.http import HttpxTransport
 from laneway.providers.openai_compatible import OpenAIAdapter
 from laneway.types import (
-    Capability,
     CompletionRequest,
     ErrorDelta,
-    FinishDelta,
     FinishReason,
     ModelInfo,
-    ModelRef,
-    Price,
     ResponseFormat,
     TextDelta,
-    ToolCallDelta,
-    UsageDelta,
 )
+from wire_helpers import collect, left_to_the_loop
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "openai"
 KEY = "sk-test-0123456789abcdefghijklmnop"
@@ -106,54 +102,10 @@ def error(status: int, body: dict[str, Any] | bytes, **headers: str) -> httpx.Re
     return httpx.Response(status, content=content, headers=headers)
 
 
-def openai_error(message: str, type_: str, code: str | None, param: str | None = None) -> Any:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
-
-
 REQUEST = CompletionRequest.from_prompt("Hello!", system="You are a helpful assistant.")
 
 
 # -- success -------------------------------------------------------------------
-
-
-async def test_complete_sends_chat_completions_and_reads_the_answer(
-    upstream: Upstream, transport: HttpxTransport, clock: FakeClock
-) -> None:
-    price = Price(input=2.5, output=10.0)
-    info = ModelInfo(ModelRef("openai", "gpt-4o"), frozenset(Capability), price=price)
-    adapter = make(transport, clock, catalog={"gpt-4o": info})
-    completion = await adapter.complete(REQUEST, "gpt-4o", timeout_s=5)
-
-    sent = upstream.requests[-1]
-    assert str(sent.url) == "https://api.openai.com/v1/chat/completions"
-    assert sent.headers["authorization"] == f"Bearer {KEY}"
-    assert sent.headers["accept"] == "application/json"
-    assert upstream.body == {
-        "model": "gpt-4o",
-        "messages": [
-            {"role": "system", "content": "You are a helpful assistant."},
-            {"role": "user", "content": "Hello!"},
-        ],
-    }
-    assert completion.content == "Hello! How can I assist you today?"
-    assert completion.finish_reason is FinishReason.STOP
-    assert (completion.usage.input_tokens, completion.usage.output_tokens) == (19, 10)
-    assert completion.usage.cost_usd == pytest.approx(price.cost_usd(19, 10))
-    assert completion.credential == "openai"
-
-
-async def test_tool_call_answer_is_normalized(
-    upstream: Upstream, transport: HttpxTransport, clock: FakeClock
-) -> None:
-    upstream.reply = lambda _: httpx.Response(
-        200, content=fixture("chat_completion_tool_call.json")
-    )
-    completion = await make(transport, clock).complete(REQUEST, "gpt-4o-mini", timeout_s=5)
-    assert completion.finish_reason is FinishReason.TOOL_CALLS
-    assert completion.content == ""
-    [call] = completion.tool_calls
-    assert (call.id, call.name) == ("call_abc123", "get_current_weather")
-    assert json.loads(call.arguments) == {"location": "Boston, MA"}
 
 
 async def test_structured_output_request_and_answer(
@@ -200,125 +152,6 @@ async def test_finish_reason_content_filter_maps(
     assert completion.finish_reason is FinishReason.CONTENT_FILTER
 
 
-# -- errors --------------------------------------------------------------------
-
-
-def case(
-    status: int,
-    error_type: str,
-    error_code: str | None,
-    expected: tuple[ErrorCode, bool, float | None],
-    message: str = "see the documentation",
-    **headers: str,
-) -> Any:
-    body = openai_error(message, error_type, error_code)
-    return pytest.param(error(status, body, **headers), *expected, id=f"{status}-{error_code}")
-
-
-RATE = "rate_limit_exceeded"
-ERROR_CASES = [
-    case(401, "invalid_request_error", "invalid_api_key", (ErrorCode.AUTH, False, None),
-         f"Incorrect API key provided: {KEY}."),
-    case(403, "request_forbidden", "unsupported_country_region_territory",
-         (ErrorCode.AUTH, False, None)),
-    case(429, "requests", RATE, (ErrorCode.RATE_LIMIT, True, 7.0), **{"retry-after": "7"}),
-    case(429, "tokens", RATE, (ErrorCode.RATE_LIMIT, True, 1.5), **{"retry-after-ms": "1500"}),
-    case(429, "requests", RATE, (ErrorCode.RATE_LIMIT, True, 20.0),
-         **{"x-ratelimit-reset-requests": "1m30s", "x-ratelimit-reset-tokens": "20s"}),
-    case(429, "insufficient_quota", "insufficient_quota", (ErrorCode.AUTH, False, None),
-         "You exceeded your current quota", **{"retry-after": "1"}),
-    case(400, "invalid_request_error", "context_length_exceeded",
-         (ErrorCode.CONTEXT_LENGTH, False, None),
-         "This model's maximum context length is 128000 tokens."),
-    case(400, "invalid_request_error", "content_policy_violation",
-         (ErrorCode.CONTENT_FILTER, False, None)),
-    case(400, "invalid_request_error", None, (ErrorCode.BAD_REQUEST, False, None)),
-    case(404, "invalid_request_error", "model_not_found", (ErrorCode.BAD_REQUEST, False, None)),
-    case(500, "server_error", None, (ErrorCode.UNAVAILABLE, True, None)),
-    pytest.param(
-        error(502, b"<html><body>502 Bad Gateway</body></html>", **{"content-type": "text/html"}),
-        ErrorCode.UNAVAILABLE, True, None, id="502-html",
-    ),
-    case(503, "server_error", None, (ErrorCode.UNAVAILABLE, True, 2.0), **{"retry-after": "2"}),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(("response", "code", "retryable", "retry_after"), ERROR_CASES)
-async def test_errors_are_classified_by_status_and_structured_fields(
-    upstream: Upstream,
-    transport: HttpxTransport,
-    clock: FakeClock,
-    response: httpx.Response,
-    code: ErrorCode,
-    retryable: bool,
-    retry_after: float | None,
-) -> None:
-    upstream.reply = lambda _: response
-    with pytest.raises(ProviderError) as caught:
-        await make(transport, clock).complete(REQUEST, "gpt-4o", timeout_s=5)
-    err = caught.value
-    assert (err.code, err.retryable, err.retry_after_s) == (code, retryable, retry_after)
-    assert err.status == response.status_code
-    assert KEY not in str(err)
-    assert "<html>" not in str(err)
-
-
-async def test_error_message_never_echoes_the_key(
-    upstream: Upstream, transport: HttpxTransport, clock: FakeClock
-) -> None:
-    """OpenAI's 401 body quotes part of the key it got; the message must not carry it."""
-    body = openai_error(f"Incorrect API key provided: Bearer {KEY}", "invalid_request_error", None)
-    upstream.reply = lambda _: error(401, body)
-    with pytest.raises(ProviderError) as caught:
-        await make(transport, clock).complete(REQUEST, "gpt-4o", timeout_s=5)
-    assert KEY not in str(caught.value)
-    assert KEY[:12] not in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    ("body", "what"),
-    [
-        (b"<html>oops</html>", "not valid JSON"),
-        (fixture("chat_completion.json")[:120], "not valid JSON"),
-        (b"", "empty body"),
-        (b'{"id": "x", "object": "chat.completion"}', "no choices"),
-        (b'{"choices": [{"index": 0, "finish_reason": "stop"}]}', "message is missing"),
-    ],
-    ids=["html", "truncated", "empty", "no-choices", "no-message"],
-)
-async def test_malformed_success_bodies_are_invalid_response(
-    upstream: Upstream, transport: HttpxTransport, clock: FakeClock, body: bytes, what: str
-) -> None:
-    upstream.reply = lambda _: httpx.Response(200, content=body)
-    with pytest.raises(ProviderError) as caught:
-        await make(transport, clock).complete(REQUEST, "gpt-4o", timeout_s=5)
-    assert caught.value.code is ErrorCode.INVALID_RESPONSE
-    assert what in caught.value.message
-
-
-@pytest.mark.parametrize(
-    ("exc", "code"),
-    [
-        (httpx.ReadTimeout("read timed out"), ErrorCode.TIMEOUT),
-        (httpx.ConnectTimeout("connect timed out"), ErrorCode.TIMEOUT),
-        (httpx.ConnectError("[Errno 111] Connection refused"), ErrorCode.NETWORK),
-        (httpx.RemoteProtocolError("peer closed connection"), ErrorCode.NETWORK),
-    ],
-)
-async def test_transport_failures_become_timeout_or_network(
-    upstream: Upstream, transport: HttpxTransport, clock: FakeClock, exc: Exception, code: ErrorCode
-) -> None:
-    def fail(_: httpx.Request) -> httpx.Response:
-        raise exc
-
-    upstream.reply = fail
-    with pytest.raises(ProviderError) as caught:
-        await make(transport, clock).complete(REQUEST, "gpt-4o", timeout_s=5)
-    assert caught.value.code is code
-    assert caught.value.retryable is (code is ErrorCode.TIMEOUT)
-    assert isinstance(caught.value.__cause__, Exception)
-
-
 # -- streaming -----------------------------------------------------------------
 
 
@@ -330,24 +163,6 @@ def sse_response(chunks: list[bytes], *, fail: Exception | None = None) -> httpx
             raise fail
 
     return httpx.Response(200, content=body(), headers={"content-type": "text/event-stream"})
-
-
-async def test_stream_yields_text_finish_and_usage(
-    upstream: Upstream, transport: HttpxTransport, clock: FakeClock
-) -> None:
-    raw = fixture("stream_text.sse")
-    # split mid-event to prove events are reassembled across reads
-    upstream.reply = lambda _: sse_response([raw[:150], raw[150:400], raw[400:]])
-    adapter = make(transport, clock)
-    deltas = await collect(adapter.stream(REQUEST, "gpt-4o-mini", timeout_s=5))
-    assert upstream.requests[-1].headers["accept"] == "text/event-stream"
-    assert upstream.body["stream"] is True
-    assert upstream.body["stream_options"] == {"include_usage": True}
-    assert [d.text for d in deltas if isinstance(d, TextDelta)] == ["Hello", " there"]
-    assert FinishDelta(FinishReason.STOP) in deltas
-    [usage] = [d for d in deltas if isinstance(d, UsageDelta)]
-    assert (usage.usage.input_tokens, usage.usage.output_tokens) == (9, 2)
-    assert not any(isinstance(d, ErrorDelta) for d in deltas)
 
 
 async def test_a_stream_stopped_at_done_closes_the_transports_chunk_generator(
@@ -362,64 +177,6 @@ async def test_a_stream_stopped_at_done_closes_the_transports_chunk_generator(
         deltas = await collect(adapter.stream(REQUEST, "gpt-4o-mini", timeout_s=5))
     assert [d.text for d in deltas if isinstance(d, TextDelta)] == ["Hello", " there"]
     assert "_StreamBase.iter_bytes" not in unclosed  # httpx's own inner iterators are its own
-
-
-async def test_stream_tool_call_fragments(
-    upstream: Upstream, transport: HttpxTransport, clock: FakeClock
-) -> None:
-    upstream.reply = lambda _: sse_response([fixture("stream_tool_call.sse")])
-    deltas = await collect(make(transport, clock).stream(REQUEST, "gpt-4o-mini", timeout_s=5))
-    calls = [d for d in deltas if isinstance(d, ToolCallDelta)]
-    assert calls[0].id == "call_abc123"
-    assert calls[0].name == "get_current_weather"
-    assert json.loads("".join(c.arguments for c in calls)) == {"location": "Boston, MA"}
-    assert FinishDelta(FinishReason.TOOL_CALLS) in deltas
-
-
-async def test_stream_cut_by_the_connection_ends_with_a_network_error(
-    upstream: Upstream, transport: HttpxTransport, clock: FakeClock
-) -> None:
-    two_events = b"\n\n".join(fixture("stream_text.sse").split(b"\n\n")[:2]) + b"\n\n"
-    partial = two_events + b'data: {"id":"chatcmpl-123","obj'
-    upstream.reply = lambda _: sse_response([partial], fail=httpx.ReadError("reset by peer"))
-    deltas = await collect(make(transport, clock).stream(REQUEST, "gpt-4o-mini", timeout_s=5))
-    assert isinstance(deltas[-1], ErrorDelta)
-    assert deltas[-1].error.code is ErrorCode.NETWORK
-    assert TextDelta("Hello") in deltas
-
-
-async def test_stream_ending_without_finish_or_done_is_invalid_response(
-    upstream: Upstream, transport: HttpxTransport, clock: FakeClock
-) -> None:
-    raw = fixture("stream_text.sse")
-    upstream.reply = lambda _: sse_response([raw[: raw.index(b'"finish_reason":"stop"') - 300]])
-    deltas = await collect(make(transport, clock).stream(REQUEST, "gpt-4o-mini", timeout_s=5))
-    assert isinstance(deltas[-1], ErrorDelta)
-    assert deltas[-1].error.code is ErrorCode.INVALID_RESPONSE
-    assert sum(isinstance(d, ErrorDelta) for d in deltas) == 1
-
-
-async def test_stream_error_event_after_start_ends_the_stream(
-    upstream: Upstream, transport: HttpxTransport, clock: FakeClock
-) -> None:
-    first = fixture("stream_text.sse").split(b"\n\n")[1] + b"\n\n"
-    failure = openai_error("The server had an error", "server_error", None)
-    event = b"data: " + json.dumps(failure).encode() + b"\n\n"
-    upstream.reply = lambda _: sse_response([first, event])
-    deltas = await collect(make(transport, clock).stream(REQUEST, "gpt-4o-mini", timeout_s=5))
-    assert deltas[0] == TextDelta("Hello")
-    assert isinstance(deltas[-1], ErrorDelta)
-    assert deltas[-1].error.code is ErrorCode.UNAVAILABLE
-
-
-async def test_stream_status_error_raises_before_any_delta(
-    upstream: Upstream, transport: HttpxTransport, clock: FakeClock
-) -> None:
-    body = openai_error("Rate limit reached", "requests", "rate_limit_exceeded")
-    upstream.reply = lambda _: error(429, body, **{"retry-after": "3"})
-    with pytest.raises(ProviderError) as caught:
-        await collect(make(transport, clock).stream(REQUEST, "gpt-4o-mini", timeout_s=5))
-    assert (caught.value.code, caught.value.retry_after_s) == (ErrorCode.RATE_LIMIT, 3.0)
 
 
 # -- providers, presets, headers -----------------------------------------------
@@ -484,16 +241,6 @@ async def test_openai_org_project_and_extra_headers(
     assert headers["openai-organization"] == "org-1"
     assert headers["openai-project"] == "proj_2"
     assert headers["x-team"] == "search"
-
-
-async def test_missing_key_is_not_configured_and_names_the_variable(
-    upstream: Upstream, transport: HttpxTransport, clock: FakeClock
-) -> None:
-    with pytest.raises(ProviderError) as caught:
-        await make(transport, clock, env={}).complete(REQUEST, "gpt-4o", timeout_s=5)
-    assert caught.value.code is ErrorCode.NOT_CONFIGURED
-    assert "OPENAI_API_KEY" in caught.value.message
-    assert upstream.requests == []
 
 
 async def test_base_url_override_wins_over_the_preset(
