@@ -4,9 +4,8 @@ No HTTP server in front (the app is called directly, like bench_asgi.py), but
 the provider call is real: the openai_compatible adapter over the chosen
 transport to bench_transport.py's raw-asyncio upstream, in its own process on
 the other core. CPU is `time.process_time()` (every thread of this process,
-so the audit and transport threads count), the best of 3 runs. This is how the
-audit, metrics and transport changes in docs/performance.md (`## Server`) were
-measured; it is steadier than wrk on a shared machine.
+so the audit and transport threads count), the best of 3 runs: steadier than
+wrk on a shared machine, for comparing audit modes and transports.
 
     taskset -c 0 .venv/bin/python bench/server/bench_cpu.py [--requests 3000]
         [--audit off strict batched] [--metrics 0 1] [--client aiohttp pyreqwest]

@@ -118,7 +118,7 @@ class NonNullInserts:
     """For SQLite: an INSERT per batch that names only the columns the batch fills.
 
     Why: Python 3.11's sqlite3 binds None through its adapter lookup (a failed
-    dict lookup and two attribute probes), about 0.4 µs per None, and audit
+    dict lookup and two attribute probes) for every None, and audit
     rows are mostly NULL (a pending row has ~20 None among its 31 values).
     Columns that are NULL in every row of the batch are left out of the INSERT,
     which stores the same rows: their default is NULL, and `excluded.x` of a

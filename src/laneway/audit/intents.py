@@ -3,15 +3,15 @@
 Why: strict durability promises that no provider is called for a request the
 log does not know. Committing the request's `pending` row before the call kept
 that promise at the price of a SQLite commit of its own on the request's path
-(about 60 µs in a busy server, docs/performance.md, `## Server`). One line in
+(docs/performance.md, "Measurements behind the code"). One line in
 this journal keeps it instead, and the row then travels in the batched commits
 like any other. Both survive a killed process and neither a power cut: with
 `synchronous=NORMAL` a WAL commit is not synced either.
 
 The file is mapped into memory (`MAP_SHARED`), so a line is in the page cache,
 where a killed process cannot take it back, as soon as it is copied: no system
-call per request (a `write(2)` cost 3-4 µs in a busy server, and emptying the
-file with `ftruncate(2)` 38 µs). Its space is allocated up front
+call per request (neither `write(2)` nor emptying the file with `ftruncate(2)`,
+both measurable in a busy server). Its space is allocated up front
 (`posix_fallocate`), so a full disk refuses the request instead of killing the
 process with SIGBUS. Each line is followed by a NUL byte, where the next line
 begins; emptying the journal writes a NUL at its start. A reader takes the

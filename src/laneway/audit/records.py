@@ -213,7 +213,7 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 def dump_json(value: Any) -> str:
-    """Compact JSON; orjson, as the stdlib encoder costs ~2 µs per small value on the hot path."""
+    """Compact JSON; orjson, as the stdlib encoder is slow per small value on the hot path."""
     try:
         return orjson.dumps(value, default=str).decode()
     except orjson.JSONEncodeError:

@@ -3,10 +3,10 @@
 WAL with `synchronous=NORMAL` makes a committed batch survive a killed process
 (not a power cut) at the cost of one write, no fsync, per commit.
 
-Where the work runs, by measurement (docs/performance.md, `## Server`): a small
+Where the work runs, by measurement (docs/performance.md, "Measurements behind the code"): a small
 batch (at most `INLINE_MAX_ROWS` rows) is committed on the event loop itself.
-Such a commit takes tens of microseconds, while handing it to a worker thread
-cost twice the CPU and let the thread take the GIL from the loop. Rows bind
+Such a commit is short, while handing it to a worker thread cost more CPU and
+let the thread take the GIL from the loop. Rows bind
 only the columns their batch fills (`_sql.NonNullInserts`): binding None is
 what a mostly-NULL audit row used to spend most of its insert on. What can take
 long never runs on the loop: the connection's automatic checkpoint is off and
@@ -37,10 +37,11 @@ from laneway.errors import AuditError
 
 T = TypeVar("T")
 
-INLINE_MAX_ROWS = 512  # ~2.5 ms of inserts at most on the loop (was 256 when a row cost twice)
-#: rows, not commits: a checkpoint costs ~0.6 ms of CPU plus ~1 µs per WAL frame, and
+#: bounds the inserts one commit runs on the loop
+INLINE_MAX_ROWS = 512
+#: rows, not commits: a checkpoint costs a fixed part plus a part per WAL frame, and
 #: a strict start alone in flight commits one row; counting commits checkpointed every
-#: 200 requests there (5 µs each), every 6,400 at 32 requests per commit
+#: 200 requests there, every 6,400 at 32 requests per commit
 CHECKPOINT_ROWS = 6400
 BUSY_TIMEOUT_MS = 5000
 WAL_RESTART_FRAMES = 16384  # 64 MiB of 4 KiB pages: about three checkpoints' worth
@@ -49,8 +50,9 @@ WAL_RESTART_FRAMES = 16384  # 64 MiB of 4 KiB pages: about three checkpoints' wo
 class SqliteStore:
     #: so that every commit of the writer's runs on the loop: a batch above
     #: INLINE_MAX_ROWS goes to a worker thread, whose `executemany` gives up and
-    #: retakes the GIL for every row while the busy loop holds it (measured: 147 µs
-    #: a row instead of 9, and a writer that never caught up again)
+    #: retakes the GIL for every row while the busy loop holds it (a row cost many
+    #: times as much, and the writer never caught up again; docs/performance.md,
+    #: "Measurements behind the code")
     max_batch_rows = INLINE_MAX_ROWS
 
     def __init__(self, path: Path, *, clock: Clock | None = None) -> None:

@@ -15,8 +15,9 @@ passes fewer on a quiet server's path (docs/performance.md, `## Server`).
 
 Linger: with `linger_s > 0`, fire-and-forget items wait up to that long for
 company before they are written, so under load many requests' final rows share
-one commit (a commit costs about as much as 40 rows). `flush()`, `aclose()` or
-a full batch end the wait at once.
+one commit (a commit costs as much as many rows; docs/performance.md,
+"Measurements behind the code"). `flush()`, `aclose()` or a full batch end the
+wait at once.
 
 The queue is bounded: when the store cannot keep up or is down, new
 fire-and-forget items are dropped and counted rather than eating memory.

@@ -54,8 +54,8 @@ def interpreter_note(config_args: object, base_prefix: str) -> str | None:
     """A start-up note when this CPython was built from source without PGO.
 
     Most of a request's CPU is the interpreter, and such a build (pyenv's
-    default, a bare `./configure`) spends 10-15% more of it than an optimised
-    one (docs/performance.md, "The interpreter"). Distribution builds under
+    default, a bare `./configure`) spends more of it than an optimised one
+    (docs/performance.md, "The interpreter"). Distribution builds under
     /usr are optimised without saying so in their configure arguments, and
     builds that record none (Windows) are left alone.
     """

@@ -33,8 +33,8 @@ from laneway.clock import SystemClock
 #: seconds of real time one output's check may take, every keyword included
 VALIDATION_BUDGET_S = 0.2
 _MAX_REASONS = 5
-#: the largest schema a request may bring, as JSON: compiling one costs the loop
-#: about 3 ms per KB (a 247 KB one: 1.5 s)
+#: the largest schema a request may bring, as JSON: compiling one holds the loop for
+#: a time in proportion to its size (docs/performance.md, "Measurements behind the code")
 REQUEST_SCHEMA_MAX_BYTES = 65_536
 #: compiled schemas kept (each at most REQUEST_SCHEMA_MAX_BYTES as a key)
 _CACHE_SIZE = 64

@@ -1,6 +1,6 @@
 """Model prices in USD per million tokens: config first, then the `genai-prices` package.
 
-`genai_prices` costs about 250 ms to import, so it is imported inside the lookup,
+`genai_prices` is slow to import, so it is imported inside the lookup,
 and only when a model's price is not declared in config. Its data ships with
 the package: no network call is made.
 

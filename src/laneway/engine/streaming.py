@@ -48,7 +48,7 @@ class StreamRun(RequestRun):
         The stream that opened holds its candidate's slot: iterate `rest(opened)`
         next, at once, which releases it. Two steps rather than one generator
         wrapping `rest`: each generator layer costs the stream a registration
-        with the loop and every delta one more hop (about 1% of a short stream).
+        with the loop and every delta one more hop.
         """
         for candidate in self._plan():
             slot = await self._admit(candidate)

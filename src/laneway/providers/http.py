@@ -376,10 +376,10 @@ HTTP_CLIENT_ENV = "LANEWAY_HTTP_CLIENT"
 def default_transport(env: Mapping[str, str] | None = None) -> HttpTransport:
     """laneway's own client (`native`), or `aiohttp` / `pyreqwest` by `LANEWAY_HTTP_CLIENT`.
 
-    `native` (providers/http_native.py) is the default by measurement: a third
-    to a quarter of aiohttp's CPU per forwarded call (docs/performance.md,
-    `## The HTTP client`). aiohttp stays as a fallback should the native client
-    meet a server it cannot talk to; pyreqwest is the optional `fast-http` extra.
+    `native` (providers/http_native.py) is the default by measurement: the least
+    CPU per forwarded call (docs/performance.md, "The HTTP client"). aiohttp stays
+    as a fallback should the native client meet a server it cannot talk to;
+    pyreqwest is the optional `fast-http` extra.
     """
     choice = (os.environ if env is None else env).get(HTTP_CLIENT_ENV, "native").strip().lower()
     if choice in ("", "native"):

@@ -1,10 +1,9 @@
 """laneway's own HTTP/1.1 client: asyncio protocols and httptools' parser, nothing more.
 
-Why not a client library: forwarding one `chat.completion` to a local upstream
-at 32 concurrent calls cost 143 µs of CPU per call through aiohttp's client and
-81 µs through pyreqwest (its own thread's hand-offs included), against 53 µs
-here, and 210 / 155 / 61 µs one call at a time (`bench/bench_transport.py`,
-docs/performance.md): on a gateway pinned to one core that difference was the
+Why not a client library: forwarding a `chat.completion` through aiohttp's
+client or pyreqwest (its own thread's hand-offs included) cost several times
+the CPU per call of this one (`bench/bench_transport.py`; docs/performance.md,
+"The HTTP client"): on a gateway pinned to one core that difference was the
 largest single share of the server's CPU. The parsing (status line, headers,
 content-length and chunked bodies) is httptools, the parser uvicorn uses;
 `_http1.py` holds the connections and their pool, this module the transport

@@ -1,7 +1,7 @@
 """An optional Rust-backed HTTP client (`pyreqwest`, the `fast-http` extra).
 
-Chosen with `LANEWAY_HTTP_CLIENT=pyreqwest`. It uses about a third of
-aiohttp's CPU on the transport itself, but its own thread's hand-offs cost the
+Chosen with `LANEWAY_HTTP_CLIENT=pyreqwest`. It uses less of the loop's CPU
+than aiohttp's client, but its own thread's hand-offs cost the
 loop more than laneway's native client does (docs/performance.md), and it is
 pre-1.0, so it stays an option.
 """
@@ -27,8 +27,8 @@ from laneway.providers.http import (
 class PyreqwestTransport(_TransportBase):
     """A pyreqwest client (Rust reqwest/hyper on its own tokio thread), from `laneway[fast-http]`.
 
-    Measured on a forwarded `chat.completion` (docs/performance.md, `## Server`):
-    about a third of aiohttp's CPU per request at 32 concurrent requests. Timeouts
+    Measured on a forwarded `chat.completion` (docs/performance.md, "The HTTP
+    client"): less CPU per request than aiohttp's client. Timeouts
     match `AiohttpTransport`: `timeout_s` bounds each whole call, and for streams
     the time to headers and each gap between chunks. pyreqwest is pre-1.0, so this
     stays an option behind `HttpTransport`.

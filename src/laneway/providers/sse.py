@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from laneway.providers._wire import WireError
 
 # Byte values, not one-byte strings: `b"\n" in data` first tries the operand as an
-# integer and formats a TypeError it then discards (8x the cost of `0x0A in data`).
+# integer and formats a TypeError it then discards (docs/performance.md,
+# "Measurements behind the code").
 _LF, _CR = 0x0A, 0x0D
 #: the most one event (its unfinished line) may hold: past it the stream is garbage
 MAX_PENDING_BYTES = 32 * 1024 * 1024

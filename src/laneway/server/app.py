@@ -168,7 +168,7 @@ def _tune_gc() -> None:
     each full collection walks them all again, in the middle of some request.
     A request allocates a few hundred objects and frees nearly all of them by
     reference counting, so a rarer young collection finds fewer of them still
-    alive: 4% fewer instructions per request (callgrind, docs/performance.md).
+    alive, and fewer instructions per request (docs/performance.md, "Measurements behind the code").
     """
     gc.collect()
     gc.freeze()

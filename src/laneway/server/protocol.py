@@ -5,8 +5,8 @@ uvicorn writes a response's head and each body message separately, and every
 write is a `send()` system call: two per JSON answer, four for a short stream.
 The writes of one request almost always happen in one pass of the event loop
 (the app does not wait between them), so `JoinedWrites` holds them until the
-end of that pass and sends them together: one system call per answer, about
-12 µs less CPU per call saved (docs/performance.md, `## Server`). Nothing
+end of that pass and sends them together: one system call per answer
+(docs/performance.md, `## Server`). Nothing
 waits longer than the current pass of the loop, and a finished answer not at all.
 
 uvicorn bounds the idle time between requests (keep-alive) but not the time a
