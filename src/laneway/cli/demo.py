@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo_command)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     task: str
     lane: str

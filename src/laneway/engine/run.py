@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 Action = Literal["next_model", "skip_provider", "larger_context", "stop", "deadline"]
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Slot:
     """A candidate admitted by the breaker and the budget, ready to be tried."""
 
