@@ -9,20 +9,20 @@ skipped elsewhere.
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
 import subprocess
-import time
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PRISM = REPO / ".tools" / "node_modules" / ".bin" / "prism"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 START_TIMEOUT_S = 60.0
+_LISTENING = re.compile(r"Prism is listening on (http://\S+)")
 
 
 def _missing(what: str) -> None:
@@ -32,62 +32,57 @@ def _missing(what: str) -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+def _drain(proc: subprocess.Popen[str], url: list[str], listening: threading.Event) -> None:
+    """Read Prism's log to its end (a full pipe would stall it); note where it listens."""
+    assert proc.stdout is not None
+    with proc.stdout:
+        for line in proc.stdout:
+            if not listening.is_set() and (found := _LISTENING.search(line)):
+                url.append(found.group(1))
+                listening.set()
+    listening.set()  # Prism exited: no need to wait any longer
 
 
-def _wait_until_up(proc: subprocess.Popen[bytes], url: str) -> None:
-    """Any HTTP answer means Prism is listening; its exit or the deadline means it failed."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Prism did not start within {START_TIMEOUT_S:g} s (run it by hand)")
-            time.sleep(0.1)
-
-
-def _start(spec: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start(spec: Path) -> tuple[subprocess.Popen[str], threading.Thread, str]:
+    """Prism on a port it picks (`-p 0`), ready once it says where it listens: no polling."""
     if not spec.is_file():
         _missing(f"the Prism spec is missing at {spec}")
     if not os.access(PRISM, os.X_OK):
         _missing(f"Prism is not installed at {PRISM}")
-    port = _free_port()
     proc = subprocess.Popen(
-        [str(PRISM), "mock", str(spec), "-h", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
+        [str(PRISM), "mock", str(spec), "-h", "127.0.0.1", "-p", "0"],
+        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(proc, url)
-    except BaseException:
-        _stop(proc)
-        raise
-    return proc, url
+    url: list[str] = []
+    listening = threading.Event()
+    reader = threading.Thread(target=_drain, args=(proc, url, listening), daemon=True)
+    reader.start()
+    # a bound for a Prism that hangs, not a timing the test depends on
+    if not listening.wait(START_TIMEOUT_S) or not url:
+        _stop(proc, reader)
+        pytest.fail(f"Prism did not start within {START_TIMEOUT_S:g} s (run it by hand)")
+    return proc, reader, url[0]
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def _stop(proc: subprocess.Popen[str], reader: threading.Thread) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(10)
+    reader.join(10)  # it closes Prism's output at its end
 
 
 @pytest.fixture(scope="session")
 def prism() -> Iterator[Callable[[Path], str]]:
     """`prism(spec)`: the root URL (`http://127.0.0.1:<port>`) of a Prism mock of `spec`."""
-    servers: dict[Path, tuple[subprocess.Popen[bytes], str]] = {}
+    servers: dict[Path, tuple[subprocess.Popen[str], threading.Thread, str]] = {}
 
     def url_for(spec: Path) -> str:
         if spec not in servers:
             servers[spec] = _start(spec)
-        return servers[spec][1]
+        return servers[spec][2]
 
     yield url_for
-    for proc, _ in servers.values():
-        _stop(proc)
+    for proc, reader, _ in servers.values():
+        _stop(proc, reader)
