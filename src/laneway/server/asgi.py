@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from laneway.clock import Clock, Timer
 from laneway.engine.tasks import CancelAfter, TaskSupervisor
 from laneway.server.errors import ApiError
 
@@ -185,6 +186,7 @@ class DisconnectWatch:
 
     __slots__ = (
         "_after_s",
+        "_clock",
         "_receive",
         "_supervisor",
         "_task",
@@ -194,20 +196,27 @@ class DisconnectWatch:
     )
 
     def __init__(
-        self, receive: Receive, supervisor: TaskSupervisor, *, after_s: float = WATCH_AFTER_S
+        self,
+        receive: Receive,
+        supervisor: TaskSupervisor,
+        clock: Clock,
+        *,
+        after_s: float = WATCH_AFTER_S,
     ) -> None:
+        """`clock` times the watcher's start (a test's fake clock moves it by hand)."""
         self._receive = receive
         self._supervisor = supervisor
+        self._clock = clock
         self._after_s = after_s
         self._task: asyncio.Task[Any] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: Timer | None = None
         self._watcher: asyncio.Task[Any] | None = None
         self.disconnected = False
 
     async def __aenter__(self) -> DisconnectWatch:
         self._task = asyncio.current_task()
         if self._after_s > 0:
-            self._timer = asyncio.get_running_loop().call_later(self._after_s, self._start)
+            self._timer = self._clock.call_later(self._after_s, self._start)
         else:
             self._start()
         return self

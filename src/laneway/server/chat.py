@@ -156,7 +156,7 @@ async def _complete(
 ) -> int:
     request_id = ctx.request_id or ""
     try:
-        async with DisconnectWatch(receive, state.supervisor):
+        async with DisconnectWatch(receive, state.supervisor, state.clock):
             result = await _call(state, chat, ctx)
             if isinstance(result, Outcome):
                 return await _send_degraded(state, ctx, result, send)
@@ -216,7 +216,7 @@ async def _stream(
     # its first event ends it; once it is open, `finally` closes it (not
     # `contextlib.aclosing`, whose two coroutines every stream would pay).
     events = cast(AsyncGenerator[StreamEvent, None], state.gateway.stream(chat.request, ctx))
-    async with DisconnectWatch(receive, state.supervisor) as watch:
+    async with DisconnectWatch(receive, state.supervisor, state.clock) as watch:
         try:
             opened = await anext(events)
         except LanewayError as exc:

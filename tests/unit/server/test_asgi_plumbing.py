@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from laneway.clock import FakeClock, next_pass
 from laneway.engine.tasks import TaskSupervisor
 from laneway.server.asgi import (
     ClientGone,
@@ -90,8 +91,14 @@ def test_header_values_are_bounded_and_cached() -> None:
     assert values(long, 100) is values(long, 100)
 
 
+async def passes(count: int = 5) -> None:
+    for _ in range(count):
+        await next_pass()
+
+
 async def test_a_quick_request_starts_no_disconnect_watcher() -> None:
     supervisor = TaskSupervisor()
+    clock = FakeClock()
     calls = 0
 
     async def receive() -> dict[str, Any]:
@@ -100,39 +107,44 @@ async def test_a_quick_request_starts_no_disconnect_watcher() -> None:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
-    async with DisconnectWatch(receive, supervisor, after_s=0.05):
-        await asyncio.sleep(0)
-    await asyncio.sleep(0.08)
+    async with DisconnectWatch(receive, supervisor, clock, after_s=0.05):
+        clock.advance(0.049)
+        await passes()
+    clock.advance(1.0)  # past the delay: the answer came first, so nothing starts
+    await passes()
     assert calls == 0
     await supervisor.aclose()
 
 
-async def test_a_client_leaving_a_long_request_cancels_it_within_the_watch_delay() -> None:
+async def test_a_client_leaving_a_long_request_cancels_it_once_the_watch_starts() -> None:
     supervisor = TaskSupervisor()
+    clock = FakeClock()
     left = asyncio.Event()
+    provider = asyncio.Event()  # a provider call that never answers
 
     async def receive() -> dict[str, Any]:
         await left.wait()
         return {"type": "http.disconnect"}
 
     async def provider_call() -> None:
-        async with DisconnectWatch(receive, supervisor, after_s=0.05):
-            await asyncio.sleep(30)
+        async with DisconnectWatch(receive, supervisor, clock, after_s=0.05):
+            await provider.wait()
 
-    loop = asyncio.get_running_loop()
     call = asyncio.ensure_future(provider_call())
-    await asyncio.sleep(0.01)
+    await passes()
     left.set()  # gone before the watcher started: noticed when it starts
-    started = loop.time()
+    await passes()
+    assert not call.done()  # the watch has not started yet
+    clock.advance(0.05)
     with pytest.raises(ClientGone):
         await call
-    assert loop.time() - started < 1.0
     await supervisor.aclose()
 
 
 async def test_a_settled_watch_lets_the_client_leave_without_cancelling_the_rest() -> None:
     """A stream's last chunk is out; the engine still files its record: not `interrupted`."""
     supervisor = TaskSupervisor()
+    clock = FakeClock()
     left = asyncio.Event()
 
     async def receive() -> dict[str, Any]:
@@ -140,11 +152,12 @@ async def test_a_settled_watch_lets_the_client_leave_without_cancelling_the_rest
         return {"type": "http.disconnect"}
 
     async def answer_then_file() -> str:
-        async with DisconnectWatch(receive, supervisor, after_s=0.01) as watch:
-            await asyncio.sleep(0.03)  # the watcher is running by now
+        async with DisconnectWatch(receive, supervisor, clock, after_s=0.01) as watch:
+            clock.advance(0.03)
+            await passes()  # the watcher is running by now
             watch.settle()  # the closing chunk went out
             left.set()
-            await asyncio.sleep(0.03)  # the record, e.g. a state store's round trip
+            await passes()  # the record, e.g. a state store's round trip
             return "filed"
 
     assert await answer_then_file() == "filed"
