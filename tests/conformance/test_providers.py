@@ -2,7 +2,7 @@
 
 One suite, run over the OpenAI, Anthropic and Gemini fixture sets of
 `provider_wires.py` (sources cited there): the canonical request's shape,
-parsing of text and tool-call answers, SSE delta sequences, how a stream that
+how the key or an OAuth token is sent, parsing of text and tool-call answers, SSE delta sequences, how a stream that
 breaks off ends, and the classification of each kind's documented error
 bodies and of transport failures. Behaviour only one kind has stays in its
 own module under tests/unit/providers/.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,7 +34,7 @@ from laneway.types import (
     ToolCallDelta,
     UsageDelta,
 )
-from wire_helpers import WEATHER, AdapterMaker, CutStream, Upstream, ask, collect
+from wire_helpers import WEATHER, AdapterMaker, CutStream, Upstream, ask, collect, counting_command
 
 
 def maker(adapters: AdapterMaker, wire: Wire) -> Callable[..., Any]:
@@ -92,6 +93,53 @@ async def test_a_missing_key_is_not_configured_names_the_variable_and_sends_noth
         await adapter.complete(ask(), wire.model, timeout_s=5)
     assert caught.value.code is ErrorCode.NOT_CONFIGURED
     assert upstream.requests == []
+
+
+@EACH_WIRE
+async def test_the_kinds_own_header_carries_the_key_and_no_other_does(
+    adapters: AdapterMaker, wire: Wire
+) -> None:
+    upstream = Upstream(wire.ok(wire.text.fixture))
+    await maker(adapters, wire)(upstream).complete(ask(), wire.model, timeout_s=5)
+    headers = upstream.requests[0].headers
+    others = {"authorization", "x-api-key", "x-goog-api-key"} - {wire.key_header}
+    assert not others & set(headers)
+
+
+@EACH_WIRE
+async def test_bearer_auth_sends_the_command_token_as_authorization(
+    adapters: AdapterMaker, wire: Wire, tmp_path: Path
+) -> None:
+    """`auth_header: bearer` with `api_key_command`: OAuth access tokens go as
+    `Authorization: Bearer` on every kind (Anthropic OAuth; Google OAuth 2.0,
+    https://ai.google.dev/gemini-api/docs/oauth), for answers and streams alike."""
+    upstream = Upstream(wire.ok(wire.text.fixture), wire.sse(wire.fixture(wire.stream_fixture)))
+    adapter = maker(adapters, wire)(
+        upstream, api_key_command=counting_command(tmp_path, "oauth-N"), auth_header="bearer"
+    )
+    await adapter.complete(ask(), wire.model, timeout_s=5)
+    deltas = await collect(adapter.stream(ask(), wire.model, timeout_s=5))
+    assert not any(isinstance(d, ErrorDelta) for d in deltas)
+    for request in upstream.requests:
+        assert request.headers["authorization"] == "Bearer oauth-1"
+        assert not {"x-api-key", "x-goog-api-key"} & set(request.headers)
+
+
+@EACH_WIRE
+async def test_a_rejected_command_token_is_fetched_anew(
+    adapters: AdapterMaker, wire: Wire, tmp_path: Path
+) -> None:
+    """A 401 (`auth`) drops the cached token: it may have expired before it said."""
+    upstream = Upstream(wire.unauthorized("invalid"), wire.ok(wire.text.fixture))
+    adapter = maker(adapters, wire)(
+        upstream, api_key_command=counting_command(tmp_path, "oauth-N"), auth_header="bearer"
+    )
+    with pytest.raises(ProviderError) as caught:
+        await adapter.complete(ask(), wire.model, timeout_s=5)
+    assert caught.value.code is ErrorCode.AUTH
+    await adapter.complete(ask(), wire.model, timeout_s=5)
+    tokens = [request.headers["authorization"] for request in upstream.requests]
+    assert tokens == ["Bearer oauth-1", "Bearer oauth-2"]
 
 
 # -- answers -------------------------------------------------------------------------

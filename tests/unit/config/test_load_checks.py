@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from laneway.config import ConfigError, load_config
+from laneway.config.schema import ProviderSpec
 from laneway.config.store_urls import parse_store_url
 from laneway.state import open_state
 
@@ -143,3 +145,13 @@ def test_one_key_source_loads(keys: dict[str, str]) -> None:
 def test_an_unknown_local_model_still_loads_as_it_may_be_registered_at_run_time() -> None:
     data = _config(lanes={"default": {"primary": "local/my-registered-callable"}})
     assert str(load_config(data, env={}).lane("default").primary) == "local/my-registered-callable"
+
+
+def test_auth_header_defaults_and_accepts_only_known_styles() -> None:
+    specs: TypeAdapter[Any] = TypeAdapter(ProviderSpec)
+    assert specs.validate_python({"kind": "anthropic"}).auth_header == "default"
+    assert specs.validate_python({"kind": "gemini", "auth_header": "bearer"}).auth_header == (
+        "bearer"
+    )
+    with pytest.raises(ValidationError, match="auth_header"):
+        specs.validate_python({"kind": "anthropic", "auth_header": "basic"})
