@@ -1,11 +1,12 @@
 """The provider conformance suite: every HTTP adapter kind against its own wire format.
 
-One suite, run over the OpenAI, Anthropic and Gemini fixture sets of
-`provider_wires.py` (sources cited there): the canonical request's shape,
-how the key or an OAuth token is sent, parsing of text and tool-call answers, SSE delta sequences, how a stream that
-breaks off ends, and the classification of each kind's documented error
-bodies and of transport failures. Behaviour only one kind has stays in its
-own module under tests/unit/providers/.
+One suite, run over the OpenAI, Anthropic and Gemini fixture sets
+(`wire_openai.py`, `wire_anthropic.py`, `wire_gemini.py`, each citing its
+sources): the canonical request's shape, how the key or an OAuth token is
+sent, parsing of text and tool-call answers, SSE delta sequences, how a
+stream that breaks off ends, and the classification of each kind's
+documented error bodies and of transport failures. Behaviour only one kind
+has stays in its own module under tests/unit/providers/.
 """
 
 from __future__ import annotations
