@@ -11,7 +11,7 @@ import itertools
 import os
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -213,7 +213,7 @@ class EngineCore:
         if usage.cost_usd is not None or candidate.info.price is None:
             return usage
         cost = candidate.info.price.cost_usd(usage.input_tokens, usage.output_tokens)
-        return Usage(usage.input_tokens, usage.output_tokens, cost)
+        return replace(usage, cost_usd=cost)
 
     # -- budgets -----------------------------------------------------------------
 

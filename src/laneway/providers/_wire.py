@@ -20,7 +20,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -253,7 +253,7 @@ def with_cost(usage: Usage, info: ModelInfo | None) -> Usage:
     if info is None or info.price is None or usage.cost_usd is not None:
         return usage
     cost = info.price.cost_usd(usage.input_tokens, usage.output_tokens)
-    return Usage(usage.input_tokens, usage.output_tokens, cost)
+    return replace(usage, cost_usd=cost)
 
 
 #: no answer has more tokens than this; a count past it is garbage, as is a negative one
