@@ -21,7 +21,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,18 +85,22 @@ class ServeProcess:
             return "".join(self._lines)
 
     def wait_for(
-        self, pattern: re.Pattern[str], timeout_s: float = START_TIMEOUT_S
+        self, pattern: re.Pattern[str], timeout_s: float = START_TIMEOUT_S, *, count: int = 1
     ) -> re.Match[str]:
+        """The first line matching `pattern`, once `count` lines have (the timeout bounds a
+        child that hangs; the test waits on its output, not on time)."""
         found: list[re.Match[str]] = []
 
         def seen() -> bool:
             found[:] = [m for line in self._lines if (m := pattern.search(line))]
-            return bool(found) or self._ended
+            return len(found) >= count or self._ended
 
         with self._changed:
             self._changed.wait_for(seen, timeout=timeout_s)
-        if not found:
-            raise AssertionError(f"no {pattern.pattern!r} within {timeout_s} s:\n{self.output}")
+        if len(found) < count:
+            raise AssertionError(
+                f"not {count} of {pattern.pattern!r} within {timeout_s} s:\n{self.output}"
+            )
         return found[0]
 
     @property
@@ -212,20 +215,10 @@ def refused(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+#: uvicorn's log once it has closed its listening socket and waits for open connections
+DRAINING = re.compile(r"Waiting for connections to close")
+#: a worker's log once its gateway is built; the parent's socket queues connections until then
+WORKER_READY = re.compile(r"Application startup complete")
 
 
 def audit_row(db: Path, request_id: str) -> Any:
@@ -259,10 +252,9 @@ def test_sigterm_drains_the_request_in_flight_then_stops(
         )
         assert upstream.arrived.wait(10), server.output
         server.proc.send_signal(signal.SIGTERM)
-        assert wait_until(lambda: refused(server.port), 5), "still accepting after SIGTERM"
-        # uvicorn gives any shutdown 0.1 s before --graceful-timeout counts: hold the
-        # request well past that, so only a drain that honours the option gets it through
-        time.sleep(0.5)
+        # logged once the listening socket is closed and --graceful-timeout counts
+        server.wait_for(DRAINING, 10)
+        assert refused(server.port), "still accepting after SIGTERM"
         assert server.proc.poll() is None  # draining, not gone
         assert not call.done()
         upstream.release.set()
@@ -330,10 +322,10 @@ def test_two_workers_serve_the_given_config_and_stop_cleanly(
     stops the workers and the parent exits 0 (uvicorn's supervisor handles the signal)."""
     config = fake_config(lanes={"only-here": {"primary": "fake/x"}})
     server = laneway_serve(config, "--workers", "2")
-    assert wait_until(lambda: len(worker_pids(server.proc.pid)) == 2, 10), server.output
-    # the parent logs "Uvicorn running" once bound; the workers listen when they have started
-    assert wait_until(lambda: answers(f"{server.url}/readyz"), START_TIMEOUT_S), server.output
+    server.wait_for(WORKER_READY, count=2)
     workers = worker_pids(server.proc.pid)
+    assert len(workers) == 2, server.output
+    assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200
     with openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0) as client:
         for n in range(6):
             completion = client.chat.completions.create(
