@@ -54,7 +54,7 @@ from laneway.clock import FakeClock
 from laneway.engine.gateway import Gateway
 from laneway.errors import LanewayError
 from laneway.events import Event
-from laneway.providers.http import HttpxTransport
+from laneway.http import HttpxTransport
 from laneway.server.app import create_app
 from laneway.telemetry.metrics import Metrics
 from laneway.types import CompletionRequest, ErrorDelta, TaskContext

@@ -14,6 +14,7 @@ from wire_helpers import counting_command
 from laneway.clock import FakeClock
 from laneway.config.credentials import Credential
 from laneway.errors import ErrorCode, ProviderError
+from laneway.http import TransportError
 from laneway.providers._common import (
     EXPIRY_SKEW_S,
     SecretResolver,
@@ -23,7 +24,6 @@ from laneway.providers._common import (
     sanitize_message,
     with_cost,
 )
-from laneway.providers.http import TransportError
 from laneway.types import Capability, ModelInfo, ModelRef, Price, Usage
 
 
