@@ -526,3 +526,39 @@ async def test_a_proxy_that_refuses_connect_says_so(
     finally:
         await transport.aclose()
         await refusing.close()
+
+
+async def test_switching_protocols_lets_the_lane_fall_back_and_degrade(
+    make: Make, upstreams
+) -> None:
+    """Through the engine: the next model answers; with none left, the degraded reply."""
+    from laneway import Gateway, TaskContext
+
+    switch = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"
+    up = await serve(upstreams, by_path(**{"v1/chat/completions": switch}))
+    config = {
+        "providers": {
+            "vllm": {"kind": "openai_compatible", "base_url": f"{up.url}/v1"},
+            "local": {"kind": "local"},
+        },
+        "lanes": {
+            "backed": {"primary": "vllm/m", "fallback": ["local/echo"]},
+            "alone": {"primary": "vllm/m", "degraded": {"message": "try later"}},
+        },
+        "audit": {"enabled": False},
+    }
+    transport = make(UpstreamSettings(), {})
+    gateway = Gateway.from_config(config, env={}, transport=transport)
+    try:
+        request = CompletionRequest.from_prompt("hi")
+        backed = await gateway.run(request, TaskContext(lane="backed"))
+        assert backed.ok
+        assert backed.trace[0] == "vllm/m:invalid_response"
+        alone = await gateway.run(request, TaskContext(lane="alone"))
+        assert (alone.status, alone.content, alone.code) == (
+            "degraded",
+            "try later",
+            "invalid_response",
+        )
+    finally:
+        await gateway.aclose()
