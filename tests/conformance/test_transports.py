@@ -137,25 +137,42 @@ async def test_desync_a_whole_second_answer_in_the_same_write_is_dropped(
     assert await post(http, f"{up.url}/b") == b"mine"
 
 
+@pytest.mark.parametrize(
+    "late",
+    [
+        answer("200 OK", b"late and evil"),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nlate",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Evil: ",
+    ],
+    ids=["whole-answer", "head-and-part-of-body", "part-of-head", "open-header-line"],
+)
 async def test_late_bytes_on_an_idle_connection_are_never_the_next_answer(
-    http: HttpTransport, upstreams
+    http: HttpTransport, upstreams, late: bytes
 ) -> None:
+    """Bytes nobody asked for, sent to a pooled connection, never shape the next answer.
+
+    A late message under way closes the connection; a fragment of a head is
+    dropped when the next request starts a fresh parse.
+    """
     idle = asyncio.Event()
 
     async def script(request: Request, conn: Conn) -> None:
         if request.target == "/a":
             await conn.send(answer("200 OK", b"first"))
             await idle.wait()
-            await conn.send(answer("200 OK", b"late and evil"))
+            await conn.send(late)
         else:
-            await conn.send(answer("200 OK", b"mine"))
+            await conn.send(answer("429 Too Many Requests", b"mine"))
 
     up = await serve(upstreams, script)
     assert await post(http, f"{up.url}/a") == b"first"
     idle.set()
-    await asyncio.sleep(0.05)  # the late answer reaches the idle pooled connection
-    assert await post(http, f"{up.url}/b") == b"mine"
-    assert [r.connection for r in up.requests] == [1, 2]
+    await asyncio.sleep(0.05)  # the late bytes reach the idle pooled connection
+    second = await http.post(f"{up.url}/b", headers={}, body=b"{}", timeout_s=2)
+    assert (second.status, second.body, second.headers.get("x-evil")) == (429, b"mine", None)
+    if late.endswith(b"late") or late.endswith(b"evil"):  # a message was under way: closed
+        assert [r.connection for r in up.requests] == [1, 2]
 
 
 # -- framing ---------------------------------------------------------------------------
