@@ -579,3 +579,19 @@ async def test_switching_protocols_lets_the_lane_fall_back_and_degrade(
         )
     finally:
         await gateway.aclose()
+
+
+async def test_tls_with_a_certificate_for_another_host_says_so(
+    make: Make, upstreams, authority: trustme.CA, tmp_path: Path
+) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("api.example.test").configure_cert(context)
+    up = await upstreams(by_path(a=answer("200 OK", b"x")), tls=context).start()
+    transport = make(UpstreamSettings(ca_file=pem(authority, tmp_path)), {})
+    try:
+        with pytest.raises(TransportError) as caught:
+            await post(transport, f"{up.url}/a")
+        assert caught.value.kind == "tls"
+        assert "the certificate is for another host name: check base_url" in str(caught.value)
+    finally:
+        await transport.aclose()

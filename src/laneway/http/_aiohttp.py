@@ -198,7 +198,7 @@ class AiohttpTransport(TransportBase):
             response,
             status=response.status,
             url=url,
-            timeout_s=timeout_s,
+            max_body_bytes=self._max_body_bytes,
             errors=lambda: self._errors(url, timeout_s, proxy),
         )
 
@@ -226,11 +226,13 @@ class _AiohttpStream(StreamBase):
         *,
         status: int,
         url: str,
-        timeout_s: float,
+        max_body_bytes: int,
         errors: Callable[[], AbstractContextManager[None]],
     ) -> None:
         super().__init__(response.headers, status=status)
         self._response = response
+        self._url = url
+        self._max_body_bytes = max_body_bytes
         self._scope = errors
 
     def _errors(self) -> AbstractContextManager[None]:
@@ -240,7 +242,7 @@ class _AiohttpStream(StreamBase):
         return self._response.content.iter_any()
 
     async def _read_all(self) -> bytes:
-        return await _read_bounded(self._response, str(self._response.url), MAX_BODY_BYTES)
+        return await _read_bounded(self._response, self._url, self._max_body_bytes)
 
     async def aclose(self) -> None:
         """Back to the pool when fully read; a half-read connection is closed, not reused."""
@@ -297,7 +299,8 @@ def _timed_out(
 
 #: OpenSSL verify codes that mean "signed by a CA this machine does not trust"
 _UNKNOWN_AUTHORITY = frozenset({2, 18, 19, 20, 21})
-_HOSTNAME_MISMATCH = 62
+#: host name, e-mail and IP address mismatches
+_NAME_MISMATCH = frozenset({62, 63, 64})
 _EXPIRED = 10
 
 
@@ -353,8 +356,8 @@ def _certificate_error(host: str, exc: BaseException) -> TransportError:
             "certificate signed by an unknown authority: set tls.ca_file to the PEM file "
             "of the CA that signed it"
         )
-    elif code == _HOSTNAME_MISMATCH:
-        fix = "the certificate is for another host name: check base_url"
+    elif code in _NAME_MISMATCH:
+        fix = "the certificate is for another host name: check base_url's host"
     elif code == _EXPIRED:
         fix = "the server's certificate has expired: its operator must renew it"
     else:
