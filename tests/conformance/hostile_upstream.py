@@ -114,6 +114,8 @@ class Proxy:
     """CONNECT tunnels and absolute-form forwarding; `refuse` answers every CONNECT 403."""
 
     refuse: bool = False
+    #: the Proxy-Authorization value it requires (RFC 9110 §11.7.2), answering 407 without it
+    credentials: str | None = None
     log: list[str] = field(default_factory=list)
     url: str = ""
     _server: asyncio.Server | None = None
@@ -131,6 +133,13 @@ class Proxy:
             writer.close()
             return
         self.log.append(f"{request.method} {request.target}")
+        if self.credentials and request.headers.get("proxy-authorization") != self.credentials:
+            writer.write(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                b'Proxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n'
+            )
+            writer.close()
+            return
         if request.method == "CONNECT":
             if self.refuse:
                 writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")

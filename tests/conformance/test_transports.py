@@ -595,3 +595,32 @@ async def test_tls_with_a_certificate_for_another_host_says_so(
         assert "the certificate is for another host name: check base_url" in str(caught.value)
     finally:
         await transport.aclose()
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+async def test_a_proxys_credentials_come_from_its_url_and_are_never_shown(
+    make: Make, upstreams, authority: trustme.CA, tmp_path: Path, scheme: str
+) -> None:
+    """`user:password@` in the proxy URL is sent as Basic Proxy-Authorization."""
+    guarded = await Proxy(credentials="Basic dXNlcjpodW50ZXIy").start()  # user:hunter2
+    tls = server_tls(authority) if scheme == "https" else None
+    up = await upstreams(by_path(a=answer("200 OK", b"through")), tls=tls).start()
+    authed = guarded.url.replace("http://", "http://user:hunter2@")
+    good = make(
+        UpstreamSettings(proxy=authed, proxy_is_own=True, ca_file=pem(authority, tmp_path)), {}
+    )
+    bad = make(
+        UpstreamSettings(proxy=guarded.url, proxy_is_own=True, ca_file=pem(authority, tmp_path)), {}
+    )
+    try:
+        assert await post(good, f"{up.url}/a") == b"through"
+        with pytest.raises(TransportError) as caught:
+            await post(bad, f"{up.url}/a")
+        assert caught.value.kind == "proxy"
+        assert "needs credentials (407)" in str(caught.value)
+        assert "hunter2" not in str(caught.value)
+        assert len(guarded.log) == 2
+    finally:
+        await good.aclose()
+        await bad.aclose()
+        await guarded.close()

@@ -256,11 +256,7 @@ def _check(url: str, response: aiohttp.ClientResponse, proxy: str | None) -> Non
     """Refuse what no adapter may see as an answer: 1xx, 101, 3xx, a proxy's 407."""
     if proxy is not None and response.status == 407:
         response.close()
-        raise TransportError(
-            f"proxy {shown_proxy(proxy)} needs credentials (407): put user:password@ in "
-            "the proxy URL (proxy: or HTTPS_PROXY)",
-            kind="proxy",
-        )
+        raise _proxy_needs_credentials(proxy)
     refused = refused_status(url, response.status, response.headers)
     if refused is not None:
         response.close()
@@ -287,6 +283,14 @@ async def _read_bounded(response: aiohttp.ClientResponse, url: str, limit: int) 
     return b"".join(chunks)
 
 
+def _proxy_needs_credentials(proxy: str) -> TransportError:
+    return TransportError(
+        f"proxy {shown_proxy(proxy)} needs credentials (407): put user:password@ in "
+        "the proxy URL (proxy: or HTTPS_PROXY), or check the ones there",
+        kind="proxy",
+    )
+
+
 def _timed_out(
     url: str, timeout_s: float, connect_timeout_s: float, exc: BaseException
 ) -> TransportError:
@@ -311,6 +315,8 @@ def translate(url: str, exc: BaseException, proxy: str | None) -> TransportError
         return _certificate_error(host, exc.certificate_error)
     if isinstance(exc, ssl.SSLCertVerificationError):
         return _certificate_error(host, exc)
+    if isinstance(exc, aiohttp.ClientHttpProxyError) and proxy is not None and exc.status == 407:
+        return _proxy_needs_credentials(proxy)
     if isinstance(exc, aiohttp.ClientHttpProxyError) and proxy is not None:
         return TransportError(
             f"proxy {shown_proxy(proxy)} refused CONNECT to {host} ({exc.status} "
