@@ -20,7 +20,7 @@ class SseError(Exception):
     """The stream is not server-sent events laneway can hold (one event past the bound)."""
 
 
-@dataclass(slots=True)  # not frozen: one per streamed chunk, and frozen costs twice to build
+@dataclass(frozen=True, slots=True)
 class SseEvent:
     event: str  # "message" when the stream names none
     data: str
