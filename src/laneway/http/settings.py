@@ -92,3 +92,13 @@ def shown_proxy(proxy: str) -> str:
     scheme, sep, rest = proxy.partition("://")
     authority = rest.split("/", 1)[0].rsplit("@", 1)[-1]
     return f"{scheme}{sep}{authority}" if sep else authority
+
+
+def masked_proxy(proxy: str, mask: str) -> str:
+    """A proxy URL with its password (if any) replaced by `mask`, for `config show`."""
+    scheme, sep, rest = proxy.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return proxy
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:{mask}@{host}"

@@ -14,7 +14,7 @@ import trustme
 
 from laneway.errors import ConfigError
 from laneway.http import DIRECT, TransportPool, UpstreamSettings
-from laneway.http.settings import proxy_for, shown_proxy, tls_context
+from laneway.http.settings import masked_proxy, proxy_for, shown_proxy, tls_context
 from laneway.http.transport import moved_base_url, redirected, refused_status, without_query
 
 ENV = {"HTTPS_PROXY": "http://corp:3128", "HTTP_PROXY": "http://plain:3128"}
@@ -156,3 +156,16 @@ async def test_the_pool_makes_one_transport_per_setting_and_closes_each_once() -
     pool.get(UpstreamSettings(proxy="http://p:1"))
     await pool.aclose()
     assert sorted(closed) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("proxy", "shown"),
+    [
+        ("http://u:pw@h:1", "http://u:***@h:1"),
+        ("http://u@h:1", "http://u@h:1"),
+        ("http://h:1", "http://h:1"),
+        ("direct", "direct"),
+    ],
+)
+def test_masked_proxy_hides_only_the_password(proxy: str, shown: str) -> None:
+    assert masked_proxy(proxy, "***") == shown
