@@ -28,9 +28,12 @@ from laneway.errors import ConfigError
 DIRECT = "direct"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class UpstreamSettings:
-    """One provider's network path; equal settings share a transport."""
+    """One provider's network path; equal settings share a transport.
+
+    Its repr masks a proxy password, so a logged config never shows one.
+    """
 
     #: a proxy URL (`http://host:3128`, with `user:pass@` if it needs them), `direct`,
     #: or None for the environment's
@@ -41,6 +44,13 @@ class UpstreamSettings:
     ca_file: str | None = None
     #: the most a TCP (and TLS) connect may take, within the call's own timeout
     connect_timeout_s: float = 10.0
+
+    def __repr__(self) -> str:
+        proxy = None if self.proxy is None else masked_proxy(self.proxy, "***")
+        return (
+            f"UpstreamSettings(proxy={proxy!r}, proxy_is_own={self.proxy_is_own}, "
+            f"ca_file={self.ca_file!r}, connect_timeout_s={self.connect_timeout_s})"
+        )
 
 
 def proxy_for(url: str, settings: UpstreamSettings, env: Mapping[str, str]) -> str | None:

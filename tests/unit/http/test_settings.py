@@ -169,3 +169,9 @@ async def test_the_pool_makes_one_transport_per_setting_and_closes_each_once() -
 )
 def test_masked_proxy_hides_only_the_password(proxy: str, shown: str) -> None:
     assert masked_proxy(proxy, "***") == shown
+
+
+def test_the_settings_repr_never_shows_a_proxy_password() -> None:
+    settings = UpstreamSettings(proxy="http://u:hunter2@h:1", proxy_is_own=True)
+    assert "hunter2" not in repr(settings)
+    assert "http://u:***@h:1" in repr(settings)
