@@ -149,13 +149,27 @@ def _live_probe(
 ) -> list[str]:
     """One `probe()` per provider with a key; the problems found."""
     results = asyncio.run(_probe_all(config, env, [r.provider_id for r in reports]))
+    urls = {r.provider_id: r.base_url for r in reports}
     problems: list[str] = []
     for provider_id, error in results.items():
         if error is None:
-            console.print(Text(f"live: {provider_id} ok", style="green"))
+            via = _via(config, env, provider_id, urls.get(provider_id, "-"))
+            console.print(Text(f"live: {provider_id} ok{via}", style="green"))
         else:
             problems.append(f"live: {error}")
     return problems
+
+
+def _via(config: Config, env: Mapping[str, str], provider_id: str, base_url: str) -> str:
+    """` (via proxy X)` when the provider's calls go through a proxy, else nothing."""
+    from laneway.http import UpstreamSettings
+    from laneway.http.settings import proxy_for, shown_proxy
+
+    if "://" not in base_url:
+        return ""
+    settings = config.upstream.get(provider_id, UpstreamSettings())
+    proxy = proxy_for(base_url, settings, env)
+    return f" (via proxy {shown_proxy(proxy)})" if proxy else ""
 
 
 async def _probe_all(

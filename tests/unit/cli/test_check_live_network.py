@@ -139,3 +139,18 @@ def test_a_proxy_refusing_connect_says_so(
     )
     assert f"proxy {proxy} refused CONNECT" in output
     assert "fix: check providers.vllm.proxy" in output
+
+
+def test_a_provider_reached_through_a_proxy_says_so(tmp_path: Path, serve: Serve) -> None:
+    """The forward proxy here is the stdlib server answering every absolute-form GET."""
+    proxy = serve(Models, None)
+    config = tmp_path / "laneway.yaml"
+    config.write_text(
+        "providers:\n  vllm: {kind: openai_compatible, base_url: http://models.lan/v1, "
+        f"api_key: k, proxy: 'http://user:pw@{proxy.removeprefix('http://')}'}}\n"
+        "lanes: {a: {primary: vllm/m}}\n"
+    )
+    result = CliRunner().invoke(app, ["check", "--live", "--config", str(config)], env={})
+    assert result.exit_code == 0, result.output
+    assert f"live: vllm ok (via proxy {proxy})" in result.output
+    assert "pw@" not in result.output
