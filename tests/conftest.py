@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from laneway.clock import FakeClock
+from laneway.http import HttpxTransport
 from laneway.providers.base import AdapterDeps
-from laneway.providers.http import HttpxTransport
 from laneway.types import ModelInfo
 from wire_helpers import AdapterMaker
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from wire_helpers import AdapterMaker, CutStream, Upstream, ask, collect, counting_command
 
 from laneway.config.schema import AnthropicProvider, OpenAICompatibleProvider
 from laneway.errors import ErrorCode, ProviderError
 from laneway.providers.anthropic import AnthropicAdapter
 from laneway.providers.openai_compatible import OpenAIAdapter
 from laneway.types import ErrorDelta
+from wire_helpers import AdapterMaker, CutStream, Upstream, ask, collect, counting_command
 
 TOKEN = "plain-token-4417"  # no key-like shape: only masking by value catches it
 KEY = "selfhosted-key-93"

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from wire_helpers import counting_command
 
 from laneway.clock import FakeClock
 from laneway.config.credentials import Credential
 from laneway.errors import ErrorCode, ProviderError
 from laneway.providers._secrets import EXPIRY_SKEW_S, SecretResolver
+from wire_helpers import counting_command
 
 
 def runs(tmp_path: Path) -> int:
