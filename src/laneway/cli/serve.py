@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 
 from laneway.cli.config_source import ConfigOption, environment, load_cli_config
+from laneway.cli.readiness import lane_readiness, print_readiness
 from laneway.errors import LanewayError
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def serve_command(
         f"laneway serving {resolved.source} on http://{bind_host}:{bind_port} "
         f"({workers} worker{'s' if workers > 1 else ''}, {len(resolved.lanes)} lanes)"
     )
+    print_readiness(console, lane_readiness(resolved, env))
     note = interpreter_note(sysconfig.get_config_var("CONFIG_ARGS"), sys.base_prefix)
     if note is not None:
         console.print(note, style="dim", highlight=False, soft_wrap=True)

@@ -110,7 +110,8 @@ class Recorder:
         self, ctx: TaskContext, error: LanewayError, started: float, *, degraded: bool
     ) -> None:
         status, code = status_of(error)
-        if degraded and status == "failed":
+        # a lane its config cannot serve failed: the server answers it 503, not degraded
+        if degraded and status == "failed" and code != ErrorCode.NOT_CONFIGURED.value:
             status = "degraded"
         self.finish(ctx, status, started, error_code=code, error=error)
 
