@@ -126,7 +126,11 @@ def _explain(console: Console, completion: Completion) -> None:
         console.print(f"  [dim]{decision.reasoning}[/]")
         if decision.fallback_chain:
             console.print("  chain: " + " → ".join(str(m) for m in decision.fallback_chain))
-    console.print(f"[bold]served by[/] {completion.provider}/{completion.model}")
+    served = f"{completion.provider}/{completion.model}"
+    upstream = completion.provider_model
+    if upstream is not None and upstream != completion.model:
+        served += f" (the provider calls it {upstream})"
+    console.print(f"[bold]served by[/] {served}", highlight=False)
     console.print("[bold]trace[/] " + " → ".join(completion.trace))
     usage = completion.usage
     cost = f"${usage.cost_usd:.6f}" if usage.cost_usd is not None else "unknown"
@@ -141,6 +145,7 @@ def _as_dict(completion: Completion) -> dict[str, Any]:
     return {
         "content": completion.content,
         "model": f"{completion.provider}/{completion.model}",
+        "provider_model": completion.provider_model,
         "finish_reason": completion.finish_reason.value,
         "tool_calls": [
             {"id": c.id, "name": c.name, "arguments": c.arguments} for c in completion.tool_calls

@@ -103,6 +103,7 @@ class Recorder:
                 usage=completion.usage,
                 output_sha256=None if self._core.audit is None else _sha256(completion.content),
                 output=completion.content if self._core.store_content else None,
+                provider_model=completion.provider_model,
             )
         )
 

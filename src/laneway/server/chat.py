@@ -196,6 +196,8 @@ def _completion_headers(
     model = f"{completion.provider}/{completion.model}"
     headers = _route_headers(request_id, model, completion.decision, completion.trace, values)
     headers.append(JSON)
+    if completion.provider_model is not None:  # the upstream's own name for that model
+        headers.append((b"x-laneway-provider-model", values(completion.provider_model, 256)))
     return headers
 
 
