@@ -107,7 +107,7 @@ def list_command(
         str | None, typer.Option(help="Only this model (provider/model or model).")
     ] = None,
     since: Annotated[str | None, typer.Option(help="Only the last 30m, 1h, 2d...")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     as_json: JsonOption = False,
     config: ConfigOption = None,
     url: UrlOption = None,

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve")(serve_command)
+    app.command("serve", short_help="Serve the OpenAI-compatible HTTP API.")(serve_command)
 
 
 def is_loopback(host: str) -> bool:
@@ -74,7 +74,9 @@ def interpreter_note(config_args: object, base_prefix: str) -> str | None:
 def serve_command(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Interface (default server.host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default server.port).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default server.port).")
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     insecure_no_auth: Annotated[
         bool, typer.Option("--insecure-no-auth", help="Allow a non-loopback bind without keys.")

@@ -24,7 +24,9 @@ from laneway.clock import SystemClock
 
 
 def register(app: typer.Typer) -> None:
-    app.command("stats")(stats_command)
+    app.command("stats", short_help="Requests, fallbacks, errors, latency and spend.")(
+        stats_command
+    )
 
 
 def stats_command(
