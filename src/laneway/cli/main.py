@@ -33,6 +33,7 @@ COMMAND_MODULES: list[str] = [
     "laneway.cli.demo",
     "laneway.cli.logs",
     "laneway.cli.stats",
+    "laneway.cli.keys",
 ]
 
 

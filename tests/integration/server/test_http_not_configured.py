@@ -1,4 +1,5 @@
-"""A lane its config cannot serve is a 503 naming what to set, never a degraded 200.
+"""A lane its config cannot serve is a 503 naming what to set, never a degraded 200;
+a key from `laneway keys create` is let in.
 
 The config is the one `laneway init` writes, served with no provider key in the
 environment; the client is the README's `openai` snippet. A degraded answer
@@ -7,6 +8,7 @@ stays for providers that fail (the last test).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -15,6 +17,7 @@ import yaml
 from server_harness import Serve, fake_config
 
 from laneway.cli.init import example_config
+from laneway.cli.keys import create_key
 from laneway.events import RequestFinished
 
 HI = [{"role": "user", "content": "hi"}]
@@ -69,3 +72,18 @@ def test_provider_failures_still_get_the_degraded_answer(serve: Serve) -> None:
     assert raw.status_code == 200
     assert raw.headers["x-laneway-degraded"] == "true"
     assert raw.parse().choices[0].message.content == "later, please"
+
+
+def test_a_key_made_by_laneway_keys_gets_a_200_and_no_key_a_401(
+    serve: Serve, tmp_path: Path
+) -> None:
+    """`laneway keys create` writes the keys file; the server accepts exactly that key."""
+    config = tmp_path / "laneway.yaml"
+    config.write_text("providers: {fake: {kind: fake}}\nlanes: {chat: {primary: fake/c}}\n")
+    created = create_key(config, lanes=["chat"])
+    server = serve(fake_config(server={"keys_file": str(created.keys_file)}))
+    server.fake.enqueue("c", text="hello from fake")
+    completion = server.client(created.key).chat.completions.create(model="chat", messages=HI)
+    assert completion.choices[0].message.content == "hello from fake"
+    with pytest.raises(openai.AuthenticationError):
+        server.client("lw-not-a-key").chat.completions.create(model="chat", messages=HI)
