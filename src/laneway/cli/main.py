@@ -34,6 +34,7 @@ COMMAND_MODULES: list[str] = [
     "laneway.cli.logs",
     "laneway.cli.stats",
     "laneway.cli.keys",
+    "laneway.cli.simulate",
 ]
 
 
