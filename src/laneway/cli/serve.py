@@ -75,7 +75,8 @@ def serve_command(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Interface (default server.host).")] = None,
     port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Port (default server.port).")
+        int | None,
+        typer.Option(min=0, max=65535, help="Port, 0 for any free one (default server.port)."),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     insecure_no_auth: Annotated[
@@ -101,8 +102,11 @@ def serve_command(
             f"[yellow]no client keys configured (server.keys): serving without auth on "
             f"{bind_host} only[/yellow]"
         )
+    where = f"http://{bind_host}:{bind_port}"
+    if bind_port == 0:
+        where = f"http://{bind_host} (a free port: see uvicorn's 'running on' line)"
     console.print(
-        f"laneway serving {resolved.source} on http://{bind_host}:{bind_port} "
+        f"laneway serving {resolved.source} on {where} "
         f"({workers} worker{'s' if workers > 1 else ''}, {len(resolved.lanes)} lanes)"
     )
     print_readiness(console, lane_readiness(resolved, env))

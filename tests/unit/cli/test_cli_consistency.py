@@ -73,7 +73,7 @@ def test_version() -> None:
     ("args", "option"),
     [
         (["serve", "--port", "99999"], "--port"),
-        (["serve", "--port", "0"], "--port"),
+        (["serve", "--port", "-1"], "--port"),
         (["logs", "--limit", "-1"], "--limit"),
         (["logs", "--limit", "0"], "--limit"),
     ],
