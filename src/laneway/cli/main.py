@@ -35,6 +35,7 @@ COMMAND_MODULES: list[str] = [
     "laneway.cli.stats",
     "laneway.cli.keys",
     "laneway.cli.simulate",
+    "laneway.cli.status",
 ]
 
 
