@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from laneway.audit.query import locate_store, open_for_reading, parse_duration
+from laneway.audit.query import locate_store, open_for_reading, parse_duration, served_model
 from laneway.audit.records import RequestRow, RoutingEventRow
 from laneway.audit.store import AuditStore, RequestFilter
 from laneway.cli.config_source import ConfigOption
@@ -130,7 +130,7 @@ def list_command(
             format_ts(row.ts),
             row.request_id,
             row.lane,
-            row.model or row.decision_model or "-",
+            served_model(row),
             row.status,
             row.error_code or "",
             "-" if row.duration_ms is None else f"{row.duration_ms:.0f}",
