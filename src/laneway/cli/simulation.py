@@ -23,12 +23,12 @@ import asyncio
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from laneway.clock import next_pass
+from laneway.clock import Timer, next_pass
 from laneway.errors import DEFAULT_RETRY_TABLE, ConfigError, LanewayError
 from laneway.events import BreakerChanged, Event, RequestFinished
 from laneway.types import CompletionRequest, ModelRef, TaskContext, Usage
@@ -158,6 +158,10 @@ class SimulatedClock:
     async def sleep(self, seconds: float) -> None:
         self._now.set(self._now.get() + max(0.0, seconds))
         await next_pass()  # yield, so the other workers run as they would
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer:
+        """Virtual time never waits: a timer (the audit writer's linger) fires next pass."""
+        return asyncio.get_running_loop().call_soon(callback)
 
 
 # -- the config under simulation ---------------------------------------------------

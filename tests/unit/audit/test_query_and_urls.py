@@ -20,7 +20,7 @@ from laneway.audit.query import (
     summarize,
 )
 from laneway.audit.records import RequestRow, dump_json
-from laneway.audit.store import parse_store_url, redact_url
+from laneway.config.store_urls import parse_store_url, redact_url
 from laneway.errors import ConfigError
 
 
