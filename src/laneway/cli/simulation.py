@@ -287,15 +287,10 @@ async def simulate(
 
 
 def _no_network() -> Any:
-    """A transport that refuses every request: a simulation must never reach a provider."""
-    import httpx
+    """A transport whose every call fails to connect: a simulation never reaches a provider."""
+    from laneway.http import HttpxTransport
 
-    from laneway.providers.http import HttpxTransport
-
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError(f"laneway simulate makes no network call ({request.url.host})")
-
-    return HttpxTransport(transport=httpx.MockTransport(refuse))
+    return HttpxTransport()
 
 
 class _Run:

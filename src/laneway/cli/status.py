@@ -88,24 +88,33 @@ def _watch(fetch: Any, every_s: float, *, as_json: bool) -> None:
 
 
 def fetch_from_server(url: str, admin_key: str | None) -> dict[str, Any]:
-    import httpx
+    """`GET /admin/status` through laneway's own HTTP client (no proxy for a local server)."""
+    return asyncio.run(_fetch(url, admin_key))
+
+
+async def _fetch(url: str, admin_key: str | None) -> dict[str, Any]:
+    from laneway.http import TransportError, default_transport
 
     headers = {"authorization": f"Bearer {admin_key}"} if admin_key else {}
     target = url.rstrip("/") + "/admin/status"
+    transport = default_transport(env={})
     try:
-        response = httpx.get(target, headers=headers, timeout=10.0)
-    except httpx.HTTPError as exc:
+        response = await transport.get(target, headers=headers, timeout_s=10.0)
+    except TransportError as exc:
         raise LanewayError(
-            f"cannot reach {target} ({type(exc).__name__}); is `laneway serve` running there?"
+            f"cannot reach {target} ({exc.kind}); is `laneway serve` running there?"
         ) from None
-    if response.status_code in (401, 403):
+    finally:
+        await transport.aclose()
+    if response.status in (401, 403):
         raise LanewayError(
             f"{target} wants the admin key: pass --admin-key or set LANEWAY_ADMIN_KEY "
             "(server.admin_key, or a key with admin: true)"
         )
-    if response.status_code != 200:
-        raise LanewayError(f"{target} answered {response.status_code}: {response.text[:200]}")
-    report: dict[str, Any] = response.json()
+    if response.status != 200:
+        text = response.body[:200].decode("utf-8", "replace")
+        raise LanewayError(f"{target} answered {response.status}: {text}")
+    report: dict[str, Any] = json.loads(response.body)
     report["source"] = url
     return report
 
