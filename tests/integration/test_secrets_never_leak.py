@@ -3,17 +3,18 @@
 Recognisable fake secrets (all containing `MARK`) are configured for four
 providers — `anthropic`, `openai_compatible` with the `zai` preset, `gemini`,
 and an `openai_compatible` server whose token comes from `api_key_command` and
-whose gateway token is a config `headers:` value — plus a client key and an admin key. Fake upstreams (`httpx.MockTransport`
-through `HttpxTransport`) speak each provider's wire format and answer
-success, 401 with a body echoing the request's auth header (some proxies do),
-429, a 500 proxy page echoing every request header, a garbage 200, and cut
-streams. Every scenario runs through the library (`Gateway`) and through the
-real server (`create_app` under uvicorn on port 0, with the `openai` SDK and
-raw httpx as clients), with audit on a real SQLite file, Prometheus metrics
-and OTel spans on. Then every place a secret could end up is searched: the
-SQLite files, the rows the audit query functions return, the logs, every
-response body and header, every exception, the events, `/metrics`, the CLI
-outputs (`logs`, `logs show`, `stats`, `check`, `config show`) and the spans.
+whose gateway token is a config `headers:` value — plus a client key and an
+admin key. Fake upstreams (`httpx.MockTransport` through `HttpxTransport`)
+speak each provider's wire format and answer success, 401 with a body echoing
+the request's auth header (some proxies do), 429, a 500 proxy page echoing
+every request header, a garbage 200, and cut streams. Every scenario runs
+through the library (`Gateway`) and through the real server (`create_app` under
+uvicorn on port 0, with the `openai` SDK and raw httpx as clients), with audit
+on a real SQLite file, Prometheus metrics and OTel spans on. Then every place a
+secret could end up is searched: the SQLite files, the rows the audit query
+functions return, the logs, every response body and header, every exception,
+the events, `/metrics`, the CLI outputs (`logs`, `logs show`, `stats`, `check`,
+`config show`) and the spans.
 
 Wire formats:
 - Anthropic Messages: shared/specs/anthropic-wire-format.md ("Response body",
