@@ -5,7 +5,8 @@
     ├── ProviderError           one provider call failed; carries an ErrorCode
     ├── RoutingExhaustedError   every candidate of a decision failed or was skipped
     ├── BudgetExceededError     a request would pass a task/job/token budget
-    └── OutputRejectedError     the output broke the lane's schema, validators or PII scan
+    ├── OutputRejectedError     the output broke the lane's schema, validators or PII scan
+    └── PolicyDeniedError       `policies:` denied every candidate; nothing was called
 
 Constructing an error never logs, counts or renders anything: the engine records
 errors and the front ends (CLI, server) render them. Messages never carry a key
@@ -40,6 +41,7 @@ class ErrorCode(StrEnum):
     NOT_CONFIGURED = "not_configured"
     PII_LEAK = "pii_leak"
     UNKNOWN = "unknown"
+    POLICY_DENIED = "policy_denied"
 
 
 #: Codes that say the provider is unhealthy; only these count towards a breaker.
@@ -224,6 +226,26 @@ class OutputRejectedError(LanewayError):
         self.code = code
         self.reasons = tuple(reasons)
         self.stage = stage
+
+
+class PolicyDeniedError(LanewayError):
+    """The configured `policies:` left no candidate to try; raised before any provider call.
+
+    `policies` names each policy that denied a candidate (config order, once each);
+    `reasons` says, per denied candidate, which policy and why.
+    """
+
+    code = ErrorCode.POLICY_DENIED
+
+    def __init__(
+        self, message: str, *, policies: Sequence[str], reasons: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.policies = tuple(policies)
+        self.reasons = tuple(reasons)
+
+    def __str__(self) -> str:
+        return "\n".join([self.message, *(f"  - {reason}" for reason in self.reasons)])
 
 
 Then = Literal["next_model", "skip_provider", "larger_context", "stop"]

@@ -104,6 +104,10 @@ class TaskContext:
     request_id: str | None = None
     #: pin this exact model (no routing, no fallback); the lane still sets budgets and timeouts
     model: ModelRef | None = None
+    #: labels `policies:` conditions match (e.g. "private"); never sent to a provider
+    tags: frozenset[str] = frozenset()
+    #: the server's client-key name for this request (`policies:` `when: {key: ...}`)
+    client_key: str | None = None
 
     def with_request_id(self, request_id: str) -> TaskContext:
         """A copy carrying `request_id` (cheaper than `dataclasses.replace` on the hot path)."""
@@ -121,6 +125,8 @@ class TaskContext:
             self.redact,
             request_id,
             self.model,
+            self.tags,
+            self.client_key,
         )
 
     def with_budget_remaining(self, usd: float) -> TaskContext:
@@ -138,6 +144,8 @@ class TaskContext:
             self.redact,
             self.request_id,
             self.model,
+            self.tags,
+            self.client_key,
         )
 
     def attribute(self, name: str) -> str | None:
@@ -260,6 +268,25 @@ class RuleEvaluation:
     model: ModelRef | None = None
 
 
+PolicyVerdict = Literal["allow", "deny", "replace", "not_applicable"]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyEvaluation:
+    """One policy judged against one candidate model (`policies:` in the config)."""
+
+    policy: str
+    candidate: ModelRef
+    verdict: PolicyVerdict
+    reason: str = ""
+    replacement: ModelRef | None = None
+
+    def describe(self) -> str:
+        target = f" -> {self.replacement}" if self.replacement is not None else ""
+        why = f": {self.reason}" if self.reason else ""
+        return f"{self.policy} {self.verdict}s {self.candidate}{target}{why}"
+
+
 @dataclass(frozen=True, slots=True)
 class RoutingDecision:
     model: ModelRef
@@ -270,6 +297,8 @@ class RoutingDecision:
     endpoint: str | None = None
     rule_index: int | None = None
     explanation: tuple[RuleEvaluation, ...] = ()
+    #: what `policies:` changed (deny and replace verdicts), in evaluation order
+    policy: tuple[PolicyEvaluation, ...] = ()
 
     @property
     def candidates(self) -> tuple[ModelRef, ...]:

@@ -1,0 +1,86 @@
+"""All configured policies, compiled once: which apply to a request, which deny a candidate.
+
+The engine asks `applicable(ctx)` once per request (conditions depend only on
+the context), then `first_denial` per candidate. With no policy applying, the
+answer is a shared empty tuple and the per-candidate loop never runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from laneway.config.schema import PolicySpec
+from laneway.policies.policy import BudgetFacts, Policy, compile_policy
+from laneway.types import ModelInfo, PolicyEvaluation, TaskContext
+
+_NONE: tuple[Policy, ...] = ()
+
+
+class PolicySet:
+    __slots__ = ("_always", "has_hooks", "policies")
+
+    def __init__(self, policies: Sequence[Policy]) -> None:
+        self.policies = tuple(policies)
+        #: when no policy has conditions, every request gets this same tuple
+        self._always = self.policies if all(p.when.always for p in self.policies) else None
+        self.has_hooks = any(p.hook is not None for p in self.policies)
+
+    def __bool__(self) -> bool:
+        return bool(self.policies)
+
+    def __len__(self) -> int:
+        return len(self.policies)
+
+    def applicable(self, ctx: TaskContext) -> tuple[Policy, ...]:
+        """The policies whose `when:` holds for `ctx`, in config order."""
+        if self._always is not None:
+            return self._always
+        matched: list[Policy] | None = None
+        for policy in self.policies:
+            if policy.when.matches(ctx):
+                if matched is None:
+                    matched = []
+                matched.append(policy)
+        return _NONE if matched is None else tuple(matched)
+
+
+def compile_policies(specs: Sequence[PolicySpec]) -> PolicySet:
+    """Compile once at load: conditions to sets, globs to one regex each, checks chosen."""
+    return PolicySet([compile_policy(spec, index) for index, spec in enumerate(specs)])
+
+
+def needs_budget(policies: Sequence[Policy]) -> bool:
+    return any(policy.blocks_on_budget for policy in policies)
+
+
+def first_denial(
+    policies: Sequence[Policy], info: ModelInfo, budget: BudgetFacts | None
+) -> tuple[Policy, str] | None:
+    """The first declarative denial of `info` by `policies`, or None (hooks run apart)."""
+    for policy in policies:
+        reason = policy.check(info, budget)
+        if reason is not None:
+            return policy, reason
+    return None
+
+
+def explain(
+    policies: PolicySet, ctx: TaskContext, info: ModelInfo, budget: BudgetFacts | None
+) -> list[PolicyEvaluation]:
+    """Every policy against one candidate, applicable or not, for `route --explain`.
+
+    A hook policy is shown as `allow` here with "hook not run"; the engine's
+    review replaces that with the hook's own verdict.
+    """
+    rows: list[PolicyEvaluation] = []
+    for policy in policies.policies:
+        why_not = policy.when.why_not(ctx)
+        if why_not is not None:
+            rows.append(PolicyEvaluation(policy.name, info.ref, "not_applicable", why_not))
+            continue
+        reason = policy.check(info, budget)
+        if reason is not None:
+            rows.append(PolicyEvaluation(policy.name, info.ref, "deny", reason))
+        else:
+            rows.append(PolicyEvaluation(policy.name, info.ref, "allow", ""))
+    return rows
