@@ -7,7 +7,7 @@ laneway actually called.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -82,7 +82,8 @@ async def test_a_price_cap_skips_the_expensive_fallback() -> None:
     assert done.model_ref == ModelRef("cloud", "cheap")
     assert called(gw) == ["cloud/cheap"]
     assert done.trace[0] == "cloud/opus:policy_denied:review-price-cap"
-    assert done.decision is not None and done.decision.model == ModelRef("cloud", "cheap")
+    assert done.decision is not None
+    assert done.decision.model == ModelRef("cloud", "cheap")
     assert "output price $75/Mtok is over the $15 cap" in done.decision.reasoning
 
 
@@ -282,8 +283,7 @@ async def test_streaming_obeys_the_same_policies() -> None:
     gw.subscribe(events)
     ctx = TaskContext(lane="coding", tags=frozenset({"private"}))
     with pytest.raises(RoutingExhaustedError):
-        async for event in gw.stream(ask(), ctx):
-            assert not isinstance(event, StreamDone)
+        await _drain(gw.stream(ask(), ctx))
     assert called(gw) == ["local/small"]
     skipped = [e.reason for e in events.of(CandidateSkipped)]
     assert skipped == ["policy_denied:private-stays-local"] * 2
@@ -300,4 +300,6 @@ async def test_the_guard_lane_obeys_policies_too() -> None:
     assert called(gw) == []
 
 
-Run = Callable[[], Awaitable[object]]
+async def _drain(stream: AsyncIterator[object]) -> None:
+    async for event in stream:
+        assert not isinstance(event, StreamDone)
