@@ -142,7 +142,7 @@ def test_conditions_all_must_hold_and_lists_mean_any() -> None:
     )
     assert len(compiled.applicable(full)) == 1
     fields = {name: getattr(full, name) for name in full.__slots__}
-    for change, why in [
+    changes: list[tuple[dict[str, Any], str]] = [
         ({"lane": "planning"}, "lane 'planning' not in [coding, review]"),
         ({"phase": None}, "phase None not in [plan]"),
         ({"complexity": Complexity.LOW}, "complexity 'low' not in [high]"),
@@ -150,7 +150,8 @@ def test_conditions_all_must_hold_and_lists_mean_any() -> None:
         ({"client_key": "web"}, "client key not in [batch]"),
         ({"job_id": "adhoc-1"}, "job 'adhoc-1' matches none of [nightly-*]"),
         ({"metadata": {"team": "web"}}, "metadata team='web', not 'core'"),
-    ]:
+    ]
+    for change, why in changes:
         ctx = TaskContext(**{**fields, **change})
         assert compiled.applicable(ctx) == ()
         (row,) = explain(compiled, ctx, OPUS, None)
