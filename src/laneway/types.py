@@ -268,7 +268,7 @@ class RuleEvaluation:
     model: ModelRef | None = None
 
 
-PolicyVerdict = Literal["allow", "deny", "replace", "not_applicable"]
+PolicyVerdict = Literal["allow", "deny", "replace", "not_applicable", "not_reached"]
 
 
 @dataclass(frozen=True, slots=True)

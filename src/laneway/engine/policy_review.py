@@ -20,7 +20,7 @@ import asyncio
 import dataclasses
 import inspect
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from laneway.engine.plan import policy_skip_reason
 from laneway.errors import PolicyDeniedError
@@ -38,7 +38,6 @@ from laneway.policies import (
 from laneway.routing.selection import ASSUMED_OUTPUT_TOKENS, DEFAULT_INPUT_TOKENS
 from laneway.types import (
     Attempt,
-    CompletionRequest,
     ModelInfo,
     ModelRef,
     PolicyEvaluation,
@@ -48,16 +47,38 @@ from laneway.types import (
 )
 
 if TYPE_CHECKING:
-    from laneway.engine.core import EngineCore
+    from laneway.clock import Clock
+    from laneway.config.model import Config
+    from laneway.engine.bus import EventBus
+    from laneway.policies import PolicySet
 
 log = logging.getLogger("laneway.policies")
 
 
+class PolicyHost(Protocol):
+    """What a review needs of the engine (`EngineCore`; `laneway route` builds a lighter one)."""
+
+    config: Config
+    clock: Clock
+    bus: EventBus
+    policies: PolicySet
+
+    def model_info(self, model: ModelRef) -> ModelInfo: ...
+
+    def request_id_of(self, ctx: TaskContext) -> str: ...
+
+
+class Sized(Protocol):
+    """What a review asks of the request: its input-token estimate (`CompletionRequest`)."""
+
+    def estimated_input_tokens(self) -> int: ...
+
+
 async def review_policies(
-    core: EngineCore,
+    core: PolicyHost,
     decision: RoutingDecision,
     ctx: TaskContext,
-    request: CompletionRequest | None,
+    request: Sized | None,
     *,
     verbose: bool = False,
 ) -> RoutingDecision:
@@ -99,7 +120,7 @@ async def review_policies(
 
 
 def denied_error(
-    core: EngineCore, decision: RoutingDecision, ctx: TaskContext
+    core: PolicyHost, decision: RoutingDecision, ctx: TaskContext
 ) -> PolicyDeniedError:
     denials = [c for c in decision.policy if c.verdict == "deny"]
     names = list(dict.fromkeys(c.policy for c in denials))
@@ -124,9 +145,9 @@ def denied_error(
 
 
 def _budget(
-    core: EngineCore,
+    core: PolicyHost,
     ctx: TaskContext,
-    request: CompletionRequest | None,
+    request: Sized | None,
     applicable: tuple[Policy, ...],
 ) -> BudgetFacts | None:
     """The limit budget-aware selection uses (lane per task, what the caller/job has left)."""
@@ -146,7 +167,7 @@ class _Review:
 
     def __init__(
         self,
-        core: EngineCore,
+        core: PolicyHost,
         ctx: TaskContext,
         applicable: tuple[Policy, ...],
         budget: BudgetFacts | None,
@@ -227,7 +248,7 @@ class _Review:
 
 
 async def call_hook(
-    core: EngineCore, policy: Policy, ctx: TaskContext, info: ModelInfo
+    core: PolicyHost, policy: Policy, ctx: TaskContext, info: ModelInfo
 ) -> HookVerdict:
     """The hook's verdict; a hook that raises, overruns its limit or answers nonsense denies."""
     assert policy.hook is not None
