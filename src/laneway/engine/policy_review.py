@@ -92,7 +92,14 @@ async def review_policies(
     applicable = core.policies.applicable(ctx)
     if not applicable:
         return decision
-    review = _Review(core, ctx, applicable, _budget(core, ctx, request, applicable), verbose)
+    budget = _budget(core, ctx, request, applicable)
+    hooks = core.policies.has_hooks and _has_hooks(applicable)
+    if not verbose and budget is None and not hooks:
+        kept_refs, denials = core.policies.review(applicable, decision.candidates, core.model_info)
+        if not denials:
+            return decision
+        return _apply(core, decision, ctx, list(kept_refs), list(denials))
+    review = _Review(core, ctx, applicable, budget, verbose)
     kept: list[ModelRef] = []
     for model in decision.candidates:
         final = await review.judge(model, replaced=False)
@@ -100,17 +107,32 @@ async def review_policies(
             kept.append(final)
     if not review.changes and not verbose:
         return decision
-    reviewed = dataclasses.replace(decision, policy=tuple(review.changes))
+    return _apply(core, decision, ctx, kept, review.changes)
+
+
+def _has_hooks(applicable: tuple[Policy, ...]) -> bool:
+    return any(policy.hook is not None for policy in applicable)
+
+
+def _apply(
+    core: PolicyHost,
+    decision: RoutingDecision,
+    ctx: TaskContext,
+    kept: list[ModelRef],
+    changes: list[PolicyEvaluation],
+) -> RoutingDecision:
+    """The decision as the policies leave it; the changes emitted; none left: the error."""
+    reviewed = dataclasses.replace(decision, policy=tuple(changes))
     if core.bus.wants(PolicyApplied):
         request_id, ts = core.request_id_of(ctx), core.clock.wall()
-        for change in review.changes:
+        for change in changes:
             if change.verdict in ("deny", "replace"):
                 core.bus.emit(PolicyApplied(request_id, ts, change))
     if not kept:
         raise denied_error(core, reviewed, ctx)
     if kept == list(decision.candidates):
         return reviewed
-    notes = "; ".join(c.describe() for c in review.changes if c.verdict in ("deny", "replace"))
+    notes = "; ".join(c.describe() for c in changes if c.verdict in ("deny", "replace"))
     return dataclasses.replace(
         reviewed,
         model=kept[0],
