@@ -145,7 +145,8 @@ def denied_error(
     core: PolicyHost, decision: RoutingDecision, ctx: TaskContext
 ) -> PolicyDeniedError:
     denials = [c for c in decision.policy if c.verdict == "deny"]
-    names = list(dict.fromkeys(c.policy for c in denials))
+    denying = {c.policy for c in denials}
+    names = [p.name for p in core.policies.policies if p.name in denying]  # config order
     error = PolicyDeniedError(
         f"lane {ctx.lane!r}: policies denied every candidate ({', '.join(names)}); "
         "no model was called",
