@@ -110,3 +110,18 @@ def test_explain_prints_a_table_and_a_denial(config_file: Path, tmp_path: Path) 
     assert "policies evaluated" in result.output
     assert "policies denied every candidate (private-stays-local)" in result.output
     assert "provider 'cloud' is not allowed (allowed: local)" in result.output
+
+
+def test_check_shows_a_policy_warning(tmp_path: Path) -> None:
+    path = tmp_path / "laneway.yaml"
+    path.write_text(
+        "providers: {local: {kind: local}}\n"
+        "lanes: {coding: {primary: local/echo}}\n"
+        "audit: {enabled: false}\n"
+        "policies:\n"
+        "  - {name: a, deny_models: ['cloud/x*']}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["check", "--config", str(path)], env={"COLUMNS": "300"})
+    assert "warning:" in result.output
+    assert "deny_models entry 'cloud/x*' matches no configured model" in result.output
