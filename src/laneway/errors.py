@@ -276,4 +276,6 @@ DEFAULT_RETRY_TABLE: Mapping[ErrorCode, RetryRule] = {
     ErrorCode.CIRCUIT_OPEN: RetryRule(then="next_model"),
     ErrorCode.PII_LEAK: RetryRule(then="next_model"),
     ErrorCode.UNKNOWN: RetryRule(then="next_model"),
+    # never a provider's answer (policies deny before any call); final if ever seen
+    ErrorCode.POLICY_DENIED: RetryRule(then="stop"),
 }
