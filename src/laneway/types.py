@@ -282,9 +282,14 @@ class PolicyEvaluation:
     replacement: ModelRef | None = None
 
     def describe(self) -> str:
-        target = f" -> {self.replacement}" if self.replacement is not None else ""
+        """e.g. `review-cap denies cloud/opus: output price $75/Mtok is over the $15 cap`."""
+        verb = _POLICY_VERBS.get(self.verdict, self.verdict)
+        target = f" with {self.replacement}" if self.replacement is not None else ""
         why = f": {self.reason}" if self.reason else ""
-        return f"{self.policy} {self.verdict}s {self.candidate}{target}{why}"
+        return f"{self.policy} {verb} {self.candidate}{target}{why}"
+
+
+_POLICY_VERBS = {"allow": "allows", "deny": "denies", "replace": "replaces"}
 
 
 @dataclass(frozen=True, slots=True)

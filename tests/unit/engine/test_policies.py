@@ -84,7 +84,9 @@ async def test_a_price_cap_skips_the_expensive_fallback() -> None:
     assert done.trace[0] == "cloud/opus:policy_denied:review-price-cap"
     assert done.decision is not None
     assert done.decision.model == ModelRef("cloud", "cheap")
-    assert "output price $75/Mtok is over the $15 cap" in done.decision.reasoning
+    assert done.decision.reasoning.endswith(
+        "; policies: review-price-cap denies cloud/opus: output price $75/Mtok is over the $15 cap"
+    )
 
 
 async def test_budget_escalation_blocks_before_any_call() -> None:
@@ -233,6 +235,10 @@ async def test_a_hook_that_replaces_puts_the_replacement_in_place() -> None:
     assert (change.verdict, change.replacement) == ("replace", ModelRef("cloud", "cheap"))
     (made,) = events.of(DecisionMade)
     assert made.decision.model == ModelRef("cloud", "cheap")
+    assert made.decision.reasoning.endswith(
+        "; policies: replacing_hook replaces cloud/opus with cloud/cheap: "
+        "opus is reserved this week"
+    )
 
 
 async def test_a_replacement_goes_through_every_policy_again() -> None:
