@@ -10,7 +10,6 @@ from laneway.policies.policy import BudgetFacts, Policy
 from laneway.policies.policy_set import (
     PolicySet,
     compile_policies,
-    explain,
     first_denial,
     needs_budget,
 )
@@ -37,7 +36,6 @@ __all__ = [
     "as_verdict",
     "compile_policies",
     "deny",
-    "explain",
     "first_denial",
     "needs_budget",
     "replace",

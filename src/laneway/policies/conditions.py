@@ -6,31 +6,13 @@ Every key given must hold; a list holds when the context has any of its values.
 
 from __future__ import annotations
 
-import fnmatch
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from laneway.config.schema import PolicyWhenSpec
+from laneway.policies.globs import TextGlobs
 from laneway.types import Complexity, TaskContext
-
-
-class TextGlobs:
-    """Exact strings in a set, shell-style patterns in one regex."""
-
-    __slots__ = ("_exact", "_pattern", "globs")
-
-    def __init__(self, globs: Iterable[str]) -> None:
-        self.globs = tuple(globs)
-        self._exact = frozenset(g for g in self.globs if not any(c in g for c in "*?["))
-        patterns = [fnmatch.translate(g) for g in self.globs if g not in self._exact]
-        self._pattern = re.compile("|".join(patterns)) if patterns else None
-
-    def matches(self, text: str) -> bool:
-        if text in self._exact:
-            return True
-        return self._pattern is not None and self._pattern.fullmatch(text) is not None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -111,8 +93,3 @@ def compile_conditions(spec: PolicyWhenSpec) -> Conditions:
 
 def _set(values: Iterable[str] | None) -> frozenset[str] | None:
     return frozenset(values) if values is not None else None
-
-
-def describe_conditions(spec: PolicyWhenSpec) -> Mapping[str, object]:
-    """The `when:` keys that are set, as written (for explain output)."""
-    return {k: v for k, v in spec.model_dump(mode="json").items() if v is not None}

@@ -23,16 +23,31 @@ def is_glob(text: str) -> bool:
     return not _GLOB_CHARS.isdisjoint(text)
 
 
-class ModelGlobs:
-    """Does a model match any of these globs (`anthropic/claude-opus-*`, `local/*`)?"""
+class TextGlobs:
+    """Does a string match any of these shell-style globs? Exact ones by set lookup."""
 
-    __slots__ = ("_exact", "_memo", "_pattern", "_size", "globs")
+    __slots__ = ("_exact", "_pattern", "globs")
 
     def __init__(self, globs: Iterable[str]) -> None:
         self.globs = tuple(globs)
         self._exact = frozenset(g for g in self.globs if not is_glob(g))
         patterns = [fnmatch.translate(g) for g in self.globs if is_glob(g)]
         self._pattern = re.compile("|".join(patterns)) if patterns else None
+
+    def matches(self, text: str) -> bool:
+        if text in self._exact:
+            return True
+        return self._pattern is not None and self._pattern.fullmatch(text) is not None
+
+
+class ModelGlobs:
+    """Does a model match any of these globs (`anthropic/claude-opus-*`, `local/*`)?"""
+
+    __slots__ = ("_memo", "_size", "_text", "globs")
+
+    def __init__(self, globs: Iterable[str]) -> None:
+        self._text = TextGlobs(globs)
+        self.globs = self._text.globs
         self._memo: dict[str, dict[str, bool]] = {}
         self._size = 0
 
@@ -44,13 +59,8 @@ class ModelGlobs:
                 return hit
         return self._remember(ref)
 
-    def matches_text(self, text: str) -> bool:
-        if text in self._exact:
-            return True
-        return self._pattern is not None and self._pattern.fullmatch(text) is not None
-
     def _remember(self, ref: ModelRef) -> bool:
-        hit = self.matches_text(f"{ref.provider}/{ref.model}")
+        hit = self._text.matches(f"{ref.provider}/{ref.model}")
         if self._size >= _MEMO_LIMIT:
             self._memo.clear()
             self._size = 0

@@ -108,25 +108,3 @@ def first_denial(
             if reason is not None:
                 return policy, reason
     return None
-
-
-def explain(
-    policies: PolicySet, ctx: TaskContext, info: ModelInfo, budget: BudgetFacts | None
-) -> list[PolicyEvaluation]:
-    """Every policy against one candidate, applicable or not, for `route --explain`.
-
-    A hook policy is shown as `allow` here with "hook not run"; the engine's
-    review replaces that with the hook's own verdict.
-    """
-    rows: list[PolicyEvaluation] = []
-    for policy in policies.policies:
-        why_not = policy.when.why_not(ctx)
-        if why_not is not None:
-            rows.append(PolicyEvaluation(policy.name, info.ref, "not_applicable", why_not))
-            continue
-        reason = policy.check(info, budget)
-        if reason is not None:
-            rows.append(PolicyEvaluation(policy.name, info.ref, "deny", reason))
-        else:
-            rows.append(PolicyEvaluation(policy.name, info.ref, "allow", ""))
-    return rows

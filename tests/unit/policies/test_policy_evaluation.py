@@ -16,7 +16,6 @@ from laneway.policies import (
     as_verdict,
     compile_policies,
     deny,
-    explain,
     first_denial,
     needs_budget,
     replace,
@@ -154,22 +153,8 @@ def test_conditions_all_must_hold_and_lists_mean_any() -> None:
     for change, why in changes:
         ctx = TaskContext(**{**fields, **change})
         assert compiled.applicable(ctx) == ()
-        (row,) = explain(compiled, ctx, OPUS, None)
-        assert (row.verdict, row.reason) == ("not_applicable", why)
-
-
-def test_explain_shows_every_policy_for_a_candidate() -> None:
-    compiled = policies(
-        {"name": "a", "when": {"lane": "coding"}, "deny_providers": ["zai"]},
-        {"name": "b", "allow_providers": ["anthropic"]},
-        {"name": "c", "max_price_usd_per_mtok": {"output": 1}},
-    )
-    rows = explain(compiled, TaskContext(lane="review"), CHEAP, None)
-    assert [(r.policy, r.verdict) for r in rows] == [
-        ("a", "not_applicable"),
-        ("b", "deny"),
-        ("c", "deny"),
-    ]
+        assert compiled.policies[0].when.why_not(ctx) == why
+    assert compiled.policies[0].when.why_not(full) is None
 
 
 def test_nothing_applicable_is_the_shared_empty_tuple() -> None:
