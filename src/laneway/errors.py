@@ -2,11 +2,15 @@
 
     LanewayError
     ├── ConfigError             a config file, key or override is wrong (file, YAML path, hint)
+    ├── RequestError            the caller's request cannot be served as sent (names the field)
     ├── ProviderError           one provider call failed; carries an ErrorCode
     ├── RoutingExhaustedError   every candidate of a decision failed or was skipped
     ├── BudgetExceededError     a request would pass a task/job/token budget
     ├── OutputRejectedError     the output broke the lane's schema, validators or PII scan
-    └── PolicyDeniedError       `policies:` denied every candidate; nothing was called
+    ├── PolicyDeniedError       `policies:` denied every candidate; nothing was called
+    ├── AuditError              the audit store could not be opened, read or written
+    ├── StateError              the shared state store (e.g. Redis) failed or is unreachable
+    └── ApiError                an HTTP error answer of the server (`laneway.server.errors`)
 
 Constructing an error never logs, counts or renders anything: the engine records
 errors and the front ends (CLI, server) render them. Messages never carry a key
@@ -246,6 +250,14 @@ class PolicyDeniedError(LanewayError):
 
     def __str__(self) -> str:
         return "\n".join([self.message, *(f"  - {reason}" for reason in self.reasons)])
+
+
+class AuditError(LanewayError):
+    """The audit store could not be opened or written; the message names the store, not secrets."""
+
+
+class StateError(LanewayError):
+    """The shared state store (e.g. Redis) failed or could not be reached."""
 
 
 Then = Literal["next_model", "skip_provider", "larger_context", "stop"]
