@@ -21,7 +21,7 @@ from laneway.config.output_schema import REQUEST_SCHEMA_MAX_BYTES, schema_proble
 from laneway.engine.core import EngineCore
 from laneway.engine.guard import judge
 from laneway.engine.pii import deidentify
-from laneway.engine.policy_review import review_policies
+from laneway.engine.policy_review import review_policies, routing_model_allowed
 from laneway.engine.record import Recorder, degraded_outcome
 from laneway.engine.run import RequestRun
 from laneway.engine.streaming import StreamRun
@@ -313,7 +313,9 @@ class Gateway:
         core = self._core
         if ctx.model is not None:
             decision = _pinned(ctx.model)
-        elif core.config.spec.routing.method == "llm_enhanced":
+        elif core.config.spec.routing.method == "llm_enhanced" and await routing_model_allowed(
+            core, ctx
+        ):
             from laneway.engine.enhanced import decide_enhanced
 
             decision = await decide_enhanced(core, ctx, request)

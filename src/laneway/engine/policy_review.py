@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from laneway.engine.plan import policy_skip_reason
 from laneway.errors import PolicyDeniedError
-from laneway.events import PolicyApplied
+from laneway.events import PolicyApplied, RoutingCall
 from laneway.policies import (
     BudgetFacts,
     Deny,
@@ -139,6 +139,34 @@ def _apply(
         fallback_chain=tuple(kept[1:]),
         reasoning=f"{decision.reasoning}; policies: {notes}",
     )
+
+
+async def routing_model_allowed(core: PolicyHost, ctx: TaskContext) -> bool:
+    """May this request's task go to the llm_enhanced routing model?
+
+    The routing model reads the task (phase, complexity, description), so a
+    policy that keeps a request off a provider keeps its routing call off it
+    too: the static decision is taken instead, and the skipped call is a
+    `RoutingCall` event (status `skipped`). A hook's replace counts as a deny
+    here: there is one routing model.
+    """
+    enhanced = core.config.spec.routing.llm_enhanced
+    if enhanced is None or not core.policies:
+        return True
+    applicable = core.policies.applicable(ctx)
+    if not applicable:
+        return True
+    model = ModelRef.parse(enhanced.routing_model)
+    review = _Review(core, ctx, applicable, None, verbose=False)
+    if await review.judge(model, replaced=True) is not None:
+        return True
+    change = review.changes[0]
+    request_id, ts = core.request_id_of(ctx), core.clock.wall()
+    if core.bus.wants(PolicyApplied):
+        core.bus.emit(PolicyApplied(request_id, ts, change))
+    reason = f"policy_denied:{change.policy}: {change.reason}"
+    core.bus.emit(RoutingCall(request_id, ts, model, "skipped", reason))
+    return False
 
 
 def denied_error(

@@ -15,7 +15,7 @@ from engine_scenario import Events, ask, config, fake, gateway
 
 from laneway.clock import FakeClock
 from laneway.errors import PolicyDeniedError, RoutingExhaustedError
-from laneway.events import CandidateSkipped, DecisionMade, PolicyApplied
+from laneway.events import CandidateSkipped, DecisionMade, PolicyApplied, RoutingCall
 from laneway.policies import allow, deny, replace
 from laneway.types import Complexity, ModelInfo, ModelRef, StreamDone, TaskContext
 
@@ -309,3 +309,34 @@ async def test_the_guard_lane_obeys_policies_too() -> None:
 async def _drain(stream: AsyncIterator[object]) -> None:
     async for event in stream:
         assert not isinstance(event, StreamDone)
+
+
+async def test_a_private_task_is_not_shown_to_a_cloud_routing_model() -> None:
+    """llm_enhanced sends the task's description to its routing model: policies cover it."""
+    providers = {**PROVIDERS, "router": {"kind": "fake"}}
+    cfg = config(
+        LANES,
+        providers=providers,
+        policies=[PRIVATE],
+        routing={"method": "llm_enhanced", "llm_enhanced": {"routing_model": "router/r"}},
+    )
+    gw = gateway(cfg)
+    events = Events()
+    gw.subscribe(events)
+    ctx = TaskContext(lane="coding", tags=frozenset({"private"}), description="our secret plan")
+    done = await gw.complete(ask(), ctx)
+    assert fake(gw, "router").calls == []
+    assert done.model_ref == ModelRef("local", "small")
+    assert done.decision is not None
+    assert done.decision.method == "static"
+    (call,) = events.of(RoutingCall)
+    assert (call.status, call.reason) == (
+        "skipped",
+        "policy_denied:private-stays-local: provider 'router' is not allowed (allowed: local)",
+    )
+    # untagged, the routing model is asked as configured
+    router_reply = '{"model": "cloud/cheap", "reasoning": "cheap will do", "estimated_tokens": 50}'
+    fake(gw, "router").enqueue("r", text=router_reply)
+    done = await gw.complete(ask(), TaskContext(lane="coding"))
+    assert len(fake(gw, "router").calls) == 1
+    assert done.model_ref == ModelRef("cloud", "cheap")
