@@ -13,6 +13,7 @@ from typing import Any
 
 from laneway.config.schema import ConditionValue, ConfigSpec, LaneSpec, ProviderSpec
 from laneway.errors import ConfigError, ErrorCode, RetryRule
+from laneway.http.settings import UpstreamSettings
 from laneway.types import Capability, ModelInfo, ModelRef
 
 DEFAULT_ATTEMPT_TIMEOUT_S = 60.0
@@ -63,6 +64,8 @@ class Config:
     policy_hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     #: what looks wrong but still loads (e.g. a policy glob matching no model)
     warnings: tuple[str, ...] = ()
+    #: provider id -> its proxy and CA settings (`proxy:`, `tls:`; its own, else global)
+    upstream: Mapping[str, UpstreamSettings] = field(default_factory=dict)
 
     def lane(self, name: str) -> Lane:
         try:

@@ -25,6 +25,7 @@ from laneway.config.model import (
     Lane,
     Rule,
 )
+from laneway.config.network import resolve_upstreams
 from laneway.config.output_schema import schema_problem
 from laneway.config.overrides import LaneOverride, lane_overrides
 from laneway.config.policy_refs import check_policies
@@ -116,6 +117,7 @@ class _Resolver:
             env_refs=MappingProxyType(dict(self.source.env_refs)),
             policy_hooks=MappingProxyType(policy_refs.hooks),
             warnings=tuple(policy_refs.warnings),
+            upstream=MappingProxyType(resolve_upstreams(spec, self.source.base_dir, self.error)),
         )
 
     # -- errors -------------------------------------------------------------
