@@ -103,6 +103,10 @@ class TaskContext:
     request_id: str | None = None
     #: pin this exact model (no routing, no fallback); the lane still sets budgets and timeouts
     model: ModelRef | None = None
+    #: labels `policies:` conditions match (e.g. "private"); never sent to a provider
+    tags: frozenset[str] = frozenset()
+    #: the server's client-key name for this request (`policies:` `when: {key: ...}`)
+    client_key: str | None = None
 
     def with_request_id(self, request_id: str) -> TaskContext:
         """A copy carrying `request_id`."""
@@ -227,6 +231,30 @@ class RuleEvaluation:
     model: ModelRef | None = None
 
 
+PolicyVerdict = Literal["allow", "deny", "replace", "not_applicable", "not_reached"]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyEvaluation:
+    """One policy judged against one candidate model (`policies:` in the config)."""
+
+    policy: str
+    candidate: ModelRef
+    verdict: PolicyVerdict
+    reason: str = ""
+    replacement: ModelRef | None = None
+
+    def describe(self) -> str:
+        """e.g. `review-cap denies cloud/opus: output price $75/Mtok is over the $15 cap`."""
+        verb = _POLICY_VERBS.get(self.verdict, self.verdict)
+        target = f" with {self.replacement}" if self.replacement is not None else ""
+        why = f": {self.reason}" if self.reason else ""
+        return f"{self.policy} {verb} {self.candidate}{target}{why}"
+
+
+_POLICY_VERBS = {"allow": "allows", "deny": "denies", "replace": "replaces"}
+
+
 @dataclass(frozen=True, slots=True)
 class RoutingDecision:
     model: ModelRef
@@ -237,6 +265,8 @@ class RoutingDecision:
     endpoint: str | None = None
     rule_index: int | None = None
     explanation: tuple[RuleEvaluation, ...] = ()
+    #: what `policies:` changed (deny and replace verdicts), in evaluation order
+    policy: tuple[PolicyEvaluation, ...] = ()
 
     @property
     def candidates(self) -> tuple[ModelRef, ...]:

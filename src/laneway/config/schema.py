@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from laneway.errors import ErrorCode
 from laneway.types import Capability, Complexity
@@ -309,6 +309,94 @@ class TelemetrySpec(Strict):
     otel: bool = False
 
 
+def _listed(value: object) -> object:
+    """`lane: review` as shorthand for `lane: [review]`."""
+    return [value] if isinstance(value, str) else value
+
+
+StrList = list[str]
+
+
+class PolicyWhenSpec(Strict):
+    """When a policy applies: every key given must hold (a list means any of its values)."""
+
+    lane: StrList | None = None
+    lane_not: StrList | None = None
+    phase: StrList | None = None
+    complexity: list[Complexity] | None = None
+    #: any of these tags (`TaskContext.tags`; on the server `X-Laneway-Tags`)
+    tags: StrList | None = None
+    #: the server's client-key names (`server.keys[].name`)
+    key: StrList | None = None
+    #: job ids; shell-style globs such as `nightly-*`
+    job: StrList | None = None
+    #: `TaskContext.metadata` entries that must be equal
+    metadata: dict[str, str] | None = None
+
+    @field_validator("lane", "lane_not", "phase", "complexity", "tags", "key", "job", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return _listed(value)
+
+
+class PriceCapSpec(Strict):
+    """USD per million tokens; a model priced above either cap is denied."""
+
+    input: Annotated[float, Field(ge=0)] | None = None
+    output: Annotated[float, Field(ge=0)] | None = None
+
+
+PolicyName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+HookRef = Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")]
+
+
+class PolicySpec(Strict):
+    """One entry of `policies:`: conditions (`when`) and what it allows, denies or hooks."""
+
+    name: PolicyName
+    when: PolicyWhenSpec = PolicyWhenSpec()
+    allow_providers: StrList | None = None
+    deny_providers: StrList | None = None
+    #: `provider/model` globs (`anthropic/claude-opus-*`)
+    allow_models: StrList | None = None
+    deny_models: StrList | None = None
+    max_price_usd_per_mtok: PriceCapSpec | None = None
+    #: what a model of unknown price gets under a price cap
+    unpriced: Literal["allow", "deny"] = "allow"
+    requires: list[Capability] | None = None
+    #: `block`: a candidate estimated over the budget is denied, never taken as the cheapest
+    on_budget_miss: Literal["advise", "block"] | None = None
+    #: `module:callable`, called with (TaskContext, ModelInfo); returns allow/deny/replace
+    hook: HookRef | None = None
+    hook_timeout_s: Annotated[float, Field(gt=0, le=30)] = 0.25
+
+    @field_validator(
+        "allow_providers", "deny_providers", "allow_models", "deny_models", mode="before"
+    )
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return _listed(value)
+
+    @model_validator(mode="after")
+    def _has_action(self) -> PolicySpec:
+        actions = (
+            self.allow_providers,
+            self.deny_providers,
+            self.allow_models,
+            self.deny_models,
+            self.max_price_usd_per_mtok,
+            self.requires,
+            self.on_budget_miss,
+            self.hook,
+        )
+        if all(action is None for action in actions):
+            raise ValueError(
+                "a policy needs an action: allow_providers, deny_providers, allow_models, "
+                "deny_models, max_price_usd_per_mtok, requires, on_budget_miss or hook"
+            )
+        return self
+
+
 class ConfigSpec(Strict):
     """The whole file."""
 
@@ -326,6 +414,7 @@ class ConfigSpec(Strict):
     #: the proxy for every provider without its own `proxy:` (else HTTPS_PROXY / HTTP_PROXY)
     proxy: str | None = None
     tls: TlsSpec = TlsSpec()
+    policies: list[PolicySpec] = []
 
 
 __all__ = [
@@ -349,6 +438,9 @@ __all__ = [
     "OpenAICompatibleProvider",
     "OpenAIProvider",
     "PiiSpec",
+    "PolicySpec",
+    "PolicyWhenSpec",
+    "PriceCapSpec",
     "PriceSpec",
     "ProviderSpec",
     "RetryRuleSpec",

@@ -25,6 +25,7 @@ from laneway.engine.plan import Candidate, Skip, plan_candidates
 from laneway.errors import BudgetExceededError, ConfigError
 from laneway.events import Event, RequestStarted
 from laneway.http import TransportPool, UpstreamSettings
+from laneway.policies import PolicySet, compile_policies
 from laneway.providers import build_adapter
 from laneway.providers.base import Adapter, AdapterDeps
 from laneway.resilience.backoff import BackoffPolicy
@@ -36,6 +37,7 @@ from laneway.types import (
     CompletionRequest,
     ModelInfo,
     ModelRef,
+    PolicyEvaluation,
     RoutingDecision,
     TaskContext,
     Usage,
@@ -68,8 +70,11 @@ class EngineCore:
     transport: TransportPool | None
     store_content: bool = False
     _plans: dict[
-        tuple[tuple[ModelRef, ...], frozenset[Capability]], tuple[list[Candidate], list[Skip]]
+        tuple[tuple[ModelRef, ...], frozenset[Capability], tuple[PolicyEvaluation, ...]],
+        tuple[list[Candidate], list[Skip]],
     ] = field(default_factory=dict)
+    #: `policies:`, compiled once (engine/policy_review.py applies them)
+    policies: PolicySet = field(default_factory=lambda: PolicySet(()))
     _id_prefix: str = field(default_factory=lambda: uuid.uuid4().hex[:24])
     _id_counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     #: per provider: (present profiles, what to set when none is): config and env are
@@ -130,6 +135,7 @@ class EngineCore:
             audit=audit,
             transport=transports,
             store_content=config.spec.audit.store_content,
+            policies=compile_policies(config.spec.policies),
         )
         if audit is not None:
             bus.subscribe(_AuditRecorder(audit))
@@ -154,7 +160,7 @@ class EngineCore:
         self, decision: RoutingDecision, required: frozenset[Capability]
     ) -> tuple[list[Candidate], list[Skip]]:
         """The decision's candidates and skips; keys and capabilities are fixed, so cache it."""
-        key = (decision.candidates, required)
+        key = (decision.candidates, required, decision.policy)
         planned = self._plans.get(key)
         if planned is None:
             if len(self._plans) >= _PLAN_CACHE_SIZE:

@@ -21,6 +21,7 @@ from laneway.config.output_schema import REQUEST_SCHEMA_MAX_BYTES, schema_proble
 from laneway.engine.core import EngineCore
 from laneway.engine.guard import judge
 from laneway.engine.pii import deidentify
+from laneway.engine.policy_review import review_policies, routing_model_allowed
 from laneway.engine.record import Recorder, degraded_outcome
 from laneway.engine.run import RequestRun
 from laneway.engine.streaming import StreamRun
@@ -318,7 +319,9 @@ class Gateway:
         core = self._core
         if ctx.model is not None:
             decision = _pinned(ctx.model)
-        elif core.config.spec.routing.method == "llm_enhanced":
+        elif core.config.spec.routing.method == "llm_enhanced" and await routing_model_allowed(
+            core, ctx
+        ):
             from laneway.engine.enhanced import decide_enhanced
 
             decision = await decide_enhanced(core, ctx, request)
@@ -326,6 +329,7 @@ class Gateway:
             routing = core.routing
             tokens = request.estimated_input_tokens() if routing.uses_input_tokens else None
             decision = routing.route(ctx, input_tokens=tokens)
+        decision = await review_policies(core, decision, ctx, request)  # may raise policy_denied
         if core.bus.wants(DecisionMade):
             core.bus.emit(DecisionMade(core.request_id_of(ctx), core.clock.wall(), decision))
         return decision
@@ -367,7 +371,9 @@ class Gateway:
             return None
         guard_ctx = replace(ctx, lane=guard.lane, requires=frozenset())
         guard_lane = self._core.config.lane(guard.lane)
-        decision = self._core.routing.route(guard_ctx)
+        decision = await review_policies(
+            self._core, self._core.routing.route(guard_ctx), guard_ctx, None
+        )
         run = RequestRun(
             self._core,
             replace(request, stream=False, tools=(), response_format=None),

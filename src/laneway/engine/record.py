@@ -17,6 +17,7 @@ from laneway.errors import (
     ErrorCode,
     LanewayError,
     OutputRejectedError,
+    PolicyDeniedError,
     ProviderError,
     RequestError,
     RoutingExhaustedError,
@@ -156,6 +157,8 @@ def status_of(error: LanewayError) -> tuple[RequestStatus, str]:
         return "failed", "deadline_exhausted" if error.deadline_exhausted else code
     if isinstance(error, RequestError):
         return "failed", ErrorCode.BAD_REQUEST.value
+    if isinstance(error, PolicyDeniedError):
+        return "failed", ErrorCode.POLICY_DENIED.value
     return "failed", ErrorCode.UNKNOWN.value
 
 

@@ -145,6 +145,7 @@ async def _admit(
         request_id=req.request_id,
         budget_remaining_usd=state.spend.remaining_usd(principal),
         model=pinned,
+        client_key=principal.name,
     )
     return chat, ctx, principal
 
