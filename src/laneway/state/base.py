@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from laneway.errors import LanewayError
+from laneway.state.quarantine_record import QuarantineOp, QuarantineVerdict
 
 
 class StateError(LanewayError):
@@ -156,6 +157,22 @@ class BudgetStore(Protocol):
         ...
 
 
+# -- credential quarantine ---------------------------------------------------------
+
+
+class QuarantineStore(Protocol):
+    """Credential profiles a provider rejected, one record per "provider[profile]".
+
+    `apply` runs one `state.quarantine_record` step atomically and returns its
+    verdict: "clear", "probe" (the one call allowed after the cooldown) or
+    "quarantined".
+    """
+
+    async def apply(
+        self, key: str, op: QuarantineOp, now: float, cooldown_s: float
+    ) -> QuarantineVerdict: ...
+
+
 # -- decision cache -----------------------------------------------------------------
 
 
@@ -181,5 +198,8 @@ class StateStore(Protocol):
 
     @property
     def decisions(self) -> DecisionCache: ...
+
+    @property
+    def quarantines(self) -> QuarantineStore: ...
 
     async def aclose(self) -> None: ...
