@@ -181,8 +181,10 @@ class AttemptPlan:
         """A gate refused `call` before it was made; the engine recorded the skip."""
         self._number -= 1
         if reason == "auth_quarantined":
-            self._barred.add((call.model.provider, call.profile))
-            return  # `next` tries the provider's next free profile, or skips the model
+            provider = call.model.provider
+            self._barred.add((provider, call.profile))
+            if self._free_profile(provider, call.profile + 1) is not None:
+                return  # `next` tries the provider's next free profile
         self._advance()
 
     def rejected(self) -> None:
