@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from engine_scenario import Events, config, fake, gateway
+from engine_scenario import Events, ask, config, fake, gateway
 
 from laneway.budgets.bound import input_bound
 from laneway.errors import BudgetExceededError
@@ -168,3 +168,38 @@ async def test_budget_aware_selection_uses_what_the_job_has_left() -> None:
     assert "over the $0.0500 budget" in second.decision.reasoning
     assert second.trace == ("f/cheap:success",)
     assert [m for m, _ in fake(gw).calls] == ["dear", "cheap"]
+
+
+async def test_a_lane_with_a_budget_sends_its_output_bound_when_the_client_sets_none() -> None:
+    cfg = config(
+        {"work": {"primary": "f/m", "budget": {"usd_per_job": 1.0}, "max_output_tokens": 300}},
+        providers=PRICED,
+    )
+    gw = gateway(cfg)
+    await gw.complete(ask(), TaskContext(lane="work", job_id="job-o"))
+    assert fake(gw).calls[0][1].max_tokens == 300
+
+
+async def test_clamp_output_lowers_max_tokens_to_what_is_left_and_says_so() -> None:
+    # $0.0006 left fits 21 input tokens ($0.000021) and 57 output tokens ($0.00057)
+    cfg = config(
+        {"work": {"primary": "f/m", "budget": {"usd_per_job": 0.0006, "fit": "clamp_output"}}},
+        providers=PRICED,
+    )
+    gw = gateway(cfg)
+    fake(gw).enqueue("m", text="ok", usage=Usage(5, 40))
+
+    done = await gw.complete(REQUEST, TaskContext(lane="work", job_id="job-c"))
+
+    assert fake(gw).calls[0][1].max_tokens == 57
+    assert done.trace == ("f/m:clamp_output(max_tokens=57)", "f/m:success")
+    report = (await gw.budget_report())["job:job-c"]
+    assert report["spent_usd"] == pytest.approx((5 * 1.0 + 40 * 10.0) / 1_000_000)
+
+
+async def test_without_clamp_output_a_request_that_does_not_fit_is_refused() -> None:
+    cfg = config({"work": {"primary": "f/m", "budget": {"usd_per_job": 0.0006}}}, providers=PRICED)
+    gw = gateway(cfg)
+    with pytest.raises(BudgetExceededError):
+        await gw.complete(REQUEST, TaskContext(lane="work", job_id="job-r"))
+    assert fake(gw).calls == []
