@@ -132,8 +132,12 @@ class World:
     events: list[Event] = field(default_factory=list)
     clock: FakeClock = field(default_factory=FakeClock)
 
-    def handler(self, request: httpx.Request) -> httpx.Response:
+    async def handler(self, request: httpx.Request) -> httpx.Response:
+        """Answers after a few passes of the loop, so concurrent requests are in flight
+        together (a synchronous handler would finish each call before the next began)."""
         self.calls[request.url.host] += 1
+        for _ in range(3):
+            await asyncio.sleep(0)
         return self.routes[request.url.host](request)
 
     def gateway(self) -> Gateway:
