@@ -28,7 +28,10 @@ from typing import Any
 
 import httpx
 
+from laneway.audit.records import RequestRow
+from laneway.audit.store import RequestFilter, build_store
 from laneway.clock import FakeClock
+from laneway.config.store_urls import parse_store_url
 from laneway.engine.gateway import Gateway
 from laneway.events import Event, RequestFinished
 from laneway.providers.http import HttpxTransport
@@ -131,6 +134,8 @@ class World:
     calls: Counter[str] = field(default_factory=Counter)
     events: list[Event] = field(default_factory=list)
     clock: FakeClock = field(default_factory=FakeClock)
+    #: a SQLite audit log to write (None: no audit)
+    audit_db: Path | None = None
 
     async def handler(self, request: httpx.Request) -> httpx.Response:
         """Answers after a few passes of the loop, so concurrent requests are in flight
@@ -144,7 +149,11 @@ class World:
         cfg = {
             "providers": self.providers,
             "lanes": self.lanes,
-            "audit": {"enabled": False},
+            "audit": (
+                {"enabled": False}
+                if self.audit_db is None
+                else {"url": f"sqlite:///{self.audit_db}", "durability": "strict"}
+            ),
             "state": {"url": self.state_url},
             **self.extra,
         }
@@ -155,6 +164,17 @@ class World:
 
     def finished(self) -> list[RequestFinished]:
         return [e for e in self.events if isinstance(e, RequestFinished)]
+
+    async def audit_rows(self) -> list[RequestRow]:
+        """The audit log's request rows, oldest first (read after the gateway closed)."""
+        assert self.audit_db is not None
+        store = build_store(parse_store_url(f"sqlite:///{self.audit_db}"))
+        await store.open()
+        try:
+            rows = await store.select_requests(RequestFilter())
+        finally:
+            await store.aclose()
+        return sorted(rows, key=lambda row: row.ts)
 
 
 def ask(text: str = "hello", max_tokens: int | None = None) -> CompletionRequest:
