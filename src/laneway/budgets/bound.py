@@ -32,6 +32,7 @@ from laneway.types import (
     Message,
     ModelInfo,
     Price,
+    Usage,
 )
 
 MESSAGE_OVERHEAD_TOKENS = 16
@@ -103,3 +104,12 @@ def output_that_fits(
         left = usd_left - price.cost_usd(tokens_in, 0)
         fits.append(int(left / per_token) if per_token > 0 else 1 << 30)
     return max(0, min(fits)) if fits else 1 << 30
+
+
+def actual_cost_usd(usage: Usage, info: ModelInfo | None = None) -> float:
+    """The provider's reported cost when it gives one, else the model's price times usage."""
+    if usage.cost_usd is not None:
+        return usage.cost_usd
+    if info is None or info.price is None:
+        return 0.0
+    return info.price.cost_usd(usage.input_tokens, usage.output_tokens)

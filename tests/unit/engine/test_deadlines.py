@@ -2,8 +2,8 @@
 
 The hand-written `ReadDeadline` this replaced turned a cancellation that landed in
 the same pass of the loop as its own expiry into a TimeoutError: the caller who
-cancelled a stream got an `ErrorDelta` and a stream that went on. `looptime`
-runs the loop on virtual time so both land at exactly the same instant.
+cancelled a stream got an `ErrorDelta` and a stream that went on. The loop runs
+on virtual time (`virtual_time.py`), so both land at exactly the same instant.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from engine_scenario import ask, config, fake, gateway
+from virtual_time import run_on_virtual_time
 
 from laneway.types import CompletionRequest, Delta, StreamEvent, TaskContext, TextDelta
 
-pytestmark = pytest.mark.looptime
 WORK = TaskContext(lane="work")
 TOTAL_S = 1.0
 
@@ -29,7 +29,11 @@ async def hello_then_stall(
     await asyncio.Event().wait()  # never another delta
 
 
-async def test_a_cancellation_in_the_same_pass_as_the_deadline_stays_a_cancellation() -> None:
+def test_a_cancellation_in_the_same_pass_as_the_deadline_stays_a_cancellation() -> None:
+    run_on_virtual_time(cancelled_at_the_deadline())
+
+
+async def cancelled_at_the_deadline() -> None:
     gw = gateway(config({"work": {"primary": "f/a", "timeouts": {"total_s": TOTAL_S}}}))
     fake(gw).stream = hello_then_stall  # type: ignore[method-assign]
     loop = asyncio.get_running_loop()
@@ -53,7 +57,11 @@ async def test_a_cancellation_in_the_same_pass_as_the_deadline_stays_a_cancellat
     assert [type(e).__name__ for e in seen] == ["StreamOpened"]
 
 
-async def test_the_deadline_alone_ends_the_stream_with_a_timeout() -> None:
+def test_the_deadline_alone_ends_the_stream_with_a_timeout() -> None:
+    run_on_virtual_time(deadline_alone())
+
+
+async def deadline_alone() -> None:
     gw = gateway(config({"work": {"primary": "f/a", "timeouts": {"total_s": TOTAL_S}}}))
     fake(gw).stream = hello_then_stall  # type: ignore[method-assign]
     events = [event async for event in gw.stream(ask(), WORK)]

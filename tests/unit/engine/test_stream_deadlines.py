@@ -1,8 +1,8 @@
 """A stream's deadlines: its first delta within the attempt's budget, the rest within the lane's.
 
-The provider stalls with `asyncio.sleep`; `looptime` runs the loop on virtual
-time, so a 10 s stall takes no real time and the loop's clock says exactly
-when each deadline fired.
+The provider stalls with `asyncio.sleep`; the loop runs on virtual time
+(`virtual_time.py`), so a 10 s stall takes no real time and the loop's clock
+says exactly when each deadline fired.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from engine_scenario import ask, config, fake, gateway
+from virtual_time import run_on_virtual_time
 
 from laneway.types import (
     CompletionRequest,
@@ -25,7 +26,6 @@ from laneway.types import (
     TextDelta,
 )
 
-pytestmark = pytest.mark.looptime
 WORK = TaskContext(lane="work")
 
 
@@ -56,7 +56,11 @@ async def events_of(timeouts: dict[str, float], stall_before: set[str]) -> list[
         await gw.aclose()
 
 
-async def test_a_first_delta_later_than_the_attempt_budget_falls_back() -> None:
+def test_a_first_delta_later_than_the_attempt_budget_falls_back() -> None:
+    run_on_virtual_time(first_delta_late())
+
+
+async def first_delta_late() -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     events = await events_of({"attempt_s": 0.1, "total_s": 5.0}, stall_before={"a"})
@@ -71,7 +75,11 @@ async def test_a_first_delta_later_than_the_attempt_budget_falls_back() -> None:
     assert loop.time() - started == pytest.approx(0.15 + 0.15 + (5.0 - 0.5))
 
 
-async def test_after_its_first_delta_a_stream_has_the_lanes_deadline_not_the_attempts() -> None:
+def test_after_its_first_delta_a_stream_has_the_lanes_deadline_not_the_attempts() -> None:
+    run_on_virtual_time(rest_late())
+
+
+async def rest_late() -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     events = await events_of({"attempt_s": 0.1, "total_s": 0.4}, stall_before=set())
