@@ -25,7 +25,7 @@ import httpx
 
 from laneway.clock import FakeClock
 from laneway.engine.gateway import Gateway
-from laneway.providers.http import HttpxTransport
+from laneway.http import HttpxTransport
 from laneway.types import CompletionRequest, ErrorDelta, Message, TaskContext
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures"

@@ -18,13 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from laneway.errors import LanewayError
+from laneway.errors import StateError as StateError
 from laneway.state.quarantine_record import QuarantineOp, QuarantineVerdict
-
-
-class StateError(LanewayError):
-    """The shared state store (e.g. Redis) failed or could not be reached."""
-
 
 BreakerStateName = Literal["closed", "open", "half_open"]
 

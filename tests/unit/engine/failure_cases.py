@@ -28,13 +28,14 @@ from typing import Any
 
 import httpx
 
+from laneway.audit.backends import build_store
 from laneway.audit.records import RequestRow
-from laneway.audit.store import RequestFilter, build_store
+from laneway.audit.store import RequestFilter
 from laneway.clock import FakeClock
 from laneway.config.store_urls import parse_store_url
 from laneway.engine.gateway import Gateway
 from laneway.events import Event, RequestFinished
-from laneway.providers.http import HttpxTransport
+from laneway.http import HttpxTransport
 from laneway.types import CompletionRequest, Message, Outcome, TaskContext
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from laneway.providers._common import WireError
-
 # Byte values, not one-byte strings: `b"\n" in data` first tries the operand as an
 # integer and formats a TypeError it then discards (8x the cost of `0x0A in data`).
 _LF, _CR = 0x0A, 0x0D
@@ -18,7 +16,11 @@ _LF, _CR = 0x0A, 0x0D
 MAX_PENDING_BYTES = 32 * 1024 * 1024
 
 
-@dataclass(slots=True)  # not frozen: one per streamed chunk, and frozen costs twice to build
+class SseError(Exception):
+    """The stream is not server-sent events laneway can hold (one event past the bound)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SseEvent:
     event: str  # "message" when the stream names none
     data: str
@@ -47,7 +49,7 @@ class SseParser:
         if _LF not in chunk and _CR not in chunk:
             self._held_size += len(chunk)
             if len(self._buffer) + self._held_size > MAX_PENDING_BYTES:
-                raise WireError(f"an event of the stream passed {MAX_PENDING_BYTES} bytes")
+                raise SseError(f"an event of the stream passed {MAX_PENDING_BYTES} bytes")
             self._held.append(chunk)
             return []
         if self._held:
