@@ -19,7 +19,7 @@ from laneway.engine.plan import Candidate
 from laneway.engine.run import RequestRun, Slot, timeout_error
 from laneway.engine.stream_guard import StreamPiiGuard
 from laneway.engine.validation import validate_output
-from laneway.errors import ErrorCode, OutputRejectedError, ProviderError
+from laneway.errors import ErrorCode, LanewayError, OutputRejectedError, ProviderError
 from laneway.resilience.attempts import Call
 from laneway.types import (
     Capability,
@@ -204,20 +204,22 @@ class StreamRun(RequestRun):
                     model=model.model,
                     code=rejection.code,
                 )
-        await self._settle(slot, None if caller_fault else failure)
         if failure is not None:
-            await self._release(slot, success=None)
-            self.errors.append(failure)
-            self._record(
-                model,
-                failure.code.value,
-                opened.number,
-                elapsed_ms,
-                retried=False,
-                credential=slot.credential,
-            )
+            if not read.settled:  # a failed continuation settled the cut stream already
+                await self._settle(slot, None if caller_fault else failure)
+                await self._release(slot, success=None)
+                self.errors.append(failure)
+                self._record(
+                    model,
+                    failure.code.value,
+                    opened.number,
+                    elapsed_ms,
+                    retried=False,
+                    credential=slot.credential,
+                )
             self.attach(failure)  # the request's record needs the trace of a late failure
             return ErrorDelta(failure, tuple(self.trace))
+        await self._settle(slot, None)
         self._record(
             model, "success", opened.number, elapsed_ms, retried=False, credential=slot.credential
         )
@@ -259,11 +261,19 @@ class StreamRun(RequestRun):
         request = replace(
             self.request, messages=(*self.request.messages, Message("assistant", prefill))
         )
-        won = await self._run(
-            self._open_call, _keep, settle_on_answer=False, candidates=candidates, request=request
-        )
+        try:
+            won = await self._run(
+                self._open_call,
+                _keep,
+                settle_on_answer=False,
+                candidates=candidates,
+                request=request,
+            )
+        except LanewayError:  # a caller fault on the continuation: the cut stands
+            won = None
         if won is None:
             read.pending_trim = ""
+            read.settled = True
             return None
         follow = won[0]
         self.trace.append(f"{follow.label}/{follow.slot.candidate.model.model}:continues")
@@ -333,6 +343,9 @@ class _Read:
     failure: ProviderError | None = None
     #: whitespace cut from a prefill's end, dropped once from the continuation's start
     pending_trim: str = ""
+    #: the failed stream was settled (breaker, budget, record) before a continuation
+    #: that then did not open
+    settled: bool = False
 
     def trim(self, text: str) -> str:
         trim = self.pending_trim

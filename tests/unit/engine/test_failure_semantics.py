@@ -211,6 +211,33 @@ async def test_a_cut_stream_continues_on_a_model_that_accepts_a_prefill() -> Non
     assert world.calls[ANTHROPIC] == 2
 
 
+async def test_a_continuation_that_fails_to_open_leaves_the_cut_standing() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["model"].startswith("claude-opus"):
+            return cut_stream(request)
+        return anthropic_error(400, "invalid_request_error")(request)
+
+    world = World(
+        {ANTHROPIC: answer},
+        lane("anthropic/claude-opus-4-5", stream={"continue_on": ["anthropic/claude-sonnet-4-5"]}),
+        extra={"breaker": {"failure_threshold": 2}},
+    )
+    async with world.gateway() as gw:
+        events = [e async for e in gw.stream(ask(), WORK)]
+        states = await gw.breaker_states()
+
+    end = events[-1]
+    assert isinstance(end, ErrorDelta)
+    assert end.error.code.value == "network"
+    assert end.trace == (
+        "anthropic/claude-opus-4-5:network",
+        "anthropic/claude-sonnet-4-5:bad_request",
+    )
+    assert world.calls[ANTHROPIC] == 2
+    # the cut counted once (a second count would have opened it at this threshold)
+    assert states.get("anthropic/claude-opus-4-5", "closed") == "closed"
+
+
 async def test_a_cut_stream_is_not_continued_on_a_model_without_prefill_or_with_tools() -> None:
     world = World(
         {ANTHROPIC: cut_stream, GEMINI: gemini_ok},
