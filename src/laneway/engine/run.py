@@ -34,7 +34,7 @@ from laneway.events import (
     CandidateSkipped,
     RetryScheduled,
 )
-from laneway.resilience.attempts import AttemptPlan, Call, Done, Refusal, Skip, Wait
+from laneway.resilience.attempts import AttemptPlan, Call, Done, Refusal, Skip
 from laneway.resilience.breaker import counts_against_health
 from laneway.resilience.deadline import Deadline
 from laneway.types import (
@@ -209,17 +209,17 @@ class RequestRun:
         try:
             while True:
                 step = plan.next(self._now())
-                if isinstance(step, Done):
-                    if step.stop and self.errors:
-                        raise self.attach(self.errors[-1])
-                    return None
-                if isinstance(step, Skip):
-                    self.skip(step.model, step.reason)
-                    continue
-                if isinstance(step, Wait):
-                    if last is not None:
-                        self._note_retry(last[0], last[1], step.delay_s, slot)
-                    await self.core.clock.sleep(step.delay_s)
+                if not isinstance(step, Call):
+                    if isinstance(step, Done):
+                        if step.stop and self.errors:
+                            raise self.attach(self.errors[-1])
+                        return None
+                    if isinstance(step, Skip):
+                        self.skip(step.model, step.reason)
+                    else:  # Wait: a same-model retry's backoff
+                        if last is not None:
+                            self._note_retry(last[0], last[1], step.delay_s, slot)
+                        await self.core.clock.sleep(step.delay_s)
                     continue
                 if slot is not None and slot.index != step.candidate:
                     await self._release(slot, success=None)

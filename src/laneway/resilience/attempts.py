@@ -71,6 +71,7 @@ class Done:
 
 
 Step = Call | Skip | Wait | Done
+_DONE, _STOPPED = Done(), Done(stop=True)
 
 
 class AttemptPlan:
@@ -79,6 +80,24 @@ class AttemptPlan:
     `profiles(provider)` is how many credential profiles the provider has (0 or 1
     when it has one key); `attempt_cap_s(provider)` the provider's own limit.
     """
+
+    __slots__ = (
+        "_backoff",
+        "_barred",
+        "_candidates",
+        "_cap",
+        "_deadline",
+        "_index",
+        "_min_context",
+        "_number",
+        "_profile",
+        "_profiles",
+        "_skipped_providers",
+        "_table",
+        "_wait",
+        "deadline_hit",
+        "stopped",
+    )
 
     def __init__(
         self,
@@ -121,6 +140,8 @@ class AttemptPlan:
 
     def _free_profile(self, provider: str, start: int) -> int | None:
         """The first profile from `start` not barred on this provider (None: all are)."""
+        if start == 0 and not self._barred:
+            return 0  # the common case: every provider has a first profile
         count = max(1, self._profiles(provider))
         for profile in range(start, count):
             if (provider, profile) not in self._barred:
@@ -160,15 +181,16 @@ class AttemptPlan:
                 continue
             self._number += 1
             return Call(self._index, model, profile, self._number, timeout_s, first)
-        return Done(stop=self.stopped)
+        return _STOPPED if self.stopped else _DONE
 
     def _admit_candidate(self, info: ModelInfo, now: float) -> Skip | None:
         model = info.ref
-        reason = self._skipped_providers.get(model.provider)
-        if reason is not None:
-            return Skip(model, reason)
-        window = info.context_window
-        if self._min_context is not None and (window is None or window <= self._min_context):
+        if self._skipped_providers:
+            reason = self._skipped_providers.get(model.provider)
+            if reason is not None:
+                return Skip(model, reason)
+        minimum = self._min_context
+        if minimum is not None and (info.context_window is None or info.context_window <= minimum):
             return Skip(model, "context_too_small")
         if self._deadline.expired(now):
             self.deadline_hit = True
