@@ -135,10 +135,11 @@ async def test_the_next_credential_profile_is_used_while_one_is_quarantined() ->
     assert seen == [KEYS["ANTHROPIC_API_KEY"], "sk-ant-test-key-b", "sk-ant-test-key-b"]
 
 
-async def test_a_primary_answering_truncated_json_trips_its_breaker() -> None:
+async def test_a_primary_answering_truncated_json_trips_its_breaker(tmp_path: Path) -> None:
     world = World(
         {ZAI: truncated_json, ANTHROPIC: anthropic_ok},
         lane("zai/glm-4.7", "anthropic/claude-sonnet-4-5"),
+        audit_db=tmp_path / "audit.db",
     )
     async with world.gateway() as gw:
         outcomes = await run_many(gw, 100, WORK, concurrent=False)
@@ -150,6 +151,11 @@ async def test_a_primary_answering_truncated_json_trips_its_breaker() -> None:
         "anthropic/claude-sonnet-4-5:success",
     )
     assert outcomes[-1].trace == ("zai/glm-4.7:circuit_open", "anthropic/claude-sonnet-4-5:success")
+    rows = await world.audit_rows()
+    assert {(r.status, r.model) for r in rows} == {("success", "anthropic/claude-sonnet-4-5")}
+    first = [a["code"] for a in rows[0].attempt_list()]
+    assert first == ["invalid_response", "success"]
+    assert rows[-1].trace_list() == list(outcomes[-1].trace)
 
 
 async def test_streams_cut_after_opening_trip_the_breaker_when_they_end(tmp_path: Path) -> None:
