@@ -270,6 +270,8 @@ class ServerSpec(Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     kill_switch: bool = False
+    #: a file of more client keys (digests only), kept by `laneway keys`; relative to the config
+    keys_file: str | None = None
 
 
 class AuditSpec(Strict):

@@ -493,12 +493,17 @@ class RequestRun:
         return self._finalize(completion, slot, elapsed_ms)
 
     def _finalize(self, completion: Completion, slot: Slot, elapsed_ms: float) -> Completion:
-        """The completion as the caller sees it: priced, timed, with its story attached."""
+        """The completion as the caller sees it: priced, timed, with its story attached.
+
+        It names the configured model that served; the upstream's own name for it
+        is kept as `provider_model`.
+        """
         credential = slot.credential
+        served = slot.candidate.model
         return Completion(
             content=completion.content,
-            provider=completion.provider,
-            model=completion.model,
+            provider=served.provider,
+            model=served.model,
             finish_reason=completion.finish_reason,
             tool_calls=completion.tool_calls,
             usage=self.core.priced(completion.usage, slot.candidate),
@@ -508,6 +513,7 @@ class RequestRun:
             attempts=tuple(self.attempts),
             request_id=self.request_id,
             credential=credential.label if credential is not None else None,
+            provider_model=completion.provider_model or completion.model,
         )
 
 
