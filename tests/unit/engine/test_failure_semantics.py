@@ -6,6 +6,7 @@ the request's `RequestFinished` (what the audit row is written from).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -284,3 +285,45 @@ async def test_200_concurrent_requests_never_pass_the_job_budget_at_triple_usage
     refused = [o for o in outcomes if not o.ok]
     assert {o.code for o in refused} == {"budget_exceeded"}
     assert refused[0].trace == ("zai/glm-4.7:over_budget",)
+
+
+@pytest.mark.redis
+async def test_three_replicas_on_redis_share_the_breaker_of_a_dead_primary(
+    request: pytest.FixtureRequest,
+) -> None:
+    """The issue's replica case: 30 concurrent requests over three gateways sharing Redis."""
+    url: str = request.getfixturevalue("redis_url")
+    model = f"claude-opus-4-5-{uuid.uuid4().hex[:8]}"  # a breaker key no other run shares
+    world = World(
+        {ANTHROPIC: anthropic_error(503, "api_error"), GEMINI: gemini_ok},
+        lane(f"anthropic/{model}", "gemini/gemini-2.5-flash"),
+        state_url=url,
+    )
+    replicas = [world.gateway() for _ in range(3)]
+    try:
+        first = await asyncio.gather(*(replicas[i % 3].run(ask(), WORK) for i in range(30)))
+        first_wave = world.calls[ANTHROPIC]
+        later = await asyncio.gather(*(replicas[i % 3].run(ask(), WORK) for i in range(30)))
+        states = await replicas[0].breaker_states()
+    finally:
+        for gw in replicas:
+            await gw.aclose()
+        await forget_breaker(url, f"anthropic/{model}")
+
+    assert all(o.ok for o in first + later)
+    assert 3 <= first_wave <= 30  # at most one call per request in flight, no retries
+    assert world.calls[ANTHROPIC] == first_wave  # then none, on any replica
+    assert states[f"anthropic/{model}"] == "open"
+    assert later[0].trace[0] == f"anthropic/{model}:circuit_open"
+
+
+async def forget_breaker(url: str, key: str) -> None:
+    """Drop the test's breaker record from Redis (the engine's default key prefix)."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url)
+    try:
+        await client.delete(f"laneway:breaker:{key}")
+        await client.srem("laneway:breakers", key)
+    finally:
+        await client.aclose()
