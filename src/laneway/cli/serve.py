@@ -8,7 +8,6 @@ uvicorn stops accepting, lets in-flight requests finish for up to
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import platform
 import sys
@@ -22,6 +21,7 @@ from rich.console import Console
 from laneway.cli.config_source import ConfigOption, environment, load_cli_config
 from laneway.cli.readiness import lane_readiness, print_readiness
 from laneway.errors import LanewayError
+from laneway.server.request_guard import is_loopback_name as is_loopback
 
 if TYPE_CHECKING:
     from laneway.config.model import Config
@@ -29,15 +29,6 @@ if TYPE_CHECKING:
 
 def register(app: typer.Typer) -> None:
     app.command("serve", short_help="Serve the OpenAI-compatible HTTP API.")(serve_command)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, *, has_keys: bool, insecure_no_auth: bool) -> None:
@@ -102,6 +93,12 @@ def serve_command(
             f"[yellow]no client keys configured (server.keys): serving without auth on "
             f"{bind_host} only[/yellow]"
         )
+        if not is_loopback(bind_host) and not server.allowed_hosts:
+            console.print(
+                "[yellow]without keys only Host names localhost, 127.0.0.1 and [::1] are "
+                "answered (DNS-rebinding defence): list the names clients use in "
+                "server.allowed_hosts[/yellow]"
+            )
     where = f"http://{bind_host}:{bind_port}"
     if bind_port == 0:
         where = f"http://{bind_host} (a free port: see uvicorn's 'running on' line)"

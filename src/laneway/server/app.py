@@ -2,7 +2,8 @@
 
     ErrorGuard            outermost: any exception becomes an OpenAI-shaped 500
       └─ Router           (method, path) -> handler by dict lookup; lifespan
-           └─ handlers    chat.py, admin.py, probes.py
+           ├─ RequestGuard  Host, Origin, Content-Type (request_guard.py)
+           └─ handlers      chat.py, admin.py, probes.py
 
 The stack is built once here and never changes at run time. No framework on
 the hot path: uvicorn (uvloop + httptools) calls this directly, which measured
@@ -31,12 +32,13 @@ from laneway.server.asgi import (
     read_request,
     respond_error,
 )
-from laneway.server.auth import KeyRing
+from laneway.server.auth import KeyRing, lane_models
 from laneway.server.chat import chat_completions
 from laneway.server.context import HEADER_FIELDS, LaneResolver
 from laneway.server.errors import ApiError, internal_error, shutting_down
 from laneway.server.limits import ConcurrencySlots, KeySpend, RateLimits
 from laneway.server.metrics import HttpMetrics
+from laneway.server.request_guard import RequestGuard
 from laneway.server.state import KillSwitch, ServerState
 
 if TYPE_CHECKING:
@@ -95,7 +97,7 @@ def build_state(
         gateway=gateway,
         config=config,
         clock=clock,
-        keys=KeyRing.from_spec(server),
+        keys=KeyRing.from_spec(server, lane_models(config)),
         lanes=LaneResolver(config),
         limits=RateLimits(config.spec.state.url, global_rpm=server.global_rpm, clock=clock),
         slots=ConcurrencySlots(),
@@ -111,6 +113,7 @@ class Router:
 
     def __init__(self, state: ServerState, *, owns_gateway: bool, owns_process: bool) -> None:
         self.state = state
+        self.guard = RequestGuard.from_spec(state.spec, open_server=state.keys.open)
         self._owns_gateway = owns_gateway
         self._owns_process = owns_process
 
@@ -126,8 +129,11 @@ class Router:
         scope["laneway.request_id"] = req.request_id
         handler = ROUTES.get((req.method, req.path))
         route = req.path if handler is not None or req.path in _PATHS else "other"
+        refusal = self.guard.refusal(req, takes_body=handler is not None and req.method == "POST")
         try:
-            if handler is None:
+            if refusal is not None:
+                status = await _refuse(req, refusal, send)
+            elif handler is None:
                 status = await _no_route(req, send)
             else:
                 status = await handler(state, req, receive, send)
@@ -175,6 +181,12 @@ def _tune_gc() -> None:
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
+async def _refuse(req: Request, error: ApiError, send: Send) -> int:
+    """A request `RequestGuard` refused, answered before any handler reads its body."""
+    await respond_error(send, error, [(b"x-request-id", req.request_id.encode("ascii"))])
+    return error.status
 
 
 async def _no_route(req: Request, send: Send) -> int:

@@ -29,7 +29,7 @@ from laneway.server.asgi import (
     respond,
     respond_error,
 )
-from laneway.server.auth import Principal, forbidden_lane
+from laneway.server.auth import Principal, forbidden_lane, forbidden_model
 from laneway.server.context import build_context, context_fields
 from laneway.server.errors import (
     ApiError,
@@ -135,6 +135,8 @@ async def _admit(
     lane, pinned = state.lanes.resolve(chat.model, named.get("lane"))
     if not principal.may_use(lane):
         raise forbidden_lane(principal, lane)
+    if pinned is not None and not principal.may_pin(str(pinned)):
+        raise forbidden_model(principal, str(pinned))
     ctx = build_context(
         lane=lane,
         named=named,

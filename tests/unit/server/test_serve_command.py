@@ -82,6 +82,23 @@ def test_the_command_prints_the_note_at_start_up(
     assert "/opt/python-from-source" in result.output
 
 
+@pytest.mark.parametrize(("server", "warned"), [("", True), (", allowed_hosts: [gw]", False)])
+def test_an_open_public_bind_says_which_host_names_it_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: str, warned: bool
+) -> None:
+    import laneway.cli.serve as serve
+
+    config = tmp_path / "laneway.yaml"
+    config.write_text(
+        "providers: {fake: {kind: fake}}\nlanes: {c: {primary: fake/a}}\n"
+        f"server: {{host: 0.0.0.0{server}}}\n"
+    )
+    monkeypatch.setattr(serve, "_serve_one", lambda *args: None)
+    result = CliRunner().invoke(app, ["serve", "--config", str(config), "--insecure-no-auth"])
+    assert result.exit_code == 0, result.output
+    assert ("server.allowed_hosts" in result.output) is warned
+
+
 def _lane_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, dict[str, str]]:
     """`laneway serve` on the `laneway init` config, up to uvicorn: its output, by lane."""
     import laneway.cli.serve as serve
