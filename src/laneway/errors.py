@@ -50,7 +50,13 @@ class ErrorCode(StrEnum):
 
 #: Codes that say the provider is unhealthy; only these count towards a breaker.
 HEALTH_FAILURES: frozenset[ErrorCode] = frozenset(
-    {ErrorCode.TIMEOUT, ErrorCode.NETWORK, ErrorCode.UNAVAILABLE, ErrorCode.RATE_LIMIT}
+    {
+        ErrorCode.TIMEOUT,
+        ErrorCode.NETWORK,
+        ErrorCode.UNAVAILABLE,
+        ErrorCode.RATE_LIMIT,
+        ErrorCode.INVALID_RESPONSE,  # an answer laneway cannot parse, a stream cut short
+    }
 )
 
 

@@ -23,6 +23,8 @@ class Capability(StrEnum):
     JSON_SCHEMA = "json_schema"
     STREAMING = "streaming"
     VISION = "vision"
+    #: continues from a trailing assistant message (stream.continue_on; docs/resilience.md)
+    PREFILL = "prefill"
 
 
 class Complexity(StrEnum):
@@ -82,6 +84,20 @@ class ModelInfo:
 
     def supports(self, required: frozenset[Capability]) -> bool:
         return required <= self.capabilities
+
+    def output_bound(self, max_tokens: int | None, lane_max: int | None = None) -> int:
+        """The max_tokens sent on a lane with a budget: the client's, else the lane's
+        `max_output_tokens` or `DEFAULT_MAX_OUTPUT_TOKENS`, never past this model's
+        limit (budgets and budget-aware routing share this bound)."""
+        if max_tokens is not None:
+            return max_tokens
+        chosen = lane_max or DEFAULT_MAX_OUTPUT_TOKENS
+        cap = self.max_output_tokens
+        return chosen if cap is None else min(chosen, cap)
+
+
+#: the output bound when neither the client, the lane nor the model gives one
+DEFAULT_MAX_OUTPUT_TOKENS = 4_096
 
 
 @dataclass(frozen=True, slots=True)

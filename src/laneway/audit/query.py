@@ -65,8 +65,9 @@ def is_fallback(row: RequestRow) -> bool:
 
 
 def is_budget_driven(row: RequestRow) -> bool:
-    method = (row.decision_method or "").lower()
-    return "budget" in method or "budget" in (row.decision_reasoning or "").lower()
+    """A cheaper model was chosen over the one that would otherwise serve (the routing
+    note `routing.selection.DOWNGRADE`); a lane with one model is never downgraded."""
+    return "budget downgrade:" in (row.decision_reasoning or "")
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

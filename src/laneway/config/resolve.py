@@ -189,6 +189,8 @@ class _Resolver:
             self.ref(text, (*base, "fallback", i), override.fallback_var)
             for i, text in enumerate(texts)
         )
+        for i, text in enumerate(spec.stream.continue_on):  # declared providers only
+            self.ref(text, (*base, "stream", "continue_on", i))
         timeouts = spec.timeouts
         return Lane(
             name=name,
@@ -382,6 +384,7 @@ class _Resolver:
         refs: list[ModelRef] = []
         for lane in lanes.values():
             refs += lane.candidates
+            refs += [ModelRef.parse(text) for text in lane.spec.stream.continue_on]
         for rule in rules:
             refs += [rule.model, *(rule.fallback or ())]
         if self.spec.routing.llm_enhanced is not None:

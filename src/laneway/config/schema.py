@@ -142,6 +142,9 @@ class BudgetSpec(Strict):
     usd_per_job: Annotated[float, Field(ge=0)] | None = None
     tokens_per_request: Annotated[int, Field(gt=0)] | None = None
     tokens_per_job: Annotated[int, Field(gt=0)] | None = None
+    #: when a request's worst case does not fit what is left: refuse it, or lower its
+    #: max_tokens to what fits (`clamp_output`; the trace says so)
+    fit: Literal["refuse", "clamp_output"] = "refuse"
 
 
 class RetryRuleSpec(Strict):
@@ -170,6 +173,12 @@ class PiiSpec(Strict):
     phones: bool = True
 
 
+class StreamSpec(Strict):
+    """`continue_on`: models that may continue a stream cut after content was sent."""
+
+    continue_on: list[str] = []
+
+
 class LaneSpec(Strict):
     primary: str
     fallback: list[str] = []
@@ -182,6 +191,9 @@ class LaneSpec(Strict):
     degraded: DegradedSpec | None = None
     pii: PiiSpec = PiiSpec()
     description: str | None = None
+    #: sent as max_tokens when the client sets none, so a budget has an output bound
+    max_output_tokens: Annotated[int, Field(gt=0)] | None = None
+    stream: StreamSpec = StreamSpec()
 
 
 ConditionValue = str | int | float | bool | list[str]
@@ -224,6 +236,9 @@ class BreakerSpec(Strict):
     failure_threshold: Annotated[int, Field(ge=1)] = 3
     window_s: Annotated[float, Field(gt=0)] = 300.0
     open_s: Annotated[float, Field(gt=0)] = 60.0
+    #: how long a credential profile a provider rejected (401/403/insufficient_quota)
+    #: is skipped before one probe may use it again
+    auth_cooldown_s: Annotated[float, Field(gt=0)] = 300.0
 
 
 class BackoffSpec(Strict):
@@ -448,6 +463,7 @@ __all__ = [
     "RuleSpec",
     "ServerSpec",
     "StateSpec",
+    "StreamSpec",
     "TelemetrySpec",
     "TimeoutsSpec",
     "TlsSpec",

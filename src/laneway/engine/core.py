@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from laneway.budgets import BudgetLedger, BudgetScope, Reservation, estimate_request, lane_scopes
+from laneway.budgets import BudgetLedger, BudgetScope
 from laneway.clock import Clock, SystemClock
 from laneway.config.credentials import Credential, check_credential, credentials_for
 from laneway.config.loader import load_config
@@ -34,7 +34,6 @@ from laneway.routing import load_routing_provider
 from laneway.state import open_state
 from laneway.types import (
     Capability,
-    CompletionRequest,
     ModelInfo,
     ModelRef,
     PolicyEvaluation,
@@ -221,19 +220,6 @@ class EngineCore:
         return replace(usage, cost_usd=cost)
 
     # -- budgets -----------------------------------------------------------------
-
-    async def reserve(
-        self, request: CompletionRequest, ctx: TaskContext, lane: Lane, candidate: Candidate
-    ) -> Reservation | None:
-        """Reserve this model's estimated cost against the task and job budgets, or refuse."""
-        budget = lane.spec.budget
-        if budget is None:
-            return None
-        scopes = lane_scopes(budget, task_id=self.request_id_of(ctx), job_id=ctx.job_id)
-        if not scopes:
-            return None
-        estimate = estimate_request(request, candidate.info)
-        return await self.ledger.reserve(scopes, estimate.cost_usd, estimate.tokens)
 
     async def forget_task(self, ctx: TaskContext, lane: Lane) -> None:
         """Drop the per-task scope when a request ends, so state does not grow."""

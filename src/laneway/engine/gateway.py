@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from laneway.budgets.bound import input_bound
 from laneway.config.output_schema import REQUEST_SCHEMA_MAX_BYTES, schema_problem
 from laneway.engine.core import EngineCore
 from laneway.engine.guard import judge
@@ -112,11 +113,12 @@ class Gateway:
 
     def route(self, ctx: TaskContext, request: CompletionRequest | None = None) -> RoutingDecision:
         """The routing decision alone; no call is made."""
-        tokens = request.estimated_input_tokens() if request is not None else None
+        tokens = input_bound(request) if request is not None else None
         self._core.config.lane(ctx.lane)
         if ctx.model is not None:
             return _pinned(ctx.model)
-        return self._core.routing.route(ctx, input_tokens=tokens)
+        max_tokens = request.max_tokens if request is not None else None
+        return self._core.routing.route(ctx, input_tokens=tokens, max_tokens=max_tokens)
 
     async def breaker_states(self) -> dict[str, str]:
         return await self._core.breaker_states()
@@ -327,8 +329,8 @@ class Gateway:
             decision = await decide_enhanced(core, ctx, request)
         else:
             routing = core.routing
-            tokens = request.estimated_input_tokens() if routing.uses_input_tokens else None
-            decision = routing.route(ctx, input_tokens=tokens)
+            tokens = input_bound(request) if routing.uses_input_tokens else None
+            decision = routing.route(ctx, input_tokens=tokens, max_tokens=request.max_tokens)
         decision = await review_policies(core, decision, ctx, request)  # may raise policy_denied
         if core.bus.wants(DecisionMade):
             core.bus.emit(DecisionMade(core.request_id_of(ctx), core.clock.wall(), decision))

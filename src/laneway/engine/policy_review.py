@@ -22,6 +22,7 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Protocol
 
+from laneway.budgets.bound import input_bound
 from laneway.engine.plan import policy_skip_reason
 from laneway.errors import PolicyDeniedError
 from laneway.events import PolicyApplied, RoutingCall
@@ -35,9 +36,10 @@ from laneway.policies import (
     first_denial,
     needs_budget,
 )
-from laneway.routing.selection import ASSUMED_OUTPUT_TOKENS, DEFAULT_INPUT_TOKENS
+from laneway.routing.selection import DEFAULT_INPUT_TOKENS
 from laneway.types import (
     Attempt,
+    CompletionRequest,
     ModelInfo,
     ModelRef,
     PolicyEvaluation,
@@ -209,8 +211,11 @@ def _budget(
     limits = [x for x in (per_task, ctx.budget_remaining_usd) if x is not None]
     if not limits:
         return None
+    lane_max = lane.spec.max_output_tokens if lane else None
+    if isinstance(request, CompletionRequest):
+        return BudgetFacts(min(limits), input_bound(request), request.max_tokens, lane_max)
     tokens = request.estimated_input_tokens() if request is not None else DEFAULT_INPUT_TOKENS
-    return BudgetFacts(min(limits), tokens, ASSUMED_OUTPUT_TOKENS)
+    return BudgetFacts(min(limits), tokens, None, lane_max)
 
 
 class _Review:

@@ -18,11 +18,14 @@ from laneway.types import Capability, ModelInfo
 
 @dataclass(frozen=True, slots=True)
 class BudgetFacts:
-    """What budget escalation needs of a request: the limit and the token estimate."""
+    """What budget escalation needs of a request: the limit and the worst-case bounds
+    a budget reserves (`budgets.bound`): input tokens, the client's max_tokens (None:
+    not set, so the lane's `max_output_tokens` or the default bound applies)."""
 
     limit_usd: float
     tokens_in: int
-    tokens_out: int
+    max_tokens: int | None = None
+    lane_max: int | None = None
 
 
 Check = Callable[[ModelInfo, BudgetFacts | None], str | None]
@@ -146,10 +149,11 @@ def _requires(required: frozenset[Capability]) -> Check:
 
 
 def _within_budget(info: ModelInfo, budget: BudgetFacts | None) -> str | None:
-    """Budget escalation: an estimate over the limit blocks; an unknown price cannot be judged."""
+    """Budget escalation: a worst case over the limit blocks; an unknown price cannot be judged."""
     if budget is None or info.price is None:
         return None
-    cost = info.price.cost_usd(budget.tokens_in, budget.tokens_out)
+    tokens_out = info.output_bound(budget.max_tokens, budget.lane_max)
+    cost = info.price.cost_usd(budget.tokens_in, tokens_out)
     if cost <= budget.limit_usd:
         return None
     return f"est. ${cost:.4f} is over the ${budget.limit_usd:.4f} budget (on_budget_miss: block)"

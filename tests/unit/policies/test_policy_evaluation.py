@@ -104,7 +104,7 @@ def test_budget_block_denies_only_estimates_over_the_limit() -> None:
     compiled = policies({"name": "strict", "on_budget_miss": "block"})
     applicable = compiled.applicable(TaskContext(lane="x"))
     assert needs_budget(applicable)
-    budget = BudgetFacts(limit_usd=0.01, tokens_in=1000, tokens_out=1000)
+    budget = BudgetFacts(limit_usd=0.01, tokens_in=1000, max_tokens=1000)
     # opus: (1000 * 5 + 1000 * 25) / 1e6 = $0.03 > $0.01; glm: $0.0028 fits
     denial = first_denial(applicable, OPUS, budget)
     assert denial is not None
