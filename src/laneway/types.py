@@ -104,6 +104,9 @@ class TaskContext:
     request_id: str | None = None
     #: pin this exact model (no routing, no fallback); the lane still sets budgets and timeouts
     model: ModelRef | None = None
+    #: the server's client key name and the client's own X-Request-Id, for the audit row
+    client_key: str | None = None
+    client_request_id: str | None = None
 
     def with_request_id(self, request_id: str) -> TaskContext:
         """A copy carrying `request_id` (cheaper than `dataclasses.replace` on the hot path)."""
@@ -121,6 +124,8 @@ class TaskContext:
             self.redact,
             request_id,
             self.model,
+            self.client_key,
+            self.client_request_id,
         )
 
     def with_budget_remaining(self, usd: float) -> TaskContext:
@@ -138,6 +143,8 @@ class TaskContext:
             self.redact,
             self.request_id,
             self.model,
+            self.client_key,
+            self.client_request_id,
         )
 
     def attribute(self, name: str) -> str | None:

@@ -112,6 +112,8 @@ class RequestRow:
     finished_ts: float | None = None
     host: str | None = None
     pid: int | None = None
+    client_key: str | None = None
+    client_request_id: str | None = None
 
     def attempt_list(self) -> list[dict[str, Any]]:
         return [item for item in load_json_list(self.attempts) if isinstance(item, dict)]
@@ -167,6 +169,8 @@ FINAL_COLUMNS: tuple[str, ...] = (
     "output_sha256",
     "output",
     "extra",
+    "client_key",
+    "client_request_id",
 )
 
 
@@ -349,6 +353,8 @@ def final_row(event: RequestFinished, policy: RecordPolicy) -> RequestRow:
         event.ts,
         policy.host,
         policy.pid,
+        ctx.client_key,
+        ctx.client_request_id,
     )
 
 

@@ -193,6 +193,11 @@ class StoreSink:
     async def flush(self) -> None:
         await self.writer.flush()
 
+    async def spend_by_client(self, since_ts: float) -> dict[str, float]:
+        """USD spent per client key since `since_ts` (for rebuilding key budgets at start)."""
+        await self.open()
+        return await self.store.spend_by_client(since_ts)
+
     async def ready(self) -> bool:
         """Whether the store opens and answers a query now (the server's `/readyz`)."""
         try:
@@ -234,6 +239,9 @@ class StoreSink:
                 request_id = final.request_id
                 start = ended.pop(request_id, None)
                 at = starts.pop(request_id, -1)
+                if start is None and at < 0 and event.status == "rejected" and refused(event):
+                    finals.append(final)  # refused by the server: it never had a pending row
+                    continue
                 if at >= 0:  # started in this batch: no pending row to delete
                     start = pending[at]
                     assert start is not None  # each index leaves `starts` once
@@ -257,6 +265,15 @@ class StoreSink:
         return batch
 
 
+#: `RequestFinished.extra` key the server sets on a refusal it records itself
+REFUSED_BY = "refused_by"
+
+
+def refused(event: RequestFinished) -> bool:
+    """A refusal the server recorded before any engine start (no pending row to delete)."""
+    return event.extra is not None and REFUSED_BY in event.extra
+
+
 def build_audit_sink(
     spec: AuditSpec,
     *,
@@ -278,4 +295,4 @@ def build_audit_sink(
     )
 
 
-__all__ = ["AuditSink", "NullSink", "StoreSink", "build_audit_sink"]
+__all__ = ["REFUSED_BY", "AuditSink", "NullSink", "StoreSink", "build_audit_sink", "refused"]

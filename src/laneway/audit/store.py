@@ -98,6 +98,10 @@ class AuditStore(Protocol):
         self, *, request_ids: Sequence[str] | None = None, since_ts: float | None = None
     ) -> list[RoutingEventRow]: ...
 
+    async def spend_by_client(self, since_ts: float) -> dict[str, float]:
+        """USD spent per client key since `since_ts`, from the final rows."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

@@ -234,6 +234,8 @@ class ClientKeySpec(Strict):
     concurrent: Annotated[int, Field(gt=0)] | None = None
     budget_usd: Annotated[float, Field(ge=0)] | None = None
     admin: bool = False
+    #: the period `budget_usd` covers: a UTC calendar day or month, or the key's whole life
+    per: Literal["day", "month", "total"] = "total"
 
 
 class ServerSpec(Strict):
@@ -245,6 +247,8 @@ class ServerSpec(Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     kill_switch: bool = False
+    #: `/readyz` answers within this, naming the checks that did not answer in time
+    readyz_timeout_s: Annotated[float, Field(gt=0, le=60)] = 1.0
 
 
 class AuditSpec(Strict):
@@ -253,10 +257,29 @@ class AuditSpec(Strict):
     store_raw_user_id: bool = False
     durability: Literal["strict", "batched"] = "strict"
     enabled: bool = True
+    #: refusals (401, 429, ...) recorded per second at most; past it they are sampled out,
+    #: counted, and summed up in one `refusals_sampled_out` row per `refusal_summary_s`
+    refusals_per_s: Annotated[float, Field(gt=0)] = 200.0
+    refusal_summary_s: Annotated[float, Field(gt=0)] = 60.0
+
+
+class StateFailPolicySpec(Strict):
+    """Per concern, what a request gets while the state store fails: `open` serves it from
+    this process's memory, `closed` answers 503 `state_unavailable`."""
+
+    limits: Literal["open", "closed"] = "open"
+    breakers: Literal["open", "closed"] = "open"
+    budgets: Literal["open", "closed"] = "closed"
 
 
 class StateSpec(Strict):
     url: str = "memory://"
+    connect_timeout_s: Annotated[float, Field(gt=0, le=30)] = 0.25
+    command_timeout_s: Annotated[float, Field(gt=0, le=30)] = 0.25
+    #: after a failure the store is not asked again for this long (requests go by
+    #: `on_state_error` without waiting), then the next request tries it
+    retry_after_s: Annotated[float, Field(ge=0, le=300)] = 1.0
+    on_state_error: StateFailPolicySpec = StateFailPolicySpec()
 
 
 class TelemetrySpec(Strict):
@@ -307,6 +330,7 @@ __all__ = [
     "RoutingSpec",
     "RuleSpec",
     "ServerSpec",
+    "StateFailPolicySpec",
     "StateSpec",
     "TelemetrySpec",
     "TimeoutsSpec",

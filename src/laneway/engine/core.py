@@ -29,7 +29,7 @@ from laneway.providers.base import Adapter, AdapterDeps
 from laneway.resilience.backoff import BackoffPolicy
 from laneway.resilience.breaker import Breakers
 from laneway.routing import load_routing_provider
-from laneway.state import open_state
+from laneway.state import open_configured_state
 from laneway.types import (
     Capability,
     CompletionRequest,
@@ -110,7 +110,7 @@ class EngineCore:
             )
             for provider_id, spec in config.providers.items()
         }
-        state = open_state(config.spec.state.url)
+        state = open_configured_state(config.spec.state, clock=clock)
         if audit is None and config.spec.audit.enabled:
             from laneway.audit.sink import build_audit_sink
 

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from laneway.config.model import Config, Lane
     from laneway.providers.base import Adapter
     from laneway.providers.http import HttpTransport
+    from laneway.state.base import StateStore
     from laneway.telemetry.metrics import Metrics
 
 
@@ -116,6 +117,16 @@ class Gateway:
 
     async def budget_report(self) -> dict[str, dict[str, float]]:
         return await self._core.budget_report()
+
+    @property
+    def state(self) -> StateStore:
+        """The shared-state store (breakers, budgets, key limits) this gateway uses."""
+        return self._core.state
+
+    @property
+    def audit_sink(self) -> AuditSink | None:
+        """Where request rows go (None with audit off); the server records refusals there."""
+        return self._core.audit
 
     async def audit_ready(self) -> bool:
         """Whether the audit store opens and answers (True with audit off)."""
@@ -213,6 +224,8 @@ class Gateway:
                 done = blocked
                 async for event in _replay(blocked, self._core.request_id_of(ctx)):
                     yield event
+                # a `return` here skips the record after `try`: the row stayed `pending`
+                self._record_stream_end(ctx, done, late, started)
                 return
             run_ctx = await self._core.with_budget_left(ctx, lane)
             decision = await self._decide(run_ctx, request)

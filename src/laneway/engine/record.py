@@ -22,6 +22,7 @@ from laneway.errors import (
     RoutingExhaustedError,
 )
 from laneway.events import RequestFinished, RequestStarted, RequestStatus
+from laneway.state.base import StateError
 from laneway.types import Completion, CompletionRequest, Outcome, TaskContext
 
 if TYPE_CHECKING:
@@ -125,6 +126,11 @@ class Recorder:
     ) -> None:
         if not self._core.bus.active:
             return
+        trace = error.trace if error else ()
+        extra = None
+        if isinstance(error, StateError):  # its own code, and where it happened
+            trace = (*trace, "state_store:unavailable")
+            extra = {"state_error": error.message}
         self._core.bus.emit(
             RequestFinished(
                 request_id=self._core.request_id_of(ctx),
@@ -135,7 +141,8 @@ class Recorder:
                 decision=error.decision if error else None,
                 error_code=error_code,
                 attempts=error.attempts if error else (),
-                trace=error.trace if error else (),
+                trace=trace,
+                extra=extra,
             )
         )
 
@@ -154,6 +161,8 @@ def status_of(error: LanewayError) -> tuple[RequestStatus, str]:
         return "failed", "deadline_exhausted" if error.deadline_exhausted else code
     if isinstance(error, RequestError):
         return "failed", ErrorCode.BAD_REQUEST.value
+    if isinstance(error, StateError):
+        return "failed", "state_unavailable"
     return "failed", ErrorCode.UNKNOWN.value
 
 

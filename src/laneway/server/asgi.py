@@ -33,10 +33,11 @@ class Request:
 
     method: str
     path: str
-    request_id: str
+    request_id: str  # always the server's own: it keys the audit row
     authorization: bytes | None
     content_length: int | None
     laneway: dict[str, str]  # X-Laneway-* headers by context field name
+    client_request_id: str | None = None  # the caller's X-Request-Id, echoed and audited
 
 
 def read_request(scope: Scope, new_id: Callable[[], str], fields: dict[bytes, str]) -> Request:
@@ -56,10 +57,11 @@ def read_request(scope: Scope, new_id: Callable[[], str], fields: dict[bytes, st
     return Request(
         method=scope["method"],
         path=scope["path"],
-        request_id=request_id or new_id(),
+        request_id=new_id(),
         authorization=authorization,
         content_length=content_length,
         laneway=laneway,
+        client_request_id=request_id,
     )
 
 

@@ -36,6 +36,7 @@ class Principal:
     concurrent: int | None = None
     budget_usd: float | None = None
     admin: bool = False
+    per: str = "total"  # the period of `budget_usd`: day, month or total
 
     def may_use(self, lane: str) -> bool:
         return self.lanes is None or lane in self.lanes
@@ -75,6 +76,7 @@ def _principal(spec: ClientKeySpec, digest: bytes) -> Principal:
         concurrent=spec.concurrent,
         budget_usd=spec.budget_usd,
         admin=spec.admin,
+        per=spec.per,
     )
 
 
@@ -121,6 +123,11 @@ class KeyRing:
         if found is None:
             raise _unauthorized("unknown client key: check the key, or ask for one in server.keys")
         return found
+
+
+def bearer_key(header: bytes | None) -> bytes | None:
+    """The key of an `Authorization: Bearer <key>` header, if it has one."""
+    return _bearer(header)
 
 
 def _bearer(header: bytes | None) -> bytes | None:

@@ -2,8 +2,10 @@
 
 Guards in order, cheapest first and before any provider is called: kill switch,
 client key, rate limits, body size and shape, lane and its permission, the
-key's budget, a concurrency slot. Then the engine runs under a disconnect
-watch, so a client that hangs up cancels the provider call.
+key's budget, a concurrency slot (the last two in the state store, shared by
+every replica). A refusal by any of them is audited as one `rejected` row.
+Then the engine runs under a disconnect watch, so a client that hangs up
+cancels the provider call.
 
 Streams send their headers only once a provider has accepted the stream
 (`StreamOpened`), so every failure before that is a proper HTTP error; a
@@ -96,25 +98,64 @@ def _error_headers(request_id: str, exc: BaseException) -> Headers:
 
 
 async def chat_completions(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
-    """Answer one request; return the status sent (for metrics)."""
+    """Answer one request; return the status sent (for metrics).
+
+    A refusal before the engine is audited here (`refusals.py`); what the engine
+    runs, it records itself: one row per request either way.
+    """
+    admission = _Admission(state.clock.monotonic())
     try:
-        chat, ctx, principal = await _admit(state, req, receive)
-        with state.slots.hold(principal):
-            if chat.stream:
-                return await _stream(state, chat, ctx, principal, receive, send)
-            return await _complete(state, chat, ctx, principal, receive, send)
+        chat, ctx, principal = await _admit(state, req, receive, admission)
+        lease = await state.slots.acquire(principal)
+    except ApiError as exc:
+        state.refusals.record(
+            req,
+            exc,
+            started=admission.started,
+            principal=admission.principal,
+            lane=admission.lane,
+            trace=_refusal_trace(exc),
+        )
+        await respond_error(send, exc, _error_headers(req.request_id, exc))
+        return exc.status
+    try:
+        if chat.stream:
+            return await _stream(state, chat, ctx, principal, receive, send)
+        return await _complete(state, chat, ctx, principal, receive, send)
     except ApiError as exc:
         await respond_error(send, exc, _error_headers(req.request_id, exc))
         return exc.status
+    finally:
+        if lease is not None:
+            await state.slots.release(lease)
+
+
+class _Admission:
+    """What the guards learnt before one refused: for the refusal's audit row."""
+
+    __slots__ = ("lane", "principal", "started")
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.principal: Principal | None = None
+        self.lane = ""
+
+
+def _refusal_trace(exc: ApiError) -> tuple[str, ...]:
+    if exc.code == "state_unavailable":  # which concern needed the store, and the cause
+        cause = exc.__cause__
+        reason = type(cause).__name__ if cause is not None else "unknown"
+        return (f"server:{exc.code}", f"state_store:{reason}")
+    return (f"server:{exc.code}",)
 
 
 async def _admit(
-    state: ServerState, req: Request, receive: Receive
+    state: ServerState, req: Request, receive: Receive, admission: _Admission
 ) -> tuple[ChatRequest, TaskContext, Principal]:
     """Every guard that runs before the engine; raises `ApiError`."""
     if state.kill_switch.on:
         raise kill_switch_on()
-    principal = state.keys.authenticate(req.authorization)
+    principal = admission.principal = state.keys.authenticate(req.authorization)
     if state.limits.apply_to(principal):
         await state.limits.hit(principal)
     spec = state.spec
@@ -127,6 +168,7 @@ async def _admit(
     chat = parse_chat_request(raw, max_messages=spec.max_messages)
     named, extra = context_fields(req.laneway, chat.metadata)
     lane, pinned = state.lanes.resolve(chat.model, named.get("lane"))
+    admission.lane = lane
     if not principal.may_use(lane):
         raise forbidden_lane(principal, lane)
     ctx = build_context(
@@ -135,8 +177,10 @@ async def _admit(
         extra=extra,
         user=chat.user,
         request_id=req.request_id,
-        budget_remaining_usd=state.spend.remaining_usd(principal),
+        budget_remaining_usd=await state.spend.remaining_usd(principal),
         model=pinned,
+        client_key=None if state.keys.open else principal.name,
+        client_request_id=req.client_request_id,
     )
     return chat, ctx, principal
 
@@ -167,10 +211,10 @@ async def _complete(
         await respond_error(send, error, _error_headers(request_id, exc))
         return error.status
     completion = result
-    state.spend.record(principal, completion.usage.cost_usd)
     headers = _completion_headers(request_id, completion, state.header_value)
     body = render_completion(completion, request_id=request_id, created=state.created())
     await respond(send, 200, body, headers)
+    await state.spend.record(principal, completion.usage.cost_usd)
     return 200
 
 
@@ -244,7 +288,7 @@ async def _stream(
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             usage = await _relay(events, writer, send, request_id, watch)
             if usage is not None:
-                state.spend.record(principal, usage.cost_usd)
+                await state.spend.record(principal, usage.cost_usd)
         finally:
             await events.aclose()
     return 200

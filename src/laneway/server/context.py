@@ -133,6 +133,8 @@ def build_context(
     request_id: str,
     budget_remaining_usd: float | None,
     model: ModelRef | None = None,
+    client_key: str | None = None,
+    client_request_id: str | None = None,
 ) -> TaskContext:
     return TaskContext(
         lane=lane,
@@ -145,6 +147,8 @@ def build_context(
         request_id=request_id,
         budget_remaining_usd=budget_remaining_usd,
         model=model,
+        client_key=client_key,
+        client_request_id=client_request_id,
     )
 
 
