@@ -82,7 +82,7 @@ async def test_a_down_store_counts_windows_in_memory_when_the_policy_is_open() -
         await limits.hit(principal)
     assert info.value.code == "rate_limit_exceeded"
 
-    closed = StateSpec(url=url, on_state_error={"limits": "closed"})  # type: ignore[arg-type]
+    closed = StateSpec(url=url, on_state_error={"limits": "closed"})
     strict = RateLimits(url, global_rpm=None, clock=clock, spec=closed, health=health)
     with pytest.raises(ApiError) as refused:
         await strict.hit(principal)

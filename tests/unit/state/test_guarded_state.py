@@ -54,7 +54,7 @@ def guarded(**policy: Any) -> tuple[GuardedStateStore, Scripted, FakeClock]:
     clock = FakeClock()
     shared = Scripted()
     store = GuardedStateStore(
-        shared,  # type: ignore[arg-type]
+        shared,
         health=StoreHealth(clock, retry_after_s=1.0),
         **policy,
     )
@@ -78,7 +78,7 @@ async def test_a_failure_skips_the_store_until_retry_after_then_it_is_asked_agai
 
 
 async def test_budgets_fail_closed_by_default_and_open_when_configured() -> None:
-    store, shared, clock = guarded()
+    store, shared, _ = guarded()
     shared.down = True
     with pytest.raises(StateError):
         await store.budgets.usage("job:a")
