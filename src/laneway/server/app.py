@@ -116,7 +116,7 @@ def build_state(
         slots=KeySlots(store.key_limits, clock=clock, supervisor=supervisor),
         spend=KeySpend(store.key_limits, clock=clock),
         kill_switch=KillSwitch(env=env, spec=server),
-        metrics=HttpMetrics(),
+        metrics=HttpMetrics(sampled_out=sampler.sampled_out),
         refusals=RefusalAudit(gateway.audit_sink, sampler, clock),
         telemetry_render=probes.telemetry_renderer(gateway, enabled=config.spec.telemetry.metrics),
         supervisor=supervisor,
