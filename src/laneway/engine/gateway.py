@@ -302,6 +302,15 @@ class Gateway:
     ) -> tuple[TaskContext, Lane, CompletionRequest]:
         if ctx.request_id is None:
             ctx = ctx.with_request_id(self._core.new_request_id())
+        try:
+            return self._checked(request, ctx)
+        except LanewayError as exc:  # refused before its start: still one row for it
+            self._record.refused(ctx, exc)
+            raise
+
+    def _checked(
+        self, request: CompletionRequest, ctx: TaskContext
+    ) -> tuple[TaskContext, Lane, CompletionRequest]:
         lane = self._core.config.lane(ctx.lane)
         if not request.messages:
             raise ProviderError(

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from laneway.audit.sink import REFUSED_BY
 from laneway.errors import (
     BudgetExceededError,
+    ConfigError,
     ErrorCode,
     LanewayError,
     OutputRejectedError,
@@ -104,6 +106,25 @@ class Recorder:
                 usage=completion.usage,
                 output_sha256=None if self._core.audit is None else _sha256(completion.content),
                 output=completion.content if self._core.store_content else None,
+            )
+        )
+
+    def refused(self, ctx: TaskContext, error: LanewayError) -> None:
+        """A request refused before its start (unknown lane, unusable schema, no messages):
+        its only row, `rejected`, with no pending row before it."""
+        if not self._core.bus.active:
+            return
+        code = "unknown_lane" if isinstance(error, ConfigError) else status_of(error)[1]
+        self._core.bus.emit(
+            RequestFinished(
+                request_id=self._core.request_id_of(ctx),
+                ts=self._core.clock.wall(),
+                context=ctx,
+                status="rejected",
+                duration_ms=0.0,
+                error_code=code,
+                trace=(f"prepare:{code}",),
+                extra={REFUSED_BY: "engine"},
             )
         )
 
