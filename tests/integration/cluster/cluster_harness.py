@@ -54,9 +54,10 @@ def wait_until(check: Any, timeout_s: float, what: str) -> None:
 class PrivateRedis:
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "no", "--dir", str(workdir)]
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-            + ["--appendonly", "no", "--dir", str(workdir)],
+            ["redis-server", *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
