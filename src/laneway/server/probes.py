@@ -93,6 +93,9 @@ async def _state_store_ready(state: ServerState) -> bool:
     if ping is None:
         return True
     await ping()
+    health = getattr(store, "health", None)
+    if health is not None:  # answered: requests need not wait out `retry_after_s`
+        health.recovered()
     return True
 
 

@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError, RedisError
 
 from laneway.state.base import (
     BreakerOp,
@@ -287,8 +287,8 @@ class RedisStateStore:
                 socket_connect_timeout=connect_timeout_s,
                 socket_timeout=command_timeout_s,
                 timeout=command_timeout_s,
-                retry=Retry(NoBackoff(), 1),
-                retry_on_timeout=False,
+                # a broken connection once more, at once; never a timeout (its time is spent)
+                retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
             )
             self._client = aioredis.Redis.from_pool(pool)
         except ValueError as exc:
