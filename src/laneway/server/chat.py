@@ -15,7 +15,7 @@ failure after it ends the stream with an OpenAI `error` event.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, cast
 
 from laneway.errors import LanewayError
@@ -211,10 +211,11 @@ async def _complete(
         await respond_error(send, error, _error_headers(request_id, exc))
         return error.status
     completion = result
+    if principal.budget_usd is not None:  # before the answer: the client's next request,
+        await state.spend.record(principal, completion.usage.cost_usd)  # anywhere, sees it
     headers = _completion_headers(request_id, completion, state.header_value)
     body = render_completion(completion, request_id=request_id, created=state.created())
     await respond(send, 200, body, headers)
-    await state.spend.record(principal, completion.usage.cost_usd)
     return 200
 
 
@@ -286,9 +287,13 @@ async def _stream(
             )
             headers.extend(_SSE_HEADERS)
             await send({"type": "http.response.start", "status": 200, "headers": headers})
-            usage = await _relay(events, writer, send, request_id, watch)
-            if usage is not None:
-                await state.spend.record(principal, usage.cost_usd)
+            settle = None
+            if principal.budget_usd is not None:
+
+                async def settle(usage: Usage) -> None:
+                    await state.spend.record(principal, usage.cost_usd)
+
+            await _relay(events, writer, send, request_id, watch, settle)
         finally:
             await events.aclose()
     return 200
@@ -300,8 +305,12 @@ async def _relay(
     send: Send,
     request_id: str,
     watch: DisconnectWatch,
+    settle: Callable[[Usage], Awaitable[None]] | None = None,
 ) -> Usage | None:
     """Deltas to chunks until the stream ends; the final usage (None without a `StreamDone`).
+
+    `settle(usage)` runs before the closing chunk goes out (a key's spend is counted
+    before its client can ask again).
 
     Every `send` is a socket write, so what carries no new content waits for the
     next write: the opening chunk (the role) goes out with the first delta, and
@@ -325,6 +334,8 @@ async def _relay(
                 held += writer.finish(event)
             elif isinstance(event, StreamDone):
                 usage = event.completion.usage
+                if settle is not None:
+                    await settle(usage)
                 closing = held + writer.usage(usage) + DONE
                 await send({"type": "http.response.body", "body": closing})
                 watch.settle()

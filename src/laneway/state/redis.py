@@ -280,13 +280,13 @@ class RedisStateStore:
         try:
             # A blocking pool makes a burst of requests queue for a connection instead of
             # failing; `?max_connections=N` in the URL sizes it (redis-py default 50).
-            # Its wait for a free connection is bounded like a command.
+            # Waiting for a free connection is load, not a failure: it keeps redis-py's
+            # bound (20 s), while each connection's commands are bounded by the timeout.
             pool = aioredis.BlockingConnectionPool.from_url(
                 url,
                 decode_responses=True,
                 socket_connect_timeout=connect_timeout_s,
                 socket_timeout=command_timeout_s,
-                timeout=command_timeout_s,
                 # a broken connection once more, at once; never a timeout (its time is spent)
                 retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
             )
