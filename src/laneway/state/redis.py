@@ -263,7 +263,8 @@ class RedisStateStore:
     """One connection pool shared by the stores; `aclose` closes it.
 
     Every command is bounded by `command_timeout_s` and every connection by
-    `connect_timeout_s` (redis-py waits five seconds or for ever by default), and
+    `connect_timeout_s` (`state:` sets both, 250 ms by default; None, for a store
+    opened directly, keeps redis-py's defaults, which may wait for ever), and
     a broken connection is retried once at once; a timeout is not retried, so a
     hung Redis costs a caller at most the timeout (`guarded.py` then skips it).
     """
@@ -273,8 +274,8 @@ class RedisStateStore:
         url: str,
         *,
         prefix: str = DEFAULT_PREFIX,
-        connect_timeout_s: float = 0.25,
-        command_timeout_s: float = 0.25,
+        connect_timeout_s: float | None = None,
+        command_timeout_s: float | None = None,
     ) -> None:
         self._url = url
         try:

@@ -16,8 +16,8 @@ def open_state(
     url: str,
     *,
     prefix: str | None = None,
-    connect_timeout_s: float = 0.25,
-    command_timeout_s: float = 0.25,
+    connect_timeout_s: float | None = None,
+    command_timeout_s: float | None = None,
 ) -> StateStore:
     """Build the store for `url` (`memory://`, `redis://host:6379/0`, `rediss://…`, `unix://…`).
 
