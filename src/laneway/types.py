@@ -285,6 +285,9 @@ class Completion:
     attempts: tuple[Attempt, ...] = ()
     request_id: str | None = None
     credential: str | None = None
+    #: the model name the upstream reported (a dated version, an alias's target);
+    #: `provider`/`model` are the configured model that served
+    provider_model: str | None = None
 
     @property
     def model_ref(self) -> ModelRef:

@@ -2,18 +2,19 @@
 
 Recognisable fake secrets (all containing `MARK`) are configured for four
 providers — `anthropic`, `openai_compatible` with the `zai` preset, `gemini`,
-and an `openai_compatible` server whose token comes from `api_key_command` —
-plus a client key and an admin key. Fake upstreams (`httpx.MockTransport`
-through `HttpxTransport`) speak each provider's wire format and answer
-success, 401 with a body echoing the request's auth header (some proxies do),
-429, a 500 proxy page echoing every request header, a garbage 200, and cut
-streams. Every scenario runs through the library (`Gateway`) and through the
-real server (`create_app` under uvicorn on port 0, with the `openai` SDK and
-raw httpx as clients), with audit on a real SQLite file, Prometheus metrics
-and OTel spans on. Then every place a secret could end up is searched: the
-SQLite files, the rows the audit query functions return, the logs, every
-response body and header, every exception, the events, `/metrics`, the CLI
-outputs (`logs`, `logs show`, `stats`, `check`, `config show`) and the spans.
+and an `openai_compatible` server whose token comes from `api_key_command` and
+whose gateway token is a config `headers:` value — plus a client key and an
+admin key. Fake upstreams (`httpx.MockTransport` through `HttpxTransport`)
+speak each provider's wire format and answer success, 401 with a body echoing
+the request's auth header (some proxies do), 429, a 500 proxy page echoing
+every request header, a garbage 200, and cut streams. Every scenario runs
+through the library (`Gateway`) and through the real server (`create_app` under
+uvicorn on port 0, with the `openai` SDK and raw httpx as clients), with audit
+on a real SQLite file, Prometheus metrics and OTel spans on. Then every place a
+secret could end up is searched: the SQLite files, the rows the audit query
+functions return, the logs, every response body and header, every exception,
+the events, `/metrics`, the CLI outputs (`logs`, `logs show`, `stats`, `check`,
+`config show`) and the spans.
 
 Wire formats:
 - Anthropic Messages: tests/specs/anthropic-wire-format.md ("Response body",
@@ -69,6 +70,8 @@ CMD_TOKEN = f"cmd-token-{MARK}-0004"
 CLIENT_KEY = f"lw-client-{MARK}-0005"
 ADMIN_KEY = f"lw-admin-{MARK}-0006"
 WRONG_KEY = f"lw-client-{MARK}-wrong-0007"
+#: a provider `headers:` value (a gateway token in front of the corp server)
+CORP_HEADER = f"gw-{MARK}-0008"
 
 ENV = {
     "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
@@ -117,8 +120,11 @@ class Upstream:
         auth = request.headers.get(AUTH_HEADER[wire], "")
         with self.lock:
             self.auth_seen.add(auth)
+            self.auth_seen.add(request.headers.get("x-corp-gateway", ""))
         stream = _is_stream(request, wire)
         echoed = f"{AUTH_HEADER[wire]}: {auth} (key {auth.removeprefix('Bearer ')})"
+        if "x-corp-gateway" in request.headers:
+            echoed += f", gateway {request.headers['x-corp-gateway']}"
         everything = "\n".join(f"{k}: {v}" for k, v in request.headers.items())
         if self.mode == "ok":
             return _success(wire, stream)
@@ -199,6 +205,7 @@ def write_config(tmp_path: Path) -> Path:
                 "kind": "openai_compatible",
                 "base_url": "https://llm.corp.example/v1",
                 "api_key_command": f"sh {script}",
+                "headers": {"x-corp-gateway": CORP_HEADER},
             },
         },
         "lanes": {
@@ -556,6 +563,7 @@ def test_no_secret_appears_in_any_store_log_response_or_output(
         f"Bearer {ZAI_KEY}",
         GEMINI_KEY,
         f"Bearer {CMD_TOKEN}",
+        CORP_HEADER,
     }
     assert any(r.name == "uvicorn.access" for r in records), "uvicorn's logs were not captured"
     assert tracer is None or seen.texts["otel spans"], "no span was recorded"

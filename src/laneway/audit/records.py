@@ -108,6 +108,7 @@ class RequestRow:
     finished_ts: float | None = None
     host: str | None = None
     pid: int | None = None
+    provider_model: str | None = None  # the upstream's own name for `model` (schema 4)
     client_key: str | None = None
     client_request_id: str | None = None
 
@@ -165,6 +166,7 @@ FINAL_COLUMNS: tuple[str, ...] = (
     "output_sha256",
     "output",
     "extra",
+    "provider_model",
     "client_key",
     "client_request_id",
 )
@@ -347,6 +349,7 @@ def final_row(event: RequestFinished, policy: RecordPolicy) -> RequestRow:
         event.ts,
         policy.host,
         policy.pid,
+        event.provider_model,
         ctx.client_key,
         ctx.client_request_id,
     )

@@ -8,7 +8,6 @@ uvicorn stops accepting, lets in-flight requests finish for up to
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import platform
 import sys
@@ -20,23 +19,16 @@ import typer
 from rich.console import Console
 
 from laneway.cli.config_source import ConfigOption, environment, load_cli_config
+from laneway.cli.readiness import lane_readiness, print_readiness
 from laneway.errors import LanewayError
+from laneway.server.request_guard import is_loopback_name as is_loopback
 
 if TYPE_CHECKING:
     from laneway.config.model import Config
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve")(serve_command)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    app.command("serve", short_help="Serve the OpenAI-compatible HTTP API.")(serve_command)
 
 
 def check_bind(host: str, *, has_keys: bool, insecure_no_auth: bool) -> None:
@@ -73,7 +65,10 @@ def interpreter_note(config_args: object, base_prefix: str) -> str | None:
 def serve_command(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Interface (default server.host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default server.port).")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Port, 0 for any free one (default server.port)."),
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     insecure_no_auth: Annotated[
         bool, typer.Option("--insecure-no-auth", help="Allow a non-loopback bind without keys.")
@@ -98,10 +93,20 @@ def serve_command(
             f"[yellow]no client keys configured (server.keys): serving without auth on "
             f"{bind_host} only[/yellow]"
         )
+        if not is_loopback(bind_host) and not server.allowed_hosts:
+            console.print(
+                "[yellow]without keys only Host names localhost, 127.0.0.1 and [::1] are "
+                "answered (DNS-rebinding defence): list the names clients use in "
+                "server.allowed_hosts[/yellow]"
+            )
+    where = f"http://{bind_host}:{bind_port}"
+    if bind_port == 0:
+        where = f"http://{bind_host} (a free port: see uvicorn's 'running on' line)"
     console.print(
-        f"laneway serving {resolved.source} on http://{bind_host}:{bind_port} "
+        f"laneway serving {resolved.source} on {where} "
         f"({workers} worker{'s' if workers > 1 else ''}, {len(resolved.lanes)} lanes)"
     )
+    print_readiness(console, lane_readiness(resolved, env))
     note = interpreter_note(sysconfig.get_config_var("CONFIG_ARGS"), sys.base_prefix)
     if note is not None:
         console.print(note, style="dim", highlight=False, soft_wrap=True)

@@ -305,6 +305,25 @@ class _Resolver:
                         ("server", "keys", index, "lanes", position),
                         f"use '*' or one of: {', '.join(sorted(lanes))}",
                     )
+            for position, model in enumerate(key.models):
+                self._check_key_model(model, ("server", "keys", index, "models", position))
+
+    def _check_key_model(self, model: str, path: PathKey) -> None:
+        """A key's `models:` entry: `provider/model`, globs allowed, its provider configured."""
+        provider, _, name = model.partition("/")
+        if not name or not provider:
+            raise self.error(
+                f"client key model {model!r} is not provider/model",
+                path,
+                "write e.g. openai/gpt-4o-mini, or a glob such as openai/gpt-4o*",
+            )
+        if "*" not in provider and "?" not in provider and provider not in self.spec.providers:
+            known = ", ".join(sorted(self.spec.providers)) or "none"
+            raise self.error(
+                f"client key model {model!r} names unknown provider {provider!r}",
+                path,
+                f"use one of the configured providers: {known}",
+            )
 
     # -- providers and store URLs -------------------------------------------------
 

@@ -244,6 +244,8 @@ class ClientKeySpec(Strict):
     concurrent: Annotated[int, Field(gt=0)] | None = None
     budget_usd: Annotated[float, Field(ge=0)] | None = None
     admin: bool = False
+    #: `provider/model` ids (globs: `openai/gpt-4o*`) the key may pin beyond its lanes' models
+    models: list[str] = []
     #: the period `budget_usd` covers: a UTC calendar day or month, or the key's whole life
     per: Literal["day", "month", "total"] = "total"
 
@@ -257,6 +259,39 @@ class ServerSpec(Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     kill_switch: bool = False
+    #: Host names (globs: `*.example.com`, `*` for any) answered beside the loopback names
+    allowed_hosts: list[str] = []
+    #: browser origins (`https://app.example.com`, `*` for any) an open server answers
+    allowed_origins: list[str] = []
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not host or "/" in host or any(c.isspace() for c in host):
+                raise ValueError(
+                    f"{host!r} is not a host name: list names as clients send them in "
+                    "the Host header (api.example.com, *.example.com, 10.0.0.5:8080), "
+                    "not URLs"
+                )
+        return [host.lower() for host in value]
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            scheme, sep, rest = origin.partition("://")
+            if origin != "*" and (
+                scheme not in ("http", "https") or not sep or not rest or "/" in rest
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port] as a browser "
+                    "sends it in the Origin header (https://app.example.com), no path"
+                )
+        return [origin.lower() for origin in value]
+
+    #: a file of more client keys (digests only), kept by `laneway keys`; relative to the config
+    keys_file: str | None = None
     #: `/readyz` answers within this, naming the checks that did not answer in time
     readyz_timeout_s: Annotated[float, Field(gt=0, le=60)] = 1.0
 

@@ -91,6 +91,11 @@ class Gateway:
     def adapter(self, provider_id: str) -> Adapter:
         return self._core.adapter(provider_id)
 
+    @property
+    def state_store(self) -> StateStore:
+        """The store of breakers, budgets and key limits (`laneway status`, the server)."""
+        return self._core.state
+
     def subscribe(self, subscriber: Callable[[Event], None]) -> None:
         self._core.bus.subscribe(subscriber)
 
@@ -117,11 +122,6 @@ class Gateway:
 
     async def budget_report(self) -> dict[str, dict[str, float]]:
         return await self._core.budget_report()
-
-    @property
-    def state(self) -> StateStore:
-        """The shared-state store (breakers, budgets, key limits) this gateway uses."""
-        return self._core.state
 
     @property
     def audit_sink(self) -> AuditSink | None:

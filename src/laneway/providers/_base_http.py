@@ -118,7 +118,7 @@ class HttpAdapterBase(AdapterBase[SpecT]):
 
     def __init__(self, provider_id: str, spec: SpecT, deps: AdapterDeps) -> None:
         super().__init__(provider_id, spec, deps)
-        self._secrets = SecretResolver(deps.env, deps.clock)
+        self._secrets = SecretResolver(deps.env, deps.clock, spec.headers.values())
         self._base_url = base_url_for(spec)
 
     # -- what a kind supplies ------------------------------------------------------

@@ -12,7 +12,7 @@ import asyncio
 import json
 import shlex
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,9 @@ from laneway.errors import ErrorCode, ProviderError
 
 #: Refresh a command's token this long before the expiry it stated.
 EXPIRY_SKEW_S = 5.0
+#: A configured header value shorter than this is no secret (`1`, `true`): masking
+#: it would garble every message that contains those characters.
+MIN_MASKED_CHARS = 8
 COMMAND_TIMEOUT_S = 30.0
 
 
@@ -42,12 +45,16 @@ class SecretResolver:
     The last few secrets handed out per profile are remembered so `mask` can
     take them out of a provider's error message by value: the patterns of
     `sanitize_message` catch what looks like a key, not a command's token or a
-    self-hosted server's key echoed back by a proxy.
+    self-hosted server's key echoed back by a proxy. `also_mask` adds values
+    sent some other way: a provider's config `headers:` (a gateway token, say).
     """
 
-    def __init__(self, env: Mapping[str, str], clock: Clock) -> None:
+    def __init__(self, env: Mapping[str, str], clock: Clock, also_mask: Iterable[str] = ()) -> None:
         self._env = env
         self._clock = clock
+        self._fixed = tuple(
+            value for value in dict.fromkeys(also_mask) if len(value) >= MIN_MASKED_CHARS
+        )
         self._cache: dict[tuple[str, str, str], _CachedToken] = {}
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self._sent: dict[tuple[str, str], deque[str]] = {}
@@ -70,7 +77,7 @@ class SecretResolver:
         Where `sanitize_message` cut a message short ("…"), a secret's first
         characters (4 or more) just before the cut are masked too.
         """
-        for values in self._sent.values():
+        for values in (self._fixed, *self._sent.values()):
             for value in values:
                 text = text.replace(value, "[redacted]")
                 if "…" in text:

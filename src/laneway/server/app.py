@@ -2,7 +2,8 @@
 
     ErrorGuard            outermost: any exception becomes an OpenAI-shaped 500
       └─ Router           (method, path) -> handler by dict lookup; lifespan
-           └─ handlers    chat.py, admin.py, probes.py
+           ├─ RequestGuard  Host, Origin, Content-Type (request_guard.py)
+           └─ handlers      chat.py, admin.py, probes.py
 
 The stack is built once here and never changes at run time. No framework on
 the hot path: uvicorn (uvloop + httptools) calls this directly, which measured
@@ -33,7 +34,7 @@ from laneway.server.asgi import (
     read_request,
     respond_error,
 )
-from laneway.server.auth import KeyRing
+from laneway.server.auth import KeyRing, lane_models
 from laneway.server.chat import chat_completions
 from laneway.server.context import HEADER_FIELDS, LaneResolver
 from laneway.server.errors import ApiError, internal_error, shutting_down
@@ -41,6 +42,7 @@ from laneway.server.key_limits import KeySlots, KeySpend, period_start
 from laneway.server.limits import RateLimits
 from laneway.server.metrics import HttpMetrics
 from laneway.server.refusals import RefusalAudit
+from laneway.server.request_guard import RequestGuard
 from laneway.server.state import KillSwitch, ServerState
 
 if TYPE_CHECKING:
@@ -61,8 +63,11 @@ ROUTES: Mapping[tuple[str, str], Handler] = {
     ("GET", "/admin/kill-switch"): admin.get_kill_switch,
     ("GET", "/admin/breakers"): admin.breakers,
     ("GET", "/admin/budgets"): admin.budgets,
+    ("GET", "/admin/status"): admin.status,
 }
 _PATHS = frozenset(path for _, path in ROUTES)
+#: what `/healthz`, `/readyz`, `/metrics` are not: requests the audit log records
+_AUDITED = ("/v1/", "/admin/")
 CLIENT_CLOSED = 499  # nginx's code for "the client went away first", for metrics only
 
 
@@ -94,7 +99,7 @@ def build_state(
     env = os.environ if env is None else env
     server = config.spec.server
     clock = clock or SystemClock()
-    store = gateway.state
+    store = gateway.state_store
     supervisor = TaskSupervisor()
     audit = config.spec.audit
     sampler = RefusalSampler(
@@ -104,7 +109,7 @@ def build_state(
         gateway=gateway,
         config=config,
         clock=clock,
-        keys=KeyRing.from_spec(server),
+        keys=KeyRing.from_spec(server, lane_models(config)),
         lanes=LaneResolver(config),
         limits=RateLimits(
             config.spec.state.url,
@@ -144,6 +149,7 @@ class Router:
 
     def __init__(self, state: ServerState, *, owns_gateway: bool, owns_process: bool) -> None:
         self.state = state
+        self.guard = RequestGuard.from_spec(state.spec, open_server=state.keys.open)
         self._owns_gateway = owns_gateway
         self._owns_process = owns_process
 
@@ -161,8 +167,13 @@ class Router:
             send = _echoing(send, req.client_request_id)
         handler = ROUTES.get((req.method, req.path))
         route = req.path if handler is not None or req.path in _PATHS else "other"
+        refusal = self.guard.refusal(req, takes_body=handler is not None and req.method == "POST")
         try:
-            if handler is None:
+            if refusal is not None:
+                if req.path.startswith(_AUDITED):  # one row for every API request
+                    state.refusals.record(req, refusal, started=started, principal=None)
+                status = await _refuse(req, refusal, send)
+            elif handler is None:
                 status = await _no_route(req, send)
             else:
                 status = await handler(state, req, receive, send)
@@ -228,6 +239,12 @@ def _tune_gc() -> None:
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
+async def _refuse(req: Request, error: ApiError, send: Send) -> int:
+    """A request `RequestGuard` refused, answered before any handler reads its body."""
+    await respond_error(send, error, [(b"x-request-id", req.request_id.encode("ascii"))])
+    return error.status
 
 
 async def _no_route(req: Request, send: Send) -> int:

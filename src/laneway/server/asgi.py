@@ -37,15 +37,24 @@ class Request:
     authorization: bytes | None
     content_length: int | None
     laneway: dict[str, str]  # X-Laneway-* headers by context field name
+    host: bytes | None = None
+    origin: bytes | None = None
+    content_type: bytes | None = None
     client_request_id: str | None = None  # the caller's X-Request-Id, echoed and audited
 
 
 def read_request(scope: Scope, new_id: Callable[[], str], fields: dict[bytes, str]) -> Request:
-    authorization = content_length = request_id = None
+    authorization = content_length = request_id = host = origin = content_type = None
     laneway: dict[str, str] = {}
     for name, value in scope["headers"]:
         if name == b"authorization":
             authorization = value
+        elif name == b"host":
+            host = value
+        elif name == b"content-type":
+            content_type = value
+        elif name == b"origin":
+            origin = value
         elif name == b"content-length":
             content_length = int(value) if value.isdigit() else None
         elif name == b"x-request-id":
@@ -61,6 +70,9 @@ def read_request(scope: Scope, new_id: Callable[[], str], fields: dict[bytes, st
         authorization=authorization,
         content_length=content_length,
         laneway=laneway,
+        host=host,
+        origin=origin,
+        content_type=content_type,
         client_request_id=request_id,
     )
 

@@ -7,17 +7,25 @@ laneway writes. A presented key is hashed and its digest looked up: a caller
 cannot choose the digest's bytes, so the lookup's timing reveals nothing about
 the stored keys (the reason `hmac.compare_digest` exists for plain secrets).
 
+A key limited to some lanes may pin (`model: provider/model`) only the models
+those lanes can reach (primaries, fallbacks, the targets of rules that can fire
+on them), plus what its `models:` list allows: a lane it may use is not a door
+to every model of the config.
+
 With no key configured at all, the server runs open (one anonymous principal,
 every lane, admin included); `laneway serve` then binds to 127.0.0.1 unless
-told `--insecure-no-auth`.
+told `--insecure-no-auth`, and `request_guard` keeps browsers out.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
+from laneway.config.model import Config
 from laneway.config.schema import ClientKeySpec, ServerSpec
 from laneway.errors import ConfigError
 from laneway.server.errors import ApiError
@@ -36,10 +44,20 @@ class Principal:
     concurrent: int | None = None
     budget_usd: float | None = None
     admin: bool = False
+    #: `provider/model` ids its lanes reach (unused when `lanes` is None)
+    models: frozenset[str] = frozenset()
+    #: the key's own `models:` globs, pinnable beyond its lanes' models
+    model_globs: tuple[str, ...] = ()
     per: str = "total"  # the period of `budget_usd`: day, month or total
 
     def may_use(self, lane: str) -> bool:
         return self.lanes is None or lane in self.lanes
+
+    def may_pin(self, model: str) -> bool:
+        """Whether this key may name `model` (`provider/model`) outside a lane's routing."""
+        if self.lanes is None or model in self.models:
+            return True
+        return any(fnmatchcase(model, glob) for glob in self.model_globs)
 
 
 ANONYMOUS = Principal(name="anonymous", lanes=None, admin=True)
@@ -66,8 +84,30 @@ def _stored_digest(secret: str, where: str) -> bytes:
     return digest_of(secret)
 
 
-def _principal(spec: ClientKeySpec, digest: bytes) -> Principal:
+def lane_models(config: Config) -> dict[str, frozenset[str]]:
+    """Each lane's reachable models: primary, fallbacks, and targets of rules that can fire on it.
+
+    A rule without a `lane` condition can fire on any lane, so its models count for all.
+    """
+    reach = {name: {str(ref) for ref in lane.candidates} for name, lane in config.lanes.items()}
+    for rule in config.rules:
+        targets = {str(rule.model), *(str(ref) for ref in rule.fallback or ())}
+        condition = rule.when.get("lane")
+        if condition is None:
+            names: list[str] = list(reach)
+        else:
+            names = [str(v) for v in condition] if isinstance(condition, list) else [str(condition)]
+        for name in names:
+            if name in reach:
+                reach[name] |= targets
+    return {name: frozenset(models) for name, models in reach.items()}
+
+
+def _principal(
+    spec: ClientKeySpec, digest: bytes, lane_reach: Mapping[str, frozenset[str]]
+) -> Principal:
     lanes = None if "*" in spec.lanes else frozenset(spec.lanes)
+    models = frozenset().union(*(lane_reach.get(lane, frozenset()) for lane in lanes or ()))
     return Principal(
         name=spec.name or f"key-{digest.hex()[:8]}",
         lanes=lanes,
@@ -76,6 +116,8 @@ def _principal(spec: ClientKeySpec, digest: bytes) -> Principal:
         concurrent=spec.concurrent,
         budget_usd=spec.budget_usd,
         admin=spec.admin,
+        models=models,
+        model_globs=tuple(spec.models),
         per=spec.per,
     )
 
@@ -88,11 +130,14 @@ class KeyRing:
         self._by_digest = {digest: principal for digest, principal in reversed(self._entries)}
 
     @classmethod
-    def from_spec(cls, server: ServerSpec) -> KeyRing:
+    def from_spec(
+        cls, server: ServerSpec, lane_reach: Mapping[str, frozenset[str]] | None = None
+    ) -> KeyRing:
+        """`lane_reach` (see `lane_models`) says which models each lane's keys may pin."""
         entries = []
         for i, spec in enumerate(server.keys):
             digest = _stored_digest(spec.key.get_secret_value(), f"server.keys[{i}].key")
-            entries.append((digest, _principal(spec, digest)))
+            entries.append((digest, _principal(spec, digest, lane_reach or {})))
         if server.admin_key is not None:
             digest = _stored_digest(server.admin_key.get_secret_value(), "server.admin_key")
             entries.append((digest, Principal(name="admin", lanes=None, admin=True)))
@@ -156,6 +201,19 @@ def forbidden_lane(principal: Principal, lane: str) -> ApiError:
         "ask for it to be added to the key's `lanes` in server.keys",
         type="permission_error",
         code="lane_not_allowed",
+        param="model",
+    )
+
+
+def forbidden_model(principal: Principal, model: str) -> ApiError:
+    lanes = ", ".join(sorted(principal.lanes or ())) or "none"
+    return ApiError(
+        403,
+        f"this client key ({principal.name}) may not pin model {model[:100]!r}: it may name "
+        f"the models its lanes ({lanes}) route to, or its lanes by name; to allow more, add "
+        "the model (globs allowed) to the key's `models` in server.keys",
+        type="permission_error",
+        code="model_not_allowed",
         param="model",
     )
 

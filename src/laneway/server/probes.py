@@ -87,7 +87,7 @@ async def _within(check: Awaitable[bool], limit_s: float) -> bool:
 
 async def _state_store_ready(state: ServerState) -> bool:
     """The shared state store (`state.url`) answers a read; memory always does."""
-    store = state.gateway.state
+    store = state.gateway.state_store
     shared = getattr(store, "shared", store)
     ping = getattr(shared, "ping", None)
     if ping is None:

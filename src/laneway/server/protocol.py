@@ -1,5 +1,5 @@
 """uvicorn's httptools protocol: the writes of one loop pass sent as one, and a
-deadline for a request's head.
+deadline and a size bound for a request's head.
 
 uvicorn writes a response's head and each body message separately, and every
 write is a `send()` system call: two per JSON answer, four for a short stream.
@@ -16,6 +16,17 @@ slow-loris). `HeadSweep` closes such connections, sweeping every
 `HttpProtocol.head_sweep_s` seconds: one that waited for its head at two sweeps
 in a row, with no request begun between, is closed (after 15 to 30 s by
 default). It costs a request nothing: no timer per request, one per sweep.
+
+Nor does uvicorn bound a head's size with httptools, and the parser joins each
+header's pieces by copying them: one endless header line made it hold and copy
+megabytes per read, stalling every other connection. `max_head_bytes` bounds
+the bytes a connection may send before its head ends (431, then the
+connection closes); body bytes do not count.
+
+This subclasses a uvicorn class that is not public API: `pyproject.toml` pins
+uvicorn to the versions it was checked against, and
+tests/unit/server/test_uvicorn_contract.py fails when the attributes used here
+change.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from laneway.server.errors import bad_request
+from laneway.server.errors import ApiError, bad_request
 
 
 class JoinedWrites:
@@ -80,9 +91,13 @@ class HttpProtocol(HttpToolsProtocol):
 
     #: seconds between two sweeps for connections still waiting for a request's head
     head_sweep_s: float = 15.0
+    #: bytes a request line and its headers may take (Node's and h11's bound is 16 KiB)
+    max_head_bytes: int = 64 * 1024
 
     _joined: JoinedWrites
     _head_seen: object = _UNSEEN  # the request cycle at the last sweep that found us waiting
+    _in_head = True  # waiting for, or reading, a request head (not a body)
+    _head_bytes = 0  # bytes received since this head began
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._joined = JoinedWrites(transport, self.loop)
@@ -90,14 +105,53 @@ class HttpProtocol(HttpToolsProtocol):
         super().connection_made(joined)
         HeadSweep.ensure(self.loop, self.server_state, self.head_sweep_s)
 
+    def data_received(self, data: bytes) -> None:
+        """Parse `data`; past `max_head_bytes` of one head, answer 431 and close.
+
+        Counted per read, checked after it is parsed: the parser holds at most
+        the bound and one read (uvloop reads up to 256 KiB).
+        """
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if (
+            self._in_head
+            and self._head_bytes > self.max_head_bytes
+            and not self.transport.is_closing()
+        ):
+            self._answer_and_close(
+                b"431 Request Header Fields Too Large",
+                ApiError(
+                    431,
+                    f"the request line and headers passed {self.max_head_bytes} bytes; "
+                    "send fewer or shorter headers",
+                    type="invalid_request_error",
+                    code="request_head_too_large",
+                ),
+            )
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._head_bytes = 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head = True
+
     def send_400_response(self, msg: str) -> None:
         """A request the HTTP parser refused, answered in OpenAI's error shape, not plain text."""
-        body = bad_request(
+        error = bad_request(
             f"the HTTP request could not be parsed ({msg.rstrip('.')}); check its request "
             "line, headers and framing",
             code="invalid_http",
-        ).body()
-        head = [b"HTTP/1.1 400 Bad Request\r\n"]
+        )
+        self._answer_and_close(b"400 Bad Request", error)
+
+    def _answer_and_close(self, status: bytes, error: ApiError) -> None:
+        """An error no request cycle can send (there is none), then the connection closes."""
+        body = error.body()
+        head = [b"HTTP/1.1 ", status, b"\r\n"]
         for name, value in self.server_state.default_headers:  # date, server, as uvicorn's
             head += [name, b": ", value, b"\r\n"]
         head.append(

@@ -24,7 +24,8 @@ CODING = b'{"model":"coding","messages":[{"role":"user","content":"hi"}]}'
 def raw_request(port: int, body: bytes, extra_headers: bytes = b"") -> Iterator[socket.socket]:
     """Send one request on a raw socket; leaving the block hangs up without reading."""
     head = (
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\n"
         + extra_headers
         + b"Content-Length: "
         + str(len(body)).encode()

@@ -37,7 +37,8 @@ def closed_by_server(sock: socket.socket, within_s: float) -> bool:
 def request(body: dict[str, object]) -> bytes:
     data = json.dumps(body).encode()
     head = (
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n"
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+        "content-type: application/json\r\n"
         f"content-length: {len(data)}\r\n\r\n"
     )
     return head.encode() + data
@@ -60,7 +61,7 @@ def read_answer(sock: socket.socket) -> bytes:
 
 
 @pytest.mark.parametrize(
-    "sent", [b"", b"POST /v1/chat/comp", b"GET /healthz HTTP/1.1\r\nhost: t\r\n"]
+    "sent", [b"", b"POST /v1/chat/comp", b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n"]
 )
 def test_a_connection_stuck_before_its_head_ends_is_closed(
     server: RunningServer, sent: bytes

@@ -175,7 +175,12 @@ def test_an_unreachable_state_store_serves_what_it_may_and_503s_the_rest(serve: 
 
 def test_a_deeply_nested_admin_body_is_400(serve: Serve) -> None:
     server = serve()
-    answer = httpx.post(f"{server.url}/admin/kill-switch", content=b"[" * 4000, timeout=5)
+    answer = httpx.post(
+        f"{server.url}/admin/kill-switch",
+        content=b"[" * 4000,
+        timeout=5,
+        headers={"content-type": "application/json"},
+    )
     assert answer.status_code == 400
     assert answer.json()["error"]["param"] == "on"
 
@@ -192,7 +197,12 @@ def test_a_lone_surrogate_escape_is_400_not_500(serve: Serve, body: bytes) -> No
     """RFC 8259 section 8.2: such a string is valid JSON syntax but no Unicode text; no
     UTF-8 encoder (the audit row, the user-id hash) can take it."""
     server = serve()
-    answer = httpx.post(f"{server.url}/v1/chat/completions", content=body, timeout=5)
+    answer = httpx.post(
+        f"{server.url}/v1/chat/completions",
+        content=body,
+        timeout=5,
+        headers={"content-type": "application/json"},
+    )
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "invalid_json"
     assert "surrogate" in answer.json()["error"]["message"]
@@ -202,7 +212,9 @@ def test_a_lone_surrogate_escape_is_400_not_500(serve: Serve, body: bytes) -> No
 def test_a_request_the_http_parser_refuses_gets_openais_error_shape(serve: Serve) -> None:
     server = serve()
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\ncontent-length: -5\r\n\r\n")
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: -5\r\n\r\n"
+        )
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk
@@ -214,7 +226,12 @@ def test_a_request_the_http_parser_refuses_gets_openais_error_shape(serve: Serve
 
 def test_the_admin_body_limit_names_itself_not_a_setting_it_does_not_read(serve: Serve) -> None:
     server = serve(fake_config(server={"max_body_bytes": 1_000_000}))
-    answer = httpx.post(f"{server.url}/admin/kill-switch", content=b" " * 5000, timeout=5)
+    answer = httpx.post(
+        f"{server.url}/admin/kill-switch",
+        content=b" " * 5000,
+        timeout=5,
+        headers={"content-type": "application/json"},
+    )
     assert answer.status_code == 413
     assert "4096 bytes (fixed for the admin endpoints)" in answer.json()["error"]["message"]
 

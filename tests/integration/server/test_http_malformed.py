@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from server_harness import RunningServer, Serve, fake_config
 
 URL = "/v1/chat/completions"
+JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture
@@ -50,13 +51,13 @@ def assert_openai_error(response: httpx.Response, status: int) -> None:
     ],
 )
 def test_broken_bodies_are_400(server: RunningServer, body: bytes) -> None:
-    response = httpx.post(server.url + URL, content=body)
+    response = httpx.post(server.url + URL, content=body, headers=JSON)
     assert_openai_error(response, 413 if len(body) > 2048 else 400)
 
 
 def test_deep_nesting_within_the_size_limit_is_400(server: RunningServer) -> None:
     body = b'{"model": "coding", "messages": ' + b"[" * 1000 + b"]" * 1000 + b"}"
-    assert_openai_error(httpx.post(server.url + URL, content=body), 400)
+    assert_openai_error(httpx.post(server.url + URL, content=body, headers=JSON), 400)
 
 
 def test_too_many_messages_is_400(server: RunningServer) -> None:
@@ -78,14 +79,15 @@ def test_a_chunked_body_over_the_limit_is_413_without_reading_it_all(server: Run
         for _ in range(100):
             yield b"x" * 1000
 
-    response = httpx.post(server.url + URL, content=chunks())  # type: ignore[arg-type]
+    response = httpx.post(server.url + URL, content=chunks(), headers=JSON)  # type: ignore[arg-type]
     assert_openai_error(response, 413)
 
 
 def test_a_lying_content_length_is_refused_before_reading(server: RunningServer) -> None:
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n\r\n"
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 999999\r\n\r\n"
         )
         reply = sock.recv(65536)
     assert reply.startswith(b"HTTP/1.1 413")

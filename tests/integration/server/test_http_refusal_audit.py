@@ -16,6 +16,7 @@ from server_harness import fake_config, start_server
 
 HI = [{"role": "user", "content": "hi"}]
 BODY = {"model": "chat", "messages": HI}
+JSON = "application/json"
 
 
 def rows(db: Path) -> list[dict[str, Any]]:
@@ -45,7 +46,10 @@ def test_each_refusal_is_one_rejected_row_with_its_code(tmp_path: Path) -> None:
         "served": httpx.post(url, json=BODY, headers={"Authorization": "Bearer good"}),
         "rate": httpx.post(url, json=BODY, headers={"Authorization": "Bearer good"}),
         "budget": httpx.post(url, json=BODY, headers={"Authorization": "Bearer broke"}),
-        "malformed": httpx.post(url, content=b"{", headers={"Authorization": "Bearer broke"}),
+        "malformed": httpx.post(
+            url, content=b"{", headers={"Authorization": "Bearer broke", "content-type": JSON}
+        ),
+        "not_json": httpx.post(url, content=b"{", headers={"Authorization": "Bearer broke"}),
         "models": httpx.get(f"{server.url}/v1/models"),
     }
     stop()
@@ -58,6 +62,7 @@ def test_each_refusal_is_one_rejected_row_with_its_code(tmp_path: Path) -> None:
         "rate": 429,
         "budget": 429,
         "malformed": 400,
+        "not_json": 415,
         "models": 401,
     }
     found = {row["request_id"]: row for row in rows(db)}
@@ -72,6 +77,7 @@ def test_each_refusal_is_one_rejected_row_with_its_code(tmp_path: Path) -> None:
         "rate": ("rejected", "rate_limit_exceeded"),
         "budget": ("rejected", "budget_exceeded"),
         "malformed": ("rejected", "invalid_json"),
+        "not_json": ("rejected", "unsupported_media_type"),
         "models": ("rejected", "invalid_api_key"),
     }
     digest = hashlib.sha256(b"sk-stranger").hexdigest()[:12]

@@ -20,8 +20,8 @@ from laneway.providers.fake import FakeAdapter
 from laneway.types import StreamDone, TaskContext, TextDelta
 
 #: the async close is `aclose`, the sync one `close`; `gateway` reaches the async core;
-#: the state store and audit sink are the server's, bound to the gateway's loop
-ONLY_ASYNC = {"aclose", "state", "audit_sink"}
+#: the audit sink is the server's, bound to the gateway's loop
+ONLY_ASYNC = {"aclose", "audit_sink"}
 ONLY_SYNC = {"close", "gateway"}
 
 
@@ -34,7 +34,7 @@ def test_the_sync_facade_has_every_public_method_of_the_gateway() -> None:
 
 
 #: properties, not methods: they have no parameters to compare
-PROPERTIES = {"config", "metrics"}
+PROPERTIES = {"config", "metrics", "state_store"}
 
 
 @pytest.mark.parametrize("name", sorted(public(Gateway) - ONLY_ASYNC - PROPERTIES))

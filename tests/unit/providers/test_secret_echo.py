@@ -129,3 +129,22 @@ async def test_an_error_label_is_one_short_masked_line_like_the_message(
     assert "\r" not in text
     assert "\n" not in text
     assert token not in text
+
+
+async def test_a_config_header_value_echoed_in_an_error_is_masked(adapters: AdapterMaker) -> None:
+    """A provider's `headers:` may carry a gateway token: masked by value like a key.
+    A short value (`on`) is no secret and is left alone, or every "on" would go."""
+    make = adapters("openai_compatible", OpenAIAdapter, OpenAICompatibleProvider, "K", KEY)
+    gateway = "gw-token-5521"
+    upstream = Upstream(openai_error(403, f"gateway {gateway} refused, tracing on"))
+    adapter = make(
+        upstream,
+        base_url="http://llm.internal/v1",
+        api_key_env="K",
+        headers={"x-gateway-token": gateway, "x-trace": "on"},
+    )
+    with pytest.raises(ProviderError) as caught:
+        await adapter.complete(ask(), "m", timeout_s=5)
+    assert upstream.requests[0].headers["x-gateway-token"] == gateway
+    assert gateway not in str(caught.value)
+    assert "gateway [redacted] refused, tracing on" in str(caught.value)

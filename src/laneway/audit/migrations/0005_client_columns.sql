@@ -1,4 +1,4 @@
--- laneway audit schema, version 4: every request the server receives has a row, refusals
+-- laneway audit schema, version 5: every request the server receives has a row, refusals
 -- included, so a row names who asked: `client_key` (the server key's name; for an unknown
 -- key `unknown:sha256:<first 12 hex digits of its digest>`, never the key) and
 -- `client_request_id` (the caller's own X-Request-Id, kept apart from `request_id`, which
