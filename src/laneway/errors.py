@@ -7,6 +7,7 @@
     ├── RoutingExhaustedError   every candidate of a decision failed or was skipped
     ├── BudgetExceededError     a request would pass a task/job/token budget
     ├── OutputRejectedError     the output broke the lane's schema, validators or PII scan
+    ├── PolicyDeniedError       `policies:` denied every candidate; nothing was called
     ├── AuditError              the audit store could not be opened, read or written
     ├── StateError              the shared state store (e.g. Redis) failed or is unreachable
     └── ApiError                an HTTP error answer of the server (`laneway.server.errors`)
@@ -44,11 +45,18 @@ class ErrorCode(StrEnum):
     NOT_CONFIGURED = "not_configured"
     PII_LEAK = "pii_leak"
     UNKNOWN = "unknown"
+    POLICY_DENIED = "policy_denied"
 
 
 #: Codes that say the provider is unhealthy; only these count towards a breaker.
 HEALTH_FAILURES: frozenset[ErrorCode] = frozenset(
-    {ErrorCode.TIMEOUT, ErrorCode.NETWORK, ErrorCode.UNAVAILABLE, ErrorCode.RATE_LIMIT}
+    {
+        ErrorCode.TIMEOUT,
+        ErrorCode.NETWORK,
+        ErrorCode.UNAVAILABLE,
+        ErrorCode.RATE_LIMIT,
+        ErrorCode.INVALID_RESPONSE,  # an answer laneway cannot parse, a stream cut short
+    }
 )
 
 
@@ -230,6 +238,26 @@ class OutputRejectedError(LanewayError):
         self.stage = stage
 
 
+class PolicyDeniedError(LanewayError):
+    """The configured `policies:` left no candidate to try; raised before any provider call.
+
+    `policies` names each policy that denied a candidate (config order, once each);
+    `reasons` says, per denied candidate, which policy and why.
+    """
+
+    code = ErrorCode.POLICY_DENIED
+
+    def __init__(
+        self, message: str, *, policies: Sequence[str], reasons: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.policies = tuple(policies)
+        self.reasons = tuple(reasons)
+
+    def __str__(self) -> str:
+        return "\n".join([self.message, *(f"  - {reason}" for reason in self.reasons)])
+
+
 class AuditError(LanewayError):
     """The audit store could not be opened or written; the message names the store, not secrets."""
 
@@ -266,4 +294,6 @@ DEFAULT_RETRY_TABLE: Mapping[ErrorCode, RetryRule] = {
     ErrorCode.CIRCUIT_OPEN: RetryRule(then="next_model"),
     ErrorCode.PII_LEAK: RetryRule(then="next_model"),
     ErrorCode.UNKNOWN: RetryRule(then="next_model"),
+    # never a provider's answer (policies deny before any call); final if ever seen
+    ErrorCode.POLICY_DENIED: RetryRule(then="stop"),
 }

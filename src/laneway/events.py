@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from laneway.types import Attempt, ModelRef, RoutingDecision, TaskContext, Usage
+from laneway.types import Attempt, ModelRef, PolicyEvaluation, RoutingDecision, TaskContext, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,15 @@ class RoutingCall:
     latency_ms: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyApplied:
+    """A policy denied or replaced a candidate (`policies:`); nothing was called for it."""
+
+    request_id: str
+    ts: float
+    evaluation: PolicyEvaluation
+
+
 RequestStatus = Literal[
     "success",
     "degraded",
@@ -131,6 +140,7 @@ Event = (
     | BudgetChanged
     | RoutingCall
     | RequestFinished
+    | PolicyApplied
 )
 
 Subscriber = Callable[[Event], None]

@@ -23,6 +23,8 @@ class Capability(StrEnum):
     JSON_SCHEMA = "json_schema"
     STREAMING = "streaming"
     VISION = "vision"
+    #: continues from a trailing assistant message (stream.continue_on; docs/resilience.md)
+    PREFILL = "prefill"
 
 
 class Complexity(StrEnum):
@@ -83,6 +85,20 @@ class ModelInfo:
     def supports(self, required: frozenset[Capability]) -> bool:
         return required <= self.capabilities
 
+    def output_bound(self, max_tokens: int | None, lane_max: int | None = None) -> int:
+        """The max_tokens sent on a lane with a budget: the client's, else the lane's
+        `max_output_tokens` or `DEFAULT_MAX_OUTPUT_TOKENS`, never past this model's
+        limit (budgets and budget-aware routing share this bound)."""
+        if max_tokens is not None:
+            return max_tokens
+        chosen = lane_max or DEFAULT_MAX_OUTPUT_TOKENS
+        cap = self.max_output_tokens
+        return chosen if cap is None else min(chosen, cap)
+
+
+#: the output bound when neither the client, the lane nor the model gives one
+DEFAULT_MAX_OUTPUT_TOKENS = 4_096
+
 
 @dataclass(frozen=True, slots=True)
 class TaskContext:
@@ -103,8 +119,11 @@ class TaskContext:
     request_id: str | None = None
     #: pin this exact model (no routing, no fallback); the lane still sets budgets and timeouts
     model: ModelRef | None = None
-    #: the server's client key name and the client's own X-Request-Id, for the audit row
+    #: labels `policies:` conditions match (e.g. "private"); never sent to a provider
+    tags: frozenset[str] = frozenset()
+    #: the server's client-key name for this request (`policies:` `when: {key: ...}`)
     client_key: str | None = None
+    #: the client's own X-Request-Id, kept apart from `request_id` (for the audit row)
     client_request_id: str | None = None
 
     def with_request_id(self, request_id: str) -> TaskContext:
@@ -230,6 +249,30 @@ class RuleEvaluation:
     model: ModelRef | None = None
 
 
+PolicyVerdict = Literal["allow", "deny", "replace", "not_applicable", "not_reached"]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyEvaluation:
+    """One policy judged against one candidate model (`policies:` in the config)."""
+
+    policy: str
+    candidate: ModelRef
+    verdict: PolicyVerdict
+    reason: str = ""
+    replacement: ModelRef | None = None
+
+    def describe(self) -> str:
+        """e.g. `review-cap denies cloud/opus: output price $75/Mtok is over the $15 cap`."""
+        verb = _POLICY_VERBS.get(self.verdict, self.verdict)
+        target = f" with {self.replacement}" if self.replacement is not None else ""
+        why = f": {self.reason}" if self.reason else ""
+        return f"{self.policy} {verb} {self.candidate}{target}{why}"
+
+
+_POLICY_VERBS = {"allow": "allows", "deny": "denies", "replace": "replaces"}
+
+
 @dataclass(frozen=True, slots=True)
 class RoutingDecision:
     model: ModelRef
@@ -240,6 +283,8 @@ class RoutingDecision:
     endpoint: str | None = None
     rule_index: int | None = None
     explanation: tuple[RuleEvaluation, ...] = ()
+    #: what `policies:` changed (deny and replace verdicts), in evaluation order
+    policy: tuple[PolicyEvaluation, ...] = ()
 
     @property
     def candidates(self) -> tuple[ModelRef, ...]:

@@ -22,6 +22,7 @@ from laneway.errors import BudgetExceededError, ErrorCode
 from laneway.resilience.breaker import Breakers, Transition
 from laneway.state import StateStore, open_state
 from laneway.state.base import BreakerOp, BreakerParams
+from laneway.state.quarantine_record import QuarantineRecord
 
 T0 = 1_700_000_000.0
 KEY = "anthropic/claude-opus-4-5"
@@ -142,7 +143,7 @@ async def test_probe_failure_reopens_for_another_open_s(breakers: Breakers) -> N
 
 @pytest.mark.parametrize(
     "code",
-    [ErrorCode.BAD_REQUEST, ErrorCode.CONTENT_FILTER, ErrorCode.AUTH, ErrorCode.INVALID_RESPONSE],
+    [ErrorCode.BAD_REQUEST, ErrorCode.CONTENT_FILTER, ErrorCode.AUTH, ErrorCode.PII_LEAK],
 )
 async def test_business_failures_never_trip(breakers: Breakers, code: ErrorCode) -> None:
     for n in range(10):
@@ -446,3 +447,68 @@ async def test_key_spend_adds_per_period(store: StateStore) -> None:
     assert await spend.add_spend("k", "total", 7, None) == 7
     assert await spend.add_spend("k", "day:2026-12-08", 1, 172_800.0) == 1
     assert await spend.spent("k", "day:2026-12-08") == 1
+
+
+# -- credential quarantine ------------------------------------------------------------
+
+PROFILE = "anthropic[team-a]"
+COOLDOWN_S = 300.0
+
+
+async def test_an_unknown_profile_is_clear(store: StateStore) -> None:
+    assert await store.quarantines.apply(PROFILE, "check", T0, COOLDOWN_S) == "clear"
+
+
+async def test_a_barred_profile_is_refused_until_the_cooldown_then_probed_once(
+    store: StateStore,
+) -> None:
+    q = store.quarantines
+    assert await q.apply(PROFILE, "bar", T0, COOLDOWN_S) == "quarantined"
+    assert await q.apply(PROFILE, "check", T0 + COOLDOWN_S - 1, COOLDOWN_S) == "quarantined"
+    assert await q.apply("anthropic[team-b]", "check", T0 + 1, COOLDOWN_S) == "clear"
+    assert await q.apply(PROFILE, "check", T0 + COOLDOWN_S, COOLDOWN_S) == "probe"
+    assert await q.apply(PROFILE, "check", T0 + COOLDOWN_S + 1, COOLDOWN_S) == "quarantined"
+
+
+async def test_the_probes_verdict_decides(store: StateStore) -> None:
+    q = store.quarantines
+    await q.apply(PROFILE, "bar", T0, COOLDOWN_S)
+    assert await q.apply(PROFILE, "check", T0 + COOLDOWN_S, COOLDOWN_S) == "probe"
+    await q.apply(PROFILE, "bar", T0 + COOLDOWN_S, COOLDOWN_S)  # the probe got a 401 again
+    assert await q.apply(PROFILE, "check", T0 + COOLDOWN_S + 1, COOLDOWN_S) == "quarantined"
+    assert await q.apply(PROFILE, "check", T0 + 2 * COOLDOWN_S, COOLDOWN_S) == "probe"
+    await q.apply(PROFILE, "clear", T0 + 2 * COOLDOWN_S, COOLDOWN_S)  # and this one worked
+    assert await q.apply(PROFILE, "check", T0 + 2 * COOLDOWN_S, COOLDOWN_S) == "clear"
+
+
+async def test_a_released_credential_probe_lets_the_next_request_probe(store: StateStore) -> None:
+    q = store.quarantines
+    await q.apply(PROFILE, "bar", T0, COOLDOWN_S)
+    assert await q.apply(PROFILE, "check", T0 + COOLDOWN_S, COOLDOWN_S) == "probe"
+    assert await q.apply(PROFILE, "release", T0 + COOLDOWN_S, COOLDOWN_S) == "quarantined"
+    assert await q.apply(PROFILE, "check", T0 + COOLDOWN_S, COOLDOWN_S) == "probe"
+
+
+async def test_concurrent_checks_after_the_cooldown_make_exactly_one_probe(
+    store: StateStore,
+) -> None:
+    q = store.quarantines
+    await q.apply(PROFILE, "bar", T0, COOLDOWN_S)
+    verdicts = await asyncio.gather(
+        *(q.apply(PROFILE, "check", T0 + COOLDOWN_S, COOLDOWN_S) for _ in range(20))
+    )
+    assert sorted(verdicts).count("probe") == 1
+
+
+async def test_the_quarantined_profiles_are_listed_until_cleared(store: StateStore) -> None:
+    q = store.quarantines
+    assert await q.records() == {}
+    await q.apply(PROFILE, "bar", T0, COOLDOWN_S)
+    await q.apply("gemini", "bar", T0 + 1, COOLDOWN_S)
+    await q.apply(PROFILE, "check", T0 + COOLDOWN_S, COOLDOWN_S)  # its probe goes out
+    assert await q.records() == {
+        PROFILE: QuarantineRecord(since=T0, probe_at=T0 + COOLDOWN_S),
+        "gemini": QuarantineRecord(since=T0 + 1),
+    }
+    await q.apply(PROFILE, "clear", T0 + COOLDOWN_S, COOLDOWN_S)
+    assert list(await q.records()) == ["gemini"]

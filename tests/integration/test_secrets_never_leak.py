@@ -114,6 +114,12 @@ class Upstream:
     mode: str = "ok"
     auth_seen: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: the gateways' clock: each new mode starts past any credential's quarantine
+    clock: FakeClock = field(default_factory=FakeClock)
+
+    def switch(self, mode: str) -> None:
+        self.mode = mode
+        self.clock.advance(3600)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         wire = WIRES[request.url.host]
@@ -278,7 +284,7 @@ def record_events(seen: Seen, surface: str) -> Callable[[Event], None]:
 
 async def run_library(config: Path, upstream: Upstream, seen: Seen, tracer: Any) -> Metrics:
     transport = HttpxTransport(transport=httpx.MockTransport(upstream))
-    gateway = Gateway.from_config(config, env=ENV, transport=transport, clock=FakeClock())
+    gateway = Gateway.from_config(config, env=ENV, transport=transport, clock=upstream.clock)
     metrics = Metrics()
     gateway.subscribe(metrics)
     gateway.subscribe(record_events(seen, "library events"))
@@ -286,7 +292,7 @@ async def run_library(config: Path, upstream: Upstream, seen: Seen, tracer: Any)
         gateway.subscribe(tracer)
     try:
         for mode in MODES:
-            upstream.mode = mode
+            upstream.switch(mode)
             for lane in LANES:
                 await _library_calls(gateway, lane, seen)
             await _adapter_calls(gateway, seen)
@@ -341,7 +347,7 @@ class Server:
 
 def start_server(config: Path, upstream: Upstream, seen: Seen, tracer: Any) -> Server:
     transport = HttpxTransport(transport=httpx.MockTransport(upstream))
-    gateway = Gateway.from_config(config, env=ENV, transport=transport, clock=FakeClock())
+    gateway = Gateway.from_config(config, env=ENV, transport=transport, clock=upstream.clock)
     gateway.subscribe(record_events(seen, "server events"))
     if tracer is not None:
         gateway.subscribe(tracer)
@@ -396,7 +402,7 @@ def run_server_scenarios(server: Server, upstream: Upstream, seen: Seen) -> None
     auth = {"Authorization": f"Bearer {CLIENT_KEY}"}
     with sdk, httpx.Client(base_url=server.url, timeout=30) as raw:
         for mode in MODES:
-            upstream.mode = mode
+            upstream.switch(mode)
             for lane in LANES:
                 _sdk_calls(sdk, lane, seen)
                 body = {"model": lane, "messages": HI}

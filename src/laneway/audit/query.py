@@ -65,8 +65,9 @@ def is_fallback(row: RequestRow) -> bool:
 
 
 def is_budget_driven(row: RequestRow) -> bool:
-    method = (row.decision_method or "").lower()
-    return "budget" in method or "budget" in (row.decision_reasoning or "").lower()
+    """A cheaper model was chosen over the one that would otherwise serve (the routing
+    note `routing.selection.DOWNGRADE`); a lane with one model is never downgraded."""
+    return "budget downgrade:" in (row.decision_reasoning or "")
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -153,6 +154,9 @@ class RoutingStats:
     routing_p50_ms: float | None = None
     breaker_openings: dict[str, int] = field(default_factory=dict)
     skips: dict[str, int] = field(default_factory=dict)
+    #: per policy name: candidates it denied / replaced (`policy` routing events)
+    policy_denials: dict[str, int] = field(default_factory=dict)
+    policy_replacements: dict[str, int] = field(default_factory=dict)
 
 
 def routing_stats(rows: Sequence[RequestRow], events: Iterable[RoutingEventRow]) -> RoutingStats:
@@ -166,7 +170,7 @@ def routing_stats(rows: Sequence[RequestRow], events: Iterable[RoutingEventRow])
     stats.fallback_rate = stats.fallbacks / len(decided) if decided else 0.0
     stats.guard_stops = sum(1 for r in rows if is_guard_stop(r))
     stats.budget_downgrades = sum(1 for r in decided if is_budget_driven(r))
-    calls = [e for e in events if e.kind in ("routing_call", "breaker", "skip")]
+    calls = [e for e in events if e.kind in ("routing_call", "breaker", "skip", "policy")]
     routing = [e for e in calls if e.kind == "routing_call"]
     stats.routing_calls = _counts(e.code or "-" for e in routing)
     stats.routing_cost_usd = sum(e.cost_usd or 0.0 for e in routing)
@@ -175,7 +179,15 @@ def routing_stats(rows: Sequence[RequestRow], events: Iterable[RoutingEventRow])
         e.model or "-" for e in calls if e.kind == "breaker" and e.code == "open"
     )
     stats.skips = _counts(f"{e.model} ({e.code})" for e in calls if e.kind == "skip")
+    policies = [e for e in calls if e.kind == "policy"]
+    stats.policy_denials = _counts(_policy_name(e) for e in policies if e.code == "deny")
+    stats.policy_replacements = _counts(_policy_name(e) for e in policies if e.code == "replace")
     return stats
+
+
+def _policy_name(event: RoutingEventRow) -> str:
+    name = event.detail_dict().get("policy")
+    return name if isinstance(name, str) else "-"
 
 
 def _rule_label(row: RequestRow) -> str:

@@ -36,6 +36,7 @@ from laneway.events import (
     BudgetChanged,
     CandidateSkipped,
     Event,
+    PolicyApplied,
     RequestFinished,
     RequestStarted,
     RetryScheduled,
@@ -174,7 +175,7 @@ FINAL_COLUMNS: tuple[str, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class RoutingEventRow:
-    """One routing event: skip, retry, breaker, budget or routing_call.
+    """One routing event: skip, retry, breaker, budget, routing_call or policy.
 
     Logs written before schema version 2 also hold `decision` and `attempt` rows.
     """
@@ -464,10 +465,28 @@ def _routing_call_row(event: RoutingCall, seq: int, policy: RecordPolicy) -> Rou
     )
 
 
+def _policy_row(event: PolicyApplied, seq: int, policy: RecordPolicy) -> RoutingEventRow:
+    """kind `policy`: the candidate, the verdict (deny | replace), and which policy and why."""
+    change = event.evaluation
+    detail: dict[str, Any] = {"policy": change.policy, "reason": change.reason}
+    if change.replacement is not None:
+        detail["replacement"] = str(change.replacement)
+    return RoutingEventRow(
+        event.request_id,
+        event.ts,
+        seq,
+        "policy",
+        str(change.candidate),
+        change.verdict,
+        detail=dump_json(detail),
+    )
+
+
 _ROW_BUILDERS: dict[type[Any], Callable[[Any, int, RecordPolicy], RoutingEventRow]] = {
     CandidateSkipped: _skip_row,
     RetryScheduled: _retry_row,
     BreakerChanged: _breaker_row,
     BudgetChanged: _budget_row,
     RoutingCall: _routing_call_row,
+    PolicyApplied: _policy_row,
 }

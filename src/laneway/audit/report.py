@@ -3,7 +3,8 @@
 No script, no CDN, no fonts to fetch: the file opens the same offline, in a
 mail attachment or a CI artifact. Charts: requests and spend by model over
 time (stacked bars), fallback rate over time (line), latency distribution
-(histogram) and breaker openings by model, followed by the `stats` tables.
+(histogram), breaker openings by model and candidates denied per policy,
+followed by the `stats` tables.
 
 Requests count under the configured model that served them (`served_model`),
 so a failure is never drawn as its decided model's; spend has no "not served"
@@ -231,10 +232,16 @@ def render_report(
         parts.append(line_chart("chart-fallback", "Fallback rate", labels, rate))
         hist_labels, counts = latency_histogram(rows)
         parts.append(bar_chart("chart-latency", "Latency distribution", hist_labels, counts))
-    openings = routing_stats(rows, events).breaker_openings
+    decisions = routing_stats(rows, events)
+    openings = decisions.breaker_openings
     parts.append(
         bar_chart("chart-breaker", "Breaker openings", list(openings), list(openings.values()))
     )
+    denials = decisions.policy_denials
+    if denials:
+        parts.append(
+            bar_chart("chart-policy", "Denials by policy", list(denials), list(denials.values()))
+        )
     parts.append("<h2>By lane and model</h2>" + _table(summarize(rows)))
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'

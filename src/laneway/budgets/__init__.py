@@ -1,11 +1,6 @@
-"""Budgets: estimate a request's cost, then reserve, commit or refund it atomically."""
+"""Budgets: bound a request's worst case, then reserve, commit or refund it atomically."""
 
-from laneway.budgets.estimate import (
-    DEFAULT_OUTPUT_TOKENS,
-    Estimate,
-    actual_cost_usd,
-    estimate_request,
-)
+from laneway.budgets.bound import Bound, actual_cost_usd, bound, input_bound, output_bound
 from laneway.budgets.ledger import (
     BudgetLedger,
     BudgetScope,
@@ -16,14 +11,15 @@ from laneway.budgets.ledger import (
 )
 
 __all__ = [
-    "DEFAULT_OUTPUT_TOKENS",
+    "Bound",
     "BudgetLedger",
     "BudgetScope",
-    "Estimate",
     "Remaining",
     "Reservation",
     "actual_cost_usd",
-    "estimate_request",
+    "bound",
+    "input_bound",
     "key_scope",
     "lane_scopes",
+    "output_bound",
 ]

@@ -54,6 +54,8 @@ def check_command(
     console.print(Text(f"config {loaded.source}: valid", style="green"))
     for path, var in loaded.overrides.items():
         console.print(Text(f"  {path} overridden by {var}", style="dim"))
+    for warning in loaded.warnings:  # loads, but probably not what was meant
+        console.print(Text(f"  warning: {warning}", style="yellow"))
     reports = [provider_report(loaded, pid, env) for pid in loaded.providers]
     console.print(_providers_table(reports))
     lane_problems = {

@@ -68,7 +68,8 @@ def demo_config(audit_url: str) -> dict[str, Any]:
     config["lanes"]["safety"] = {"primary": "local/safety"}
     config["lanes"]["metered"] = {
         "primary": "flaky/metered-model",
-        "budget": {"usd_per_job": 0.04},
+        "budget": {"usd_per_job": 0.02},
+        "max_output_tokens": 500,  # the output bound each step's worst case is reserved at
     }
     config["routing"] = {
         "method": "static",
@@ -149,7 +150,7 @@ async def _run(config: dict[str, Any], console: Console) -> list[Row]:
         flaky.enqueue("big-model", error_code="unavailable", status=503)
         flaky.enqueue("big-model", error_code="unavailable", status=503)
         for _ in range(3):
-            flaky.enqueue("metered-model", text="metered answer", usage=_usage(2_000, 500))
+            flaky.enqueue("metered-model", text="metered answer", usage=_usage(20, 500))
         tasks = [
             ("plan the database migration", TaskContext(lane="planning", phase="plan")),
             ("write the migration script", TaskContext(lane="coding", phase="code")),

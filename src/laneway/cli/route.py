@@ -2,7 +2,9 @@
 
 Prints the chosen model, its fallback chain, the reasoning and the estimated
 cost; `--explain` adds every rule evaluated and why it matched or not;
-`--json` prints the same as one JSON object for scripts. With
+`--json` prints the same as one JSON object for scripts. With `policies:`
+configured, the decision after them follows (`--explain`: every policy per
+candidate; see `route_policies.py`). With
 `routing.method: llm_enhanced` the routing model is asked (see
 `route_enhanced.py`); `--explain` shows its prompt and reply, `--dry-run`
 calls nothing and prints the prompt.
@@ -18,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from laneway.cli import route_enhanced
+from laneway.cli import route_enhanced, route_policies
 from laneway.cli.config_source import ConfigOption, environment, load_cli_config
 from laneway.errors import ConfigError
 from laneway.types import Capability, Complexity, RoutingDecision, TaskContext
@@ -46,6 +48,12 @@ def route_command(
         list[Capability] | None, typer.Option(help="A capability the task needs.")
     ] = None,
     job: Annotated[str | None, typer.Option("--job", help="Job id.")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="A task tag (policies match them).")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="The client-key name, for policies' `key`.")
+    ] = None,
     input_tokens: Annotated[
         int | None, typer.Option(help="Prompt size estimate, for the cost estimate.")
     ] = None,
@@ -69,6 +77,8 @@ def route_command(
         description=description,
         requires=frozenset(requires or ()),
         metadata=parse_metadata(metadata or []),
+        tags=frozenset(tag or ()),
+        client_key=key,
     )
     enhanced = None
     if route_enhanced.is_enhanced(loaded):
@@ -78,10 +88,13 @@ def route_command(
         decision = enhanced.decision
     else:
         decision = load_routing_provider(loaded).route(ctx, input_tokens=input_tokens)
+    policies = route_policies.review_for_cli(loaded, ctx, decision, input_tokens)
     if as_json:
         data = decision_to_dict(lane, decision)
         if enhanced is not None:
             data["llm_enhanced"] = route_enhanced.enhanced_to_dict(enhanced)
+        if policies is not None:
+            data["policies"] = route_policies.policy_to_dict(policies)
         typer.echo(json.dumps(data, indent=2))
         return
     console = Console()
@@ -90,6 +103,8 @@ def route_command(
         _print_explanation(console, decision, loaded)
     if enhanced is not None and (explain or dry_run):
         route_enhanced.print_enhanced(console, enhanced)
+    if policies is not None:
+        route_policies.print_policies(console, policies, explain=explain)
 
 
 def parse_metadata(items: list[str]) -> dict[str, str]:

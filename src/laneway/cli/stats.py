@@ -131,3 +131,18 @@ def _print_routing(out: Console, stats: RoutingStats) -> None:
     )
     if stats.breaker_openings:
         out.print(_counts_table("breaker opened", stats.breaker_openings, 0))
+    if stats.policy_denials or stats.policy_replacements:
+        out.print(_policy_table(stats))
+
+
+def _policy_table(stats: RoutingStats) -> Table:
+    """Per policy: the candidates it denied and replaced (`policy` routing events)."""
+    table = Table("policy", "denied", "replaced", title="policies")
+    names = dict.fromkeys([*stats.policy_denials, *stats.policy_replacements])
+    for name in names:
+        table.add_row(
+            name,
+            str(stats.policy_denials.get(name, 0)),
+            str(stats.policy_replacements.get(name, 0)),
+        )
+    return table

@@ -168,9 +168,7 @@ def render(report: dict[str, Any]) -> Group:
     ]
     parts.append(_breakers(report.get("breakers") or [], now))
     quarantined = report.get("quarantined_credentials")
-    if quarantined is None:
-        parts.append(Text("quarantined credentials: not kept by this state store", "dim"))
-    elif quarantined:
+    if quarantined:
         parts.append(_rows("quarantined credentials", quarantined))
     else:
         parts.append(Text("quarantined credentials: none"))

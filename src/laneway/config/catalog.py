@@ -33,9 +33,14 @@ T = Capability.TOOLS
 J = Capability.JSON_SCHEMA
 S = Capability.STREAMING
 V = Capability.VISION
+P = Capability.PREFILL
 
-ALL: frozenset[Capability] = frozenset(Capability)
+ALL: frozenset[Capability] = frozenset({T, J, S, V})
 TEXT_TOOLS: frozenset[Capability] = frozenset({T, J, S})
+#: Claude continues from a trailing assistant message ("prefill"):
+#: https://docs.anthropic.com/en/docs/build-with-claude/prompt-engineering/prefill-claudes-response
+#: OpenAI and Gemini answer such a message with a new turn, so they do not declare it.
+CLAUDE: frozenset[Capability] = ALL | {P}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +57,14 @@ def _known(caps: frozenset[Capability], context: int, max_out: int) -> KnownMode
 #: Well-known models, by the provider's own name (dots as dashes).
 KNOWN_MODELS: dict[str, KnownModel] = {
     # Anthropic — https://docs.anthropic.com/en/docs/about-claude/models/overview
-    "claude-opus-4-5": _known(ALL, 200_000, 64_000),
-    "claude-sonnet-4-5": _known(ALL, 200_000, 64_000),
-    "claude-haiku-4-5": _known(ALL, 200_000, 64_000),
-    "claude-opus-4-1": _known(ALL, 200_000, 32_000),
-    "claude-opus-4": _known(ALL, 200_000, 32_000),
-    "claude-sonnet-4": _known(ALL, 200_000, 64_000),
-    "claude-3-7-sonnet": _known(ALL, 200_000, 64_000),
-    "claude-3-5-haiku": _known(TEXT_TOOLS, 200_000, 8_192),
+    "claude-opus-4-5": _known(CLAUDE, 200_000, 64_000),
+    "claude-sonnet-4-5": _known(CLAUDE, 200_000, 64_000),
+    "claude-haiku-4-5": _known(CLAUDE, 200_000, 64_000),
+    "claude-opus-4-1": _known(CLAUDE, 200_000, 32_000),
+    "claude-opus-4": _known(CLAUDE, 200_000, 32_000),
+    "claude-sonnet-4": _known(CLAUDE, 200_000, 64_000),
+    "claude-3-7-sonnet": _known(CLAUDE, 200_000, 64_000),
+    "claude-3-5-haiku": _known(TEXT_TOOLS | {P}, 200_000, 8_192),
     # OpenAI — https://platform.openai.com/docs/models
     "gpt-4o": _known(ALL, 128_000, 16_384),
     "gpt-4o-mini": _known(ALL, 128_000, 16_384),
@@ -87,12 +92,12 @@ KNOWN_MODELS: dict[str, KnownModel] = {
 
 #: What a model the table does not know is assumed to do, per provider kind.
 KIND_CAPABILITIES: dict[str, frozenset[Capability]] = {
-    "anthropic": ALL,
+    "anthropic": CLAUDE,
     "openai": TEXT_TOOLS,
     "gemini": ALL,
     "openai_compatible": frozenset({S}),
     "local": frozenset({S, J}),
-    "fake": ALL,
+    "fake": frozenset(Capability),
 }
 
 #: Kinds that never cost anything.

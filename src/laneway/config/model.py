@@ -7,7 +7,7 @@ and every cross-reference checked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,10 @@ class Config:
     overrides: Mapping[str, str] = field(default_factory=dict)
     #: variables interpolated into each key path, e.g. {"providers.zai.api_key": ("ZAI_API_KEY",)}
     env_refs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: `policies:` hooks, imported at load: `module:callable` text -> the callable
+    policy_hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    #: what looks wrong but still loads (e.g. a policy glob matching no model)
+    warnings: tuple[str, ...] = ()
     #: provider id -> its proxy and CA settings (`proxy:`, `tls:`; its own, else global)
     upstream: Mapping[str, UpstreamSettings] = field(default_factory=dict)
 

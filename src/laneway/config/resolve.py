@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -27,6 +28,7 @@ from laneway.config.model import (
 from laneway.config.network import resolve_upstreams
 from laneway.config.output_schema import schema_problem
 from laneway.config.overrides import LaneOverride, lane_overrides
+from laneway.config.policy_refs import check_policies
 from laneway.config.prices import lookup_price
 from laneway.config.schema import (
     ConfigSpec,
@@ -40,6 +42,8 @@ from laneway.config.store_urls import parse_store_url, state_scheme
 from laneway.config.yaml_reader import PathKey, format_path
 from laneway.errors import DEFAULT_RETRY_TABLE, ConfigError, ErrorCode, RetryRule
 from laneway.types import Capability, Complexity, ModelInfo, ModelRef
+
+log = logging.getLogger("laneway.config")
 
 _COMPLEXITIES = frozenset(c.value for c in Complexity)
 
@@ -98,6 +102,9 @@ class _Resolver:
             self._check_capabilities(lane, catalog)
         for rule in rules:
             self._check_rule_capabilities(rule, lanes, catalog)
+        policy_refs = check_policies(spec, lanes, catalog, error=self.error, where=self._where)
+        for warning in policy_refs.warnings:
+            log.warning("%s", warning)
         return Config(
             spec=spec,
             source=self.source.file,
@@ -108,6 +115,8 @@ class _Resolver:
             retry_table=retry,
             overrides=MappingProxyType(self.applied),
             env_refs=MappingProxyType(dict(self.source.env_refs)),
+            policy_hooks=MappingProxyType(policy_refs.hooks),
+            warnings=tuple(policy_refs.warnings),
             upstream=MappingProxyType(resolve_upstreams(spec, self.source.base_dir, self.error)),
         )
 
@@ -116,6 +125,10 @@ class _Resolver:
     def error(self, message: str, path: PathKey, hint: str) -> ConfigError:
         line = self._line(path)
         return ConfigError(message + line, file=self.source.file, path=format_path(path), hint=hint)
+
+    def _where(self, path: PathKey) -> str:
+        """`file:path (line n)`, for warnings."""
+        return f"{self.source.file}:{format_path(path)}{self._line(path)}"
 
     def _line(self, path: PathKey) -> str:
         probe = path
@@ -176,6 +189,8 @@ class _Resolver:
             self.ref(text, (*base, "fallback", i), override.fallback_var)
             for i, text in enumerate(texts)
         )
+        for i, text in enumerate(spec.stream.continue_on):  # declared providers only
+            self.ref(text, (*base, "stream", "continue_on", i))
         timeouts = spec.timeouts
         return Lane(
             name=name,
@@ -369,6 +384,7 @@ class _Resolver:
         refs: list[ModelRef] = []
         for lane in lanes.values():
             refs += lane.candidates
+            refs += [ModelRef.parse(text) for text in lane.spec.stream.continue_on]
         for rule in rules:
             refs += [rule.model, *(rule.fallback or ())]
         if self.spec.routing.llm_enhanced is not None:

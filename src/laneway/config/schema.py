@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from laneway.errors import ErrorCode
 from laneway.types import Capability, Complexity
@@ -142,6 +142,9 @@ class BudgetSpec(Strict):
     usd_per_job: Annotated[float, Field(ge=0)] | None = None
     tokens_per_request: Annotated[int, Field(gt=0)] | None = None
     tokens_per_job: Annotated[int, Field(gt=0)] | None = None
+    #: when a request's worst case does not fit what is left: refuse it, or lower its
+    #: max_tokens to what fits (`clamp_output`; the trace says so)
+    fit: Literal["refuse", "clamp_output"] = "refuse"
 
 
 class RetryRuleSpec(Strict):
@@ -170,6 +173,12 @@ class PiiSpec(Strict):
     phones: bool = True
 
 
+class StreamSpec(Strict):
+    """`continue_on`: models that may continue a stream cut after content was sent."""
+
+    continue_on: list[str] = []
+
+
 class LaneSpec(Strict):
     primary: str
     fallback: list[str] = []
@@ -182,6 +191,9 @@ class LaneSpec(Strict):
     degraded: DegradedSpec | None = None
     pii: PiiSpec = PiiSpec()
     description: str | None = None
+    #: sent as max_tokens when the client sets none, so a budget has an output bound
+    max_output_tokens: Annotated[int, Field(gt=0)] | None = None
+    stream: StreamSpec = StreamSpec()
 
 
 ConditionValue = str | int | float | bool | list[str]
@@ -224,6 +236,9 @@ class BreakerSpec(Strict):
     failure_threshold: Annotated[int, Field(ge=1)] = 3
     window_s: Annotated[float, Field(gt=0)] = 300.0
     open_s: Annotated[float, Field(gt=0)] = 60.0
+    #: how long a credential profile a provider rejected (401/403/insufficient_quota)
+    #: is skipped before one probe may use it again
+    auth_cooldown_s: Annotated[float, Field(gt=0)] = 300.0
 
 
 class BackoffSpec(Strict):
@@ -332,6 +347,94 @@ class TelemetrySpec(Strict):
     otel: bool = False
 
 
+def _listed(value: object) -> object:
+    """`lane: review` as shorthand for `lane: [review]`."""
+    return [value] if isinstance(value, str) else value
+
+
+StrList = list[str]
+
+
+class PolicyWhenSpec(Strict):
+    """When a policy applies: every key given must hold (a list means any of its values)."""
+
+    lane: StrList | None = None
+    lane_not: StrList | None = None
+    phase: StrList | None = None
+    complexity: list[Complexity] | None = None
+    #: any of these tags (`TaskContext.tags`; on the server `X-Laneway-Tags`)
+    tags: StrList | None = None
+    #: the server's client-key names (`server.keys[].name`)
+    key: StrList | None = None
+    #: job ids; shell-style globs such as `nightly-*`
+    job: StrList | None = None
+    #: `TaskContext.metadata` entries that must be equal
+    metadata: dict[str, str] | None = None
+
+    @field_validator("lane", "lane_not", "phase", "complexity", "tags", "key", "job", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return _listed(value)
+
+
+class PriceCapSpec(Strict):
+    """USD per million tokens; a model priced above either cap is denied."""
+
+    input: Annotated[float, Field(ge=0)] | None = None
+    output: Annotated[float, Field(ge=0)] | None = None
+
+
+PolicyName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+HookRef = Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")]
+
+
+class PolicySpec(Strict):
+    """One entry of `policies:`: conditions (`when`) and what it allows, denies or hooks."""
+
+    name: PolicyName
+    when: PolicyWhenSpec = PolicyWhenSpec()
+    allow_providers: StrList | None = None
+    deny_providers: StrList | None = None
+    #: `provider/model` globs (`anthropic/claude-opus-*`)
+    allow_models: StrList | None = None
+    deny_models: StrList | None = None
+    max_price_usd_per_mtok: PriceCapSpec | None = None
+    #: what a model of unknown price gets under a price cap
+    unpriced: Literal["allow", "deny"] = "allow"
+    requires: list[Capability] | None = None
+    #: `block`: a candidate estimated over the budget is denied, never taken as the cheapest
+    on_budget_miss: Literal["advise", "block"] | None = None
+    #: `module:callable`, called with (TaskContext, ModelInfo); returns allow/deny/replace
+    hook: HookRef | None = None
+    hook_timeout_s: Annotated[float, Field(gt=0, le=30)] = 0.25
+
+    @field_validator(
+        "allow_providers", "deny_providers", "allow_models", "deny_models", mode="before"
+    )
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return _listed(value)
+
+    @model_validator(mode="after")
+    def _has_action(self) -> PolicySpec:
+        actions = (
+            self.allow_providers,
+            self.deny_providers,
+            self.allow_models,
+            self.deny_models,
+            self.max_price_usd_per_mtok,
+            self.requires,
+            self.on_budget_miss,
+            self.hook,
+        )
+        if all(action is None for action in actions):
+            raise ValueError(
+                "a policy needs an action: allow_providers, deny_providers, allow_models, "
+                "deny_models, max_price_usd_per_mtok, requires, on_budget_miss or hook"
+            )
+        return self
+
+
 class ConfigSpec(Strict):
     """The whole file."""
 
@@ -349,6 +452,7 @@ class ConfigSpec(Strict):
     #: the proxy for every provider without its own `proxy:` (else HTTPS_PROXY / HTTP_PROXY)
     proxy: str | None = None
     tls: TlsSpec = TlsSpec()
+    policies: list[PolicySpec] = []
 
 
 __all__ = [
@@ -372,6 +476,9 @@ __all__ = [
     "OpenAICompatibleProvider",
     "OpenAIProvider",
     "PiiSpec",
+    "PolicySpec",
+    "PolicyWhenSpec",
+    "PriceCapSpec",
     "PriceSpec",
     "ProviderSpec",
     "RetryRuleSpec",
@@ -380,6 +487,7 @@ __all__ = [
     "ServerSpec",
     "StateFailPolicySpec",
     "StateSpec",
+    "StreamSpec",
     "TelemetrySpec",
     "TimeoutsSpec",
     "TlsSpec",

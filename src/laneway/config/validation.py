@@ -117,12 +117,25 @@ def _describe(
         return _choice_problem(text, key, value, str(ctx.get("expected", "")), at, error)
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         return _bound_problem(text, kind, value, ctx, at)
+    if kind == "string_pattern_mismatch" and key in _PATTERN_HINTS:
+        what, hint = _PATTERN_HINTS[str(key)]
+        return Problem(text, f"{_show(value)} is not {what}{at}", hint)
     if kind in _TYPE_WORDS:
         return Problem(
             text, f"expected {_TYPE_WORDS[kind]}, got {_show(value)}{at}", _type_hint(path)
         )
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     return Problem(text, message[:1].lower() + message[1:] + at, None)
+
+
+#: keys whose value must match a pattern: (what it must be, how to write it)
+_PATTERN_HINTS: Mapping[str, tuple[str, str]] = {
+    "hook": ("a hook reference", "write module:callable, e.g. `hook: mycompany.routing:check`"),
+    "name": (
+        "a usable name",
+        "use letters, digits, '_', '.' or '-' (at most 64), starting with a letter or digit",
+    ),
+}
 
 
 def _choice_problem(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from laneway.budgets import BudgetLedger, BudgetScope, Reservation, estimate_request, lane_scopes
+from laneway.budgets import BudgetLedger, BudgetScope
 from laneway.clock import Clock, SystemClock
 from laneway.config.credentials import Credential, check_credential, credentials_for
 from laneway.config.loader import load_config
@@ -25,6 +25,7 @@ from laneway.engine.plan import Candidate, Skip, plan_candidates
 from laneway.errors import BudgetExceededError, ConfigError
 from laneway.events import Event, RequestStarted
 from laneway.http import TransportPool, UpstreamSettings
+from laneway.policies import PolicySet, compile_policies
 from laneway.providers import build_adapter
 from laneway.providers.base import Adapter, AdapterDeps
 from laneway.resilience.backoff import BackoffPolicy
@@ -33,9 +34,9 @@ from laneway.routing import load_routing_provider
 from laneway.state import open_configured_state
 from laneway.types import (
     Capability,
-    CompletionRequest,
     ModelInfo,
     ModelRef,
+    PolicyEvaluation,
     RoutingDecision,
     TaskContext,
     Usage,
@@ -68,8 +69,11 @@ class EngineCore:
     transport: TransportPool | None
     store_content: bool = False
     _plans: dict[
-        tuple[tuple[ModelRef, ...], frozenset[Capability]], tuple[list[Candidate], list[Skip]]
+        tuple[tuple[ModelRef, ...], frozenset[Capability], tuple[PolicyEvaluation, ...]],
+        tuple[list[Candidate], list[Skip]],
     ] = field(default_factory=dict)
+    #: `policies:`, compiled once (engine/policy_review.py applies them)
+    policies: PolicySet = field(default_factory=lambda: PolicySet(()))
     _id_prefix: str = field(default_factory=lambda: uuid.uuid4().hex[:24])
     _id_counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     #: per provider: (present profiles, what to set when none is): config and env are
@@ -130,6 +134,7 @@ class EngineCore:
             audit=audit,
             transport=transports,
             store_content=config.spec.audit.store_content,
+            policies=compile_policies(config.spec.policies),
         )
         if audit is not None:
             bus.subscribe(_AuditRecorder(audit))
@@ -154,7 +159,7 @@ class EngineCore:
         self, decision: RoutingDecision, required: frozenset[Capability]
     ) -> tuple[list[Candidate], list[Skip]]:
         """The decision's candidates and skips; keys and capabilities are fixed, so cache it."""
-        key = (decision.candidates, required)
+        key = (decision.candidates, required, decision.policy)
         planned = self._plans.get(key)
         if planned is None:
             if len(self._plans) >= _PLAN_CACHE_SIZE:
@@ -215,19 +220,6 @@ class EngineCore:
         return Usage(usage.input_tokens, usage.output_tokens, cost)
 
     # -- budgets -----------------------------------------------------------------
-
-    async def reserve(
-        self, request: CompletionRequest, ctx: TaskContext, lane: Lane, candidate: Candidate
-    ) -> Reservation | None:
-        """Reserve this model's estimated cost against the task and job budgets, or refuse."""
-        budget = lane.spec.budget
-        if budget is None:
-            return None
-        scopes = lane_scopes(budget, task_id=self.request_id_of(ctx), job_id=ctx.job_id)
-        if not scopes:
-            return None
-        estimate = estimate_request(request, candidate.info)
-        return await self.ledger.reserve(scopes, estimate.cost_usd, estimate.tokens)
 
     async def forget_task(self, ctx: TaskContext, lane: Lane) -> None:
         """Drop the per-task scope when a request ends, so state does not grow."""

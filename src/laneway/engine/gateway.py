@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from laneway.budgets.bound import input_bound
 from laneway.config.output_schema import REQUEST_SCHEMA_MAX_BYTES, schema_problem
 from laneway.engine.core import EngineCore
 from laneway.engine.guard import judge
 from laneway.engine.pii import deidentify
+from laneway.engine.policy_review import review_policies, routing_model_allowed
 from laneway.engine.record import Recorder, degraded_outcome
 from laneway.engine.run import RequestRun
 from laneway.engine.streaming import StreamRun
@@ -111,11 +113,12 @@ class Gateway:
 
     def route(self, ctx: TaskContext, request: CompletionRequest | None = None) -> RoutingDecision:
         """The routing decision alone; no call is made."""
-        tokens = request.estimated_input_tokens() if request is not None else None
+        tokens = input_bound(request) if request is not None else None
         self._core.config.lane(ctx.lane)
         if ctx.model is not None:
             return _pinned(ctx.model)
-        return self._core.routing.route(ctx, input_tokens=tokens)
+        max_tokens = request.max_tokens if request is not None else None
+        return self._core.routing.route(ctx, input_tokens=tokens, max_tokens=max_tokens)
 
     async def breaker_states(self) -> dict[str, str]:
         return await self._core.breaker_states()
@@ -334,14 +337,17 @@ class Gateway:
         core = self._core
         if ctx.model is not None:
             decision = _pinned(ctx.model)
-        elif core.config.spec.routing.method == "llm_enhanced":
+        elif core.config.spec.routing.method == "llm_enhanced" and await routing_model_allowed(
+            core, ctx
+        ):
             from laneway.engine.enhanced import decide_enhanced
 
             decision = await decide_enhanced(core, ctx, request)
         else:
             routing = core.routing
-            tokens = request.estimated_input_tokens() if routing.uses_input_tokens else None
-            decision = routing.route(ctx, input_tokens=tokens)
+            tokens = input_bound(request) if routing.uses_input_tokens else None
+            decision = routing.route(ctx, input_tokens=tokens, max_tokens=request.max_tokens)
+        decision = await review_policies(core, decision, ctx, request)  # may raise policy_denied
         if core.bus.wants(DecisionMade):
             core.bus.emit(DecisionMade(core.request_id_of(ctx), core.clock.wall(), decision))
         return decision
@@ -383,7 +389,9 @@ class Gateway:
             return None
         guard_ctx = replace(ctx, lane=guard.lane, requires=frozenset())
         guard_lane = self._core.config.lane(guard.lane)
-        decision = self._core.routing.route(guard_ctx)
+        decision = await review_policies(
+            self._core, self._core.routing.route(guard_ctx), guard_ctx, None
+        )
         run = RequestRun(
             self._core,
             replace(request, stream=False, tools=(), response_format=None),

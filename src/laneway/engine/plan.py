@@ -2,6 +2,9 @@
 
 Pure: capability and credential facts come in, candidates and skips go out.
 Breaker and budget checks need the state store, so the attempt loop makes them.
+What `policies:` changed (engine/policy_review.py, before the plan) comes first,
+as `policy_denied:<name>` / `policy_replaced:<name>` skips: policies are judged
+before keys and capabilities.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from laneway.types import (
     Message,
     ModelInfo,
     ModelRef,
+    PolicyEvaluation,
     RoutingDecision,
     TaskContext,
 )
@@ -71,7 +75,7 @@ def plan_candidates(
 ) -> tuple[list[Candidate], list[Skip]]:
     """Candidates in decision order (never repeated), and each skipped model with its reason."""
     candidates: list[Candidate] = []
-    skips: list[Skip] = []
+    skips: list[Skip] = [] if not decision.policy else policy_skips(decision.policy)
     seen: set[ModelRef] = set()
     for model in decision.candidates:
         if model in seen:
@@ -92,3 +96,18 @@ def plan_candidates(
             continue
         candidates.append(Candidate(model, info))
     return candidates, skips
+
+
+def policy_skip_reason(change: PolicyEvaluation) -> str:
+    """The trace's word for a policy's change: `policy_denied:<name>`, `policy_replaced:<name>`."""
+    word = "policy_denied" if change.verdict == "deny" else "policy_replaced"
+    return f"{word}:{change.policy}"
+
+
+def policy_skips(changes: tuple[PolicyEvaluation, ...]) -> list[Skip]:
+    """A skip per candidate a policy denied or replaced, in evaluation order."""
+    return [
+        Skip(c.candidate, policy_skip_reason(c), c.reason)
+        for c in changes
+        if c.verdict == "deny" or c.verdict == "replace"
+    ]

@@ -19,6 +19,7 @@ from laneway.errors import (
     ErrorCode,
     LanewayError,
     OutputRejectedError,
+    PolicyDeniedError,
     ProviderError,
     RequestError,
     RoutingExhaustedError,
@@ -184,6 +185,8 @@ def status_of(error: LanewayError) -> tuple[RequestStatus, str]:
         return "failed", "deadline_exhausted" if error.deadline_exhausted else code
     if isinstance(error, RequestError):
         return "failed", ErrorCode.BAD_REQUEST.value
+    if isinstance(error, PolicyDeniedError):
+        return "failed", ErrorCode.POLICY_DENIED.value
     if isinstance(error, StateError):
         return "failed", "state_unavailable"
     return "failed", ErrorCode.UNKNOWN.value

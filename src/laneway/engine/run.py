@@ -1,16 +1,22 @@
-"""One request's attempt loop: candidates in decision order, retries, rotation, fallback.
+"""One request's attempt loop: the attempt plan performed, for `complete` and `stream` alike.
 
-`RequestRun` keeps the request's story (trace, attempts, errors) and applies
-the policies: breaker admission, budget reservation, the retry table, the
-lane's deadline. The same failures always lead to the same next model.
+The plan (`resilience.attempts.AttemptPlan`) decides which model, which
+credential profile, how long and what next; `RequestRun._run` performs it:
+before every call it asks the credential quarantine, the breaker and (once per
+candidate) the budget, then calls, then records what the call says about the
+provider's health and the credential. The same failures always lead to the
+same next model.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal, TypeVar
 
+from laneway.budgets.bound import bound, output_bound, output_that_fits
+from laneway.budgets.ledger import lane_scopes
 from laneway.engine.plan import Candidate, required_capabilities
 from laneway.engine.validation import OutputPolicy, validate_output
 from laneway.errors import (
@@ -28,8 +34,9 @@ from laneway.events import (
     CandidateSkipped,
     RetryScheduled,
 )
+from laneway.resilience.attempts import AttemptPlan, Call, Done, Refusal, Skip
+from laneway.resilience.breaker import counts_against_health
 from laneway.resilience.deadline import Deadline
-from laneway.resilience.retry import decide_after_failure
 from laneway.types import (
     Attempt,
     Completion,
@@ -46,16 +53,28 @@ if TYPE_CHECKING:
     from laneway.engine.core import EngineCore
     from laneway.resilience.breaker import Transition
 
-Action = Literal["next_model", "skip_provider", "larger_context", "stop", "deadline"]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
-@dataclass
+class _Rejected:
+    """The model answered, but the answer was refused (schema, validators, PII)."""
+
+
+REJECTED = _Rejected()
+
+
+@dataclass(slots=True)
 class Slot:
-    """A candidate admitted by the breaker and the budget, ready to be tried."""
+    """A candidate being tried: its budget reservation, the request as sent, this call's gates."""
 
     candidate: Candidate
-    probe: bool
-    reservation: Reservation | None
+    index: int
+    request: CompletionRequest  # max_tokens set when a budget needs an output bound
+    reservation: Reservation | None = None
+    probe: bool = False  # this call is the breaker's half-open probe
+    credential_probe: bool = False  # ... the quarantined credential's one probe
+    credential: Credential | None = None
 
 
 class RequestRun:
@@ -84,28 +103,24 @@ class RequestRun:
         self.errors: list[ProviderError] = []
         self.rejection: OutputRejectedError | None = None
         self.budget_errors: list[BudgetExceededError] = []
-        self.deadline_hit = False
-        self._skipped_providers: dict[str, str] = {}
-        self._min_context: int | None = None
-        # the clock's own functions, not methods around them: read ~6 times a request
         self._now = core.clock.monotonic
-        #: for event timestamps and breakers (shared by replicas through Redis: wall time)
+        #: for event timestamps, breakers and quarantines (shared by replicas: wall time)
         self._wall = core.clock.wall
         self.deadline = Deadline(
             start=self._now(), total_s=lane.total_timeout_s, attempt_s=lane.attempt_timeout_s
         )
+        self.plan: AttemptPlan | None = None
+
+    @property
+    def deadline_hit(self) -> bool:
+        return self.plan is not None and self.plan.deadline_hit
 
     # -- bookkeeping ------------------------------------------------------
 
-    def _attempt_budget(self, model: ModelRef) -> float:
-        """The lane's per-attempt limit, the provider's cap, and what is left of the deadline."""
-        budget = self.deadline.attempt_budget(self._now())
-        cap = self.core.attempt_cap_s(model.provider)
-        return budget if cap is None else min(budget, cap)
-
-    def skip(self, model: ModelRef, reason: str) -> None:
+    def skip(self, model: ModelRef, reason: str, credential: Credential | None = None) -> None:
         self.attempts.append(Attempt(model, reason, 0, 0.0, skipped=True))
-        self.trace.append(f"{model}:{reason}")
+        label = model.provider if credential is None else credential.label
+        self.trace.append(f"{label}/{model.model}:{reason}")
         if self.core.bus.active:
             self.core.bus.emit(CandidateSkipped(self.request_id, self._wall(), model, reason))
 
@@ -126,14 +141,6 @@ class RequestRun:
         if self.core.bus.wants(AttemptFinished):
             self.core.bus.emit(AttemptFinished(self.request_id, self._wall(), attempt))
 
-    def _note_retry(
-        self, model: ModelRef, credential: Credential | None, code: str, delay_s: float
-    ) -> None:
-        label = credential.label if credential is not None else model.provider
-        self.trace.append(f"{label}/{model.model}:retry")
-        if self.core.bus.active:
-            self.core.bus.emit(RetryScheduled(self.request_id, self._wall(), model, code, delay_s))
-
     def _emit_transitions(self, model: ModelRef, transitions: tuple[Transition, ...]) -> None:
         for change in transitions:
             self.core.bus.emit(BreakerChanged(self._wall(), model, change.old, change.new))
@@ -146,9 +153,9 @@ class RequestRun:
             attempts=self.attempts,
         )
 
-    # -- candidates ---------------------------------------------------------
+    # -- the plan -------------------------------------------------------------
 
-    def _plan(self) -> list[Candidate]:
+    def _candidates(self) -> list[Candidate]:
         required = required_capabilities(
             self.request, self.ctx, self.lane, streaming=self.streaming
         )
@@ -169,35 +176,200 @@ class RequestRun:
                 )
         return candidates
 
-    async def _admit(self, candidate: Candidate) -> Slot | None:
-        model = candidate.model
-        if model.provider in self._skipped_providers:
-            self.skip(model, self._skipped_providers[model.provider])
-            return None
-        window = candidate.info.context_window
-        if self._min_context is not None and (window is None or window <= self._min_context):
-            self.skip(model, "context_too_small")
-            return None
-        if self.deadline.expired(self._now()):
-            self.deadline_hit = True
-            self.skip(model, "deadline_exhausted")
-            return None
+    def _new_plan(self, candidates: list[Candidate]) -> AttemptPlan:
+        core = self.core
+        self.plan = AttemptPlan(
+            [c.info for c in candidates],
+            deadline=self.deadline,
+            table=self.lane.retry_table,
+            backoff=core.backoff,
+            profiles=lambda provider: len(core.present_credentials(provider)),
+            attempt_cap_s=core.attempt_cap_s,
+        )
+        return self.plan
+
+    async def _run(
+        self,
+        call: Callable[[Slot, Call], Awaitable[T | ProviderError]],
+        accept: Callable[[Slot, Call, T, float], Awaitable[R | _Rejected]],
+        *,
+        settle_on_answer: bool,
+        candidates: list[Candidate] | None = None,
+        request: CompletionRequest | None = None,
+    ) -> tuple[R, Slot] | None:
+        """Perform the plan: gates, calls, outcomes. The winner's slot is the caller's to
+        release; every other slot is released here. `settle_on_answer` False leaves the
+        winner's breaker and credential verdicts to the caller (a stream's end)."""
+        if candidates is None:
+            candidates = self._candidates()
+        plan = self._new_plan(candidates)
+        sent = self.request if request is None else request
+        slot: Slot | None = None
+        last: tuple[Call, ProviderError] | None = None
+        try:
+            while True:
+                step = plan.next(self._now())
+                if not isinstance(step, Call):
+                    if isinstance(step, Done):
+                        if step.stop and self.errors:
+                            raise self.attach(self.errors[-1])
+                        return None
+                    if isinstance(step, Skip):
+                        self.skip(step.model, step.reason)
+                    else:  # Wait: a same-model retry's backoff
+                        if last is not None:
+                            self._note_retry(last[0], last[1], step.delay_s, slot)
+                        await self.core.clock.sleep(step.delay_s)
+                    continue
+                if slot is not None and slot.index != step.candidate:
+                    await self._release(slot, success=None)
+                    slot = None
+                if slot is None:
+                    candidate = candidates[step.candidate]
+                    slot = Slot(candidate, step.candidate, self._as_sent(sent, candidate))
+                refusal = await self._gate(slot, step)
+                if refusal is not None:
+                    plan.refused(step, refusal)
+                    continue
+                started = self._now()
+                try:
+                    outcome = await call(slot, step)
+                except asyncio.CancelledError:
+                    await self._release_probes(slot)
+                    raise
+                elapsed_ms = (self._now() - started) * 1000
+                if isinstance(outcome, ProviderError):
+                    last = (step, outcome)
+                    await self._on_failure(plan, slot, step, outcome, elapsed_ms)
+                    if plan.stopped:
+                        raise self.attach(self.errors[-1])
+                    continue
+                if settle_on_answer:
+                    await self._settle(slot, None)
+                accepted = await accept(slot, step, outcome, elapsed_ms)
+                if isinstance(accepted, _Rejected):
+                    plan.rejected()
+                    continue
+                plan.succeeded()
+                winner, slot = slot, None
+                return accepted, winner
+        finally:
+            if slot is not None:
+                await self._release(slot, success=None)
+
+    def _as_sent(self, request: CompletionRequest, candidate: Candidate) -> CompletionRequest:
+        """The request as this model gets it: with an output bound when a budget needs one."""
+        lane_max = self.lane.spec.max_output_tokens
+        if request.max_tokens is None and (self.lane.spec.budget is not None or lane_max):
+            return replace(request, max_tokens=output_bound(request, candidate.info, lane_max))
+        return request
+
+    # -- gates: quarantine, breaker, budget ---------------------------------------
+
+    def _quarantine_key(self, slot: Slot) -> str:
+        credential = slot.credential
+        return credential.label if credential is not None else slot.candidate.model.provider
+
+    async def _gate(self, slot: Slot, step: Call) -> Refusal | None:
+        """Ask before the call; a refusal is recorded as a skip and nothing is called."""
+        model = step.model
+        credentials = self.core.present_credentials(model.provider)
+        slot.credential = credentials[step.profile] if credentials else None
+        slot.probe = slot.credential_probe = False
+        cooldown_s = self.core.config.spec.breaker.auth_cooldown_s
+        verdict = await self.core.state.quarantines.apply(
+            self._quarantine_key(slot), "check", self._wall(), cooldown_s
+        )
+        if verdict == "quarantined":
+            self.skip(model, "auth_quarantined", slot.credential)
+            return "auth_quarantined"
+        slot.credential_probe = verdict == "probe"
         admission = await self.core.breakers.admit(str(model), self._wall())
         self._emit_transitions(model, admission.transitions)
         if not admission.allowed:
+            await self._release_probes(slot)
             self.skip(model, "circuit_open")
-            return None
+            return "circuit_open"
+        slot.probe = admission.probe
+        if step.first:
+            try:
+                await self._reserve(slot)
+            except BudgetExceededError as exc:
+                await self._release_probes(slot)
+                self.budget_errors.append(exc)
+                self.skip(model, "over_budget")
+                return "over_budget"
+        return None
+
+    async def _release_probes(self, slot: Slot) -> None:
+        """The call will not give a verdict: let the next request probe instead."""
+        if slot.probe:
+            slot.probe = False
+            await self.core.breakers.release_probe(str(slot.candidate.model))
+        if slot.credential_probe:
+            slot.credential_probe = False
+            await self.core.state.quarantines.apply(
+                self._quarantine_key(slot), "release", self._wall(), 0.0
+            )
+
+    async def _settle(self, slot: Slot, error: ProviderError | None) -> None:
+        """What one call says of the provider's health and of the credential."""
+        model = slot.candidate.model
+        wall = self._wall()
+        if error is None:
+            transitions = await self.core.breakers.record_success(str(model), wall)
+        else:
+            transitions = await self.core.breakers.record_failure(str(model), error.code, wall)
+        slot.probe = False
+        self._emit_transitions(model, transitions)
+        quarantines = self.core.state.quarantines
+        cooldown_s = self.core.config.spec.breaker.auth_cooldown_s
+        if error is not None and error.code is ErrorCode.AUTH:
+            await quarantines.apply(self._quarantine_key(slot), "bar", wall, cooldown_s)
+        elif slot.credential_probe:
+            op: Literal["clear", "release"] = (
+                "release" if error is not None and counts_against_health(error.code) else "clear"
+            )
+            await quarantines.apply(self._quarantine_key(slot), op, wall, cooldown_s)
+        slot.credential_probe = False
+
+    async def _reserve(self, slot: Slot) -> None:
+        """Reserve the sent request's worst case, or lower its max_tokens to what fits
+        (`budget.fit: clamp_output`), or raise `BudgetExceededError`."""
+        budget = self.lane.spec.budget
+        if budget is None:
+            return
+        scopes = lane_scopes(budget, task_id=self.request_id, job_id=self.ctx.job_id)
+        if not scopes:
+            return
+        info = slot.candidate.info
+        worst = bound(slot.request, info)
+        ledger = self.core.ledger
         try:
-            reservation = await self.core.reserve(self.request, self.ctx, self.lane, candidate)
-        except BudgetExceededError as exc:
-            if admission.probe:
-                await self.core.breakers.release_probe(str(model))
-            self.budget_errors.append(exc)
-            self.skip(model, "over_budget")
-            return None
-        if reservation is not None:
-            self._emit_budget("reserve", reservation.amount_usd, reservation.tokens)
-        return Slot(candidate, admission.probe, reservation)
+            slot.reservation = await ledger.reserve(scopes, worst.cost_usd, worst.tokens)
+        except BudgetExceededError:
+            if budget.fit != "clamp_output":
+                raise
+            usd_left: float | None = None
+            tokens_left: int | None = None
+            for scope in scopes:
+                left = await ledger.remaining(scope)
+                if left.usd is not None:
+                    usd_left = left.usd if usd_left is None else min(usd_left, left.usd)
+                if left.tokens is not None:
+                    tokens_left = (
+                        left.tokens if tokens_left is None else min(tokens_left, left.tokens)
+                    )
+            fits = output_that_fits(
+                worst.tokens_in, info.price, usd_left=usd_left, tokens_left=tokens_left
+            )
+            if fits < 1 or fits >= worst.tokens_out:
+                raise
+            slot.request = replace(slot.request, max_tokens=fits)
+            worst = bound(slot.request, info)
+            slot.reservation = await ledger.reserve(scopes, worst.cost_usd, worst.tokens)
+            self.trace.append(f"{slot.candidate.model}:clamp_output(max_tokens={fits})")
+        self._emit_budget("reserve", slot.reservation.amount_usd, slot.reservation.tokens)
 
     def _emit_budget(
         self, action: Literal["reserve", "commit", "refund"], usd: float, tokens: int
@@ -208,74 +380,47 @@ class RequestRun:
         self.core.bus.emit(BudgetChanged(self.request_id, self._wall(), action, scope, usd, tokens))
 
     async def _release(self, slot: Slot, *, success: Completion | None) -> None:
-        """Commit or refund the slot's budget; always runs, even on cancellation."""
-        if slot.reservation is None:
+        """Commit the reported usage or refund the reservation; always runs, even on cancel."""
+        reservation = slot.reservation
+        if reservation is None:
             return
+        slot.reservation = None
         if success is None:
-            await self.core.ledger.refund(slot.reservation)
-            self._emit_budget("refund", slot.reservation.amount_usd, slot.reservation.tokens)
+            await self.core.ledger.refund(reservation)
+            self._emit_budget("refund", reservation.amount_usd, reservation.tokens)
             return
         cost = success.usage.cost_usd or 0.0
-        await self.core.ledger.commit(slot.reservation, cost, success.usage.total_tokens)
+        await self.core.ledger.commit(reservation, cost, success.usage.total_tokens)
         self._emit_budget("commit", cost, success.usage.total_tokens)
 
     # -- failures -----------------------------------------------------------
 
     async def _on_failure(
-        self, slot: Slot, error: ProviderError, number: int, can_rotate: bool
-    ) -> tuple[Action | None, float]:
-        """Record a failed call; return (None, delay) to retry, or the action to take."""
-        model = slot.candidate.model
+        self, plan: AttemptPlan, slot: Slot, step: Call, error: ProviderError, elapsed_ms: float
+    ) -> None:
         self.errors.append(error)
-        transitions = await self.core.breakers.record_failure(str(model), error.code, self._wall())
-        self._emit_transitions(model, transitions)
-        if can_rotate and error.code in (ErrorCode.RATE_LIMIT, ErrorCode.AUTH):
-            return None, 0.0
-        if slot.probe:
-            return "next_model", 0.0
-        decision = decide_after_failure(
-            error,
-            attempt=number,
-            table=self.lane.retry_table,
-            remaining_s=self.deadline.remaining(self._now()),
-            backoff=self.core.backoff,
-        )
-        then = decision.then
-        if then is None:
-            return None, decision.delay_s
-        if then == "skip_provider":
-            self._skipped_providers[model.provider] = error.code.value
-        elif then == "larger_context":
-            self._min_context = slot.candidate.info.context_window or 0
-        return then, 0.0
-
-    async def _after_failure(
-        self,
-        slot: Slot,
-        error: ProviderError,
-        number: int,
-        elapsed_ms: float,
-        credential: Credential | None,
-        can_rotate: bool,
-    ) -> Action | Literal["retry", "rotate"]:
-        """Record a failed call and say what comes next; a retry's wait happens here."""
-        model = slot.candidate.model
-        action, delay_s = await self._on_failure(slot, error, number, can_rotate)
+        probe = slot.probe
+        await self._settle(slot, error)
+        after = plan.failed(step, error, self._now(), probe=probe)
         self._record(
-            model,
+            step.model,
             error.code.value,
-            number,
+            step.number,
             elapsed_ms,
-            retried=action is None,
-            credential=credential,
+            retried=after in ("retry", "rotate"),
+            credential=slot.credential,
         )
-        if action is not None:
-            return action
-        if can_rotate and error.code in (ErrorCode.RATE_LIMIT, ErrorCode.AUTH):
-            return "rotate"
-        self._note_retry(model, credential, error.code.value, delay_s)
-        await self.core.clock.sleep(delay_s)
-        return "retry"
+
+    def _note_retry(
+        self, step: Call, error: ProviderError, delay_s: float, slot: Slot | None
+    ) -> None:
+        credential = slot.credential if slot is not None else None
+        label = credential.label if credential is not None else step.model.provider
+        self.trace.append(f"{label}/{step.model.model}:retry")
+        if self.core.bus.active:
+            self.core.bus.emit(
+                RetryScheduled(self.request_id, self._wall(), step.model, error.code.value, delay_s)
+            )
 
     def exhausted(self) -> LanewayError:
         """The error for a request whose every candidate failed or was skipped."""
@@ -302,78 +447,33 @@ class RequestRun:
     # -- complete -------------------------------------------------------------
 
     async def complete(self) -> Completion:
-        for candidate in self._plan():
-            slot = await self._admit(candidate)
-            if slot is None:
-                continue
-            result: Completion | None = None
-            try:
-                result, action = await self._try(slot)
-            finally:
-                await self._release(slot, success=result)
-            if result is not None:
-                return result
-            if action == "stop":
-                raise self.attach(self.errors[-1])
-        raise self.exhausted()
+        won = await self._run(self._call, self._accept, settle_on_answer=True)
+        if won is None:
+            raise self.exhausted()
+        completion, slot = won
+        await self._release(slot, success=completion)
+        return completion
 
-    async def _try(self, slot: Slot) -> tuple[Completion | None, Action | None]:
-        """Call one model, retrying and rotating credentials as the rules say."""
-        model = slot.candidate.model
-        adapter = self.core.adapters[model.provider]
-        credentials = self.core.present_credentials(model.provider)
-        index, number = 0, 0
-        while True:
-            number += 1
-            credential = credentials[index] if credentials else None
-            timeout_s = self._attempt_budget(model)
-            if timeout_s <= 0:
-                self.deadline_hit = True
-                return None, "deadline"
-            started = self._now()
-            call = adapter.complete(
-                self.request, model.model, timeout_s=timeout_s, credential=credential
-            )
-            try:
-                if adapter.enforces_timeout:
-                    completion = await call
-                else:  # an adapter that cannot end itself gets the engine's timer
-                    async with asyncio.timeout(timeout_s + 0.05):
-                        completion = await call
-                error: ProviderError | None = None
-            except ProviderError as exc:
-                error = exc
-            except TimeoutError:
-                error = timeout_error(model, f"no answer within {timeout_s:.1f}s")
-            except asyncio.CancelledError:
-                if slot.probe:
-                    await self.core.breakers.release_probe(str(model))
-                raise
-            elapsed_ms = (self._now() - started) * 1000
-            if error is None:
-                accepted = await self._accept(slot, completion, number, elapsed_ms, credential)
-                return accepted, None if accepted else "next_model"
-            can_rotate = index + 1 < len(credentials)
-            step = await self._after_failure(
-                slot, error, number, elapsed_ms, credential, can_rotate
-            )
-            if step == "rotate":
-                index, number = index + 1, 0
-            elif step != "retry":
-                return None, step
+    async def _call(self, slot: Slot, step: Call) -> Completion | ProviderError:
+        adapter = self.core.adapters[step.model.provider]
+        call = adapter.complete(
+            slot.request, step.model.model, timeout_s=step.timeout_s, credential=slot.credential
+        )
+        try:
+            if adapter.enforces_timeout:
+                return await call
+            async with asyncio.timeout(step.timeout_s + 0.05):  # an adapter that cannot end itself
+                return await call
+        except ProviderError as exc:
+            return exc
+        except TimeoutError:
+            return timeout_error(step.model, f"no answer within {step.timeout_s:.1f}s")
 
     async def _accept(
-        self,
-        slot: Slot,
-        completion: Completion,
-        number: int,
-        elapsed_ms: float,
-        credential: Credential | None,
-    ) -> Completion | None:
-        """Validate a provider's answer; None when it is rejected (the next model is tried)."""
-        model = slot.candidate.model
-        transitions = await self.core.breakers.record_success(str(model), self._wall())
-        self._emit_transitions(model, transitions)
+        self, slot: Slot, step: Call, completion: Completion, elapsed_ms: float
+    ) -> Completion | _Rejected:
+        """Validate a provider's answer; rejected answers move on to the next model."""
+        model = step.model
         try:
             validate_output(completion, self.policy)
         except OutputRejectedError as rejection:
@@ -381,27 +481,24 @@ class RequestRun:
             self._record(
                 model,
                 rejection.code.value,
-                number,
+                step.number,
                 elapsed_ms,
                 retried=False,
-                credential=credential,
+                credential=slot.credential,
             )
-            return None
-        self._record(model, "success", number, elapsed_ms, retried=False, credential=credential)
-        return self._finalize(completion, slot, elapsed_ms, credential)
+            return REJECTED
+        self._record(
+            model, "success", step.number, elapsed_ms, retried=False, credential=slot.credential
+        )
+        return self._finalize(completion, slot, elapsed_ms)
 
-    def _finalize(
-        self,
-        completion: Completion,
-        slot: Slot,
-        elapsed_ms: float,
-        credential: Credential | None,
-    ) -> Completion:
+    def _finalize(self, completion: Completion, slot: Slot, elapsed_ms: float) -> Completion:
         """The completion as the caller sees it: priced, timed, with its story attached.
 
         It names the configured model that served; the upstream's own name for it
         is kept as `provider_model`.
         """
+        credential = slot.credential
         served = slot.candidate.model
         return Completion(
             content=completion.content,

@@ -1,29 +1,34 @@
-"""Streaming: the attempt loop of `Gateway.stream`.
+"""Streaming: the attempt plan of `Gateway.stream`, then one model's deltas.
 
-Until the first content delta a stream falls back exactly as `complete`
-does; from then on it belongs to one model and a failure ends it with an
-`ErrorDelta` carrying the trace. Text is held back a little so the PII scan
-sees it before the caller does (`stream_guard.py`).
+Until the first content delta a stream falls back exactly as `complete` does
+(the same `RequestRun._run`). From then on it belongs to one model: a failure
+ends it with an `ErrorDelta` carrying the trace, unless the lane names models
+to continue on (`stream.continue_on`) that accept an assistant prefill. Text is
+held back a little so the PII scan sees it before the caller does
+(`stream_guard.py`). The breaker and the credential learn a stream's outcome
+when it ends, not when it opens.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
 
-from laneway.engine.run import Action, RequestRun, Slot, timeout_error
+from laneway.engine.plan import Candidate
+from laneway.engine.run import RequestRun, Slot, timeout_error
 from laneway.engine.stream_guard import StreamPiiGuard
-from laneway.engine.tasks import ReadDeadline
 from laneway.engine.validation import validate_output
-from laneway.errors import ErrorCode, OutputRejectedError, ProviderError
+from laneway.errors import ErrorCode, LanewayError, OutputRejectedError, ProviderError
+from laneway.resilience.attempts import Call
 from laneway.types import (
+    Capability,
     Completion,
     Delta,
     ErrorDelta,
     FinishDelta,
     FinishReason,
+    Message,
     ModelRef,
     StreamDone,
     StreamEvent,
@@ -35,9 +40,6 @@ from laneway.types import (
     UsageDelta,
 )
 
-if TYPE_CHECKING:
-    from laneway.config.credentials import Credential
-
 
 class StreamRun(RequestRun):
     """One streaming request's attempt loop."""
@@ -46,212 +48,256 @@ class StreamRun(RequestRun):
         """Fall back like `complete` until a candidate's first content delta.
 
         The stream that opened holds its candidate's slot: iterate `rest(opened)`
-        next, at once, which releases it. Two steps rather than one generator
-        wrapping `rest`: each generator layer costs the stream a registration
-        with the loop and every delta one more hop (about 1% of a short stream).
+        next, at once, which releases it.
         """
-        for candidate in self._plan():
-            slot = await self._admit(candidate)
-            if slot is None:
-                continue
-            try:
-                opened = await self._first_delta(slot)
-            except BaseException:
-                await self._release(slot, success=None)
-                raise
-            if opened is not None:
-                return opened
-            await self._release(slot, success=None)
-            if self.errors and self._last_action == "stop":
-                raise self.attach(self.errors[-1])
-        raise self.exhausted()
+        won = await self._run(self._open_call, _keep, settle_on_answer=False)
+        if won is None:
+            raise self.exhausted()
+        return won[0]
 
-    _last_action: Action | None = None
-
-    async def _first_delta(self, slot: Slot) -> _Opened | None:
-        """Open the stream and read to its first content delta, retrying and rotating
-        credentials as `complete` does; None when this candidate is done for."""
-        model = slot.candidate.model
+    async def _open_call(self, slot: Slot, step: Call) -> _Opened | ProviderError:
+        """Open the stream and read to its first content delta within the attempt's time."""
+        model = step.model
         adapter = self.core.adapters[model.provider]
-        credentials = self.core.present_credentials(model.provider)
-        index, number = 0, 0
-        while True:
-            number += 1
-            credential = credentials[index] if credentials else None
-            timeout_s = self._attempt_budget(model)
-            if timeout_s <= 0:
-                self.deadline_hit = True
-                self._last_action = "deadline"
-                return None
-            started = self._now()
-            pending: list[Delta] = []
-            content = False  # a text, tool call or finish delta among them
-            error: ProviderError | None = None
-            iterator = adapter.stream(
-                self.request, model.model, timeout_s=timeout_s, credential=credential
-            ).__aiter__()
-            reads = ReadDeadline(timeout_s + 0.05)  # `rest` moves it to the lane's deadline
-            try:
-                with reads:
-                    async for delta in iterator:
-                        if isinstance(delta, ErrorDelta):
-                            error = delta.error
-                            break
-                        pending.append(delta)
-                        if isinstance(delta, TextDelta | ToolCallDelta):
-                            content = True
-                            break
-                        content = content or isinstance(delta, FinishDelta)
-            except ProviderError as exc:
-                error = exc
-            except TimeoutError:
-                error = timeout_error(model, f"no first token within {timeout_s:.1f}s")
-            except asyncio.CancelledError:
-                reads.close()
-                if slot.probe:
-                    await self.core.breakers.release_probe(str(model))
-                await _close(iterator)
-                raise
-            except BaseException:
-                reads.close()
-                raise
-            if error is None and not content:
-                error = ProviderError(
-                    "the stream ended before any content",
-                    provider=model.provider,
-                    model=model.model,
-                    code=ErrorCode.INVALID_RESPONSE,
-                )
-            if error is not None:
-                reads.close()
-                await _close(iterator)
-                elapsed_ms = (self._now() - started) * 1000
-                can_rotate = index + 1 < len(credentials)
-                step = await self._after_failure(
-                    slot, error, number, elapsed_ms, credential, can_rotate
-                )
-                if step == "rotate":
-                    index, number = index + 1, 0
-                elif step != "retry":
-                    self._last_action = step
-                    return None
-                continue
-            return _Opened(slot, iterator, pending, reads, started, number, credential)
+        started = self._now()
+        pending: list[Delta] = []
+        content = False  # a text, tool call or finish delta among them
+        error: ProviderError | None = None
+        iterator = adapter.stream(
+            slot.request, model.model, timeout_s=step.timeout_s, credential=slot.credential
+        ).__aiter__()
+        try:
+            async with asyncio.timeout(step.timeout_s + 0.05):
+                async for delta in iterator:
+                    if isinstance(delta, ErrorDelta):
+                        error = delta.error
+                        break
+                    pending.append(delta)
+                    if isinstance(delta, TextDelta | ToolCallDelta):
+                        content = True
+                        break
+                    content = content or isinstance(delta, FinishDelta)
+        except ProviderError as exc:
+            error = exc
+        except TimeoutError:
+            error = timeout_error(model, f"no first token within {step.timeout_s:.1f}s")
+        except BaseException:
+            await _close(iterator)
+            raise
+        if error is None and not content:
+            error = ProviderError(
+                "the stream ended before any content",
+                provider=model.provider,
+                model=model.model,
+                code=ErrorCode.INVALID_RESPONSE,
+            )
+        if error is not None:
+            await _close(iterator)
+            return error
+        return _Opened(slot, iterator, pending, started, step.number)
 
     async def rest(self, opened: _Opened) -> AsyncGenerator[StreamEvent, None]:
         """`StreamOpened`, the deltas (PII-screened), then `StreamDone` or one `ErrorDelta`;
-        the slot is released when this generator ends or is closed.
-
-        The deltas already read come first, then the provider's, each read bounded
-        by the lane's deadline: the first delta's `ReadDeadline`, moved (one timer
-        for the whole stream), which never cancels the caller's own handling of a
-        delta.
-        """
-        slot, iterator, started, number, credential = (
-            opened.slot,
-            opened.iterator,
-            opened.started,
-            opened.number,
-            opened.credential,
-        )
-        model = slot.candidate.model
-        final: Completion | None = None
+        every slot is released when this generator ends or is closed."""
+        read = _Read(guard=StreamPiiGuard(self.policy))
+        current: _Opened | None = opened
         try:
-            label = credential.label if credential is not None else model.provider
-            transitions = await self.core.breakers.record_success(str(model), self._wall())
-            self._emit_transitions(model, transitions)
-            failure: ProviderError | None = None
-            collector = _Collector()
-            guard = StreamPiiGuard(self.policy)
-            screening = guard.active
-            reads = opened.reads
-            reads.move_to(max(0.05, self.deadline.remaining(self._now())))
-            pending = opened.pending
-            texts = collector.text
-            try:
-                yield StreamOpened(
-                    model,
-                    self.decision,
-                    (*self.trace, f"{label}/{model.model}:streaming"),
-                    self.request_id,
-                )
-                while True:  # per delta: the common case, text, takes the fewest steps
-                    if pending:
-                        delta = pending.pop(0)
-                    else:
-                        try:
-                            with reads:
-                                delta = await anext(iterator)
-                        except StopAsyncIteration:
-                            break
-                    if isinstance(delta, TextDelta):
-                        texts.append(delta.text)
-                        if not screening:
-                            yield delta
-                            continue
-                        ready = guard.feed(delta.text)
-                        if ready is None:
-                            failure = _pii_failure(model)
-                            break
-                        if ready:
-                            yield TextDelta(ready)
-                        continue
-                    if isinstance(delta, ErrorDelta):
-                        failure = delta.error
-                        break
-                    collector.add(delta)
-                    if held := guard.flush():  # a tool call, usage or finish follows the text
-                        yield TextDelta(held)
+            model = opened.slot.candidate.model
+            yield StreamOpened(
+                model,
+                self.decision,
+                (*self.trace, f"{opened.label}/{model.model}:streaming"),
+                self.request_id,
+            )
+            while current is not None:
+                async for delta in self._screened(current, read):
                     yield delta
-                if failure is None and (held := guard.flush()):
+                follow = await self._continuation(current, read)
+                if follow is None:
+                    break
+                current = follow
+            assert current is not None
+            held = read.held_after_failure()
+            if held:
+                yield TextDelta(held)
+            yield await self._finish(current, read)
+            current = None
+        finally:
+            if current is not None:  # closed early: no verdict on the model or credential
+                await self._release_probes(current.slot)
+                await self._release(current.slot, success=None)
+
+    async def _screened(self, opened: _Opened, read: _Read) -> AsyncGenerator[Delta, None]:
+        """The provider's deltas, text held back until the PII scan has seen it; a failure
+        (cut, timeout, leak) ends it and is left in `read.failure`.
+
+        Each read is bounded by what is left of the lane's deadline, so the timer never
+        cancels the caller's own handling of a delta.
+        """
+        iterator, pending = opened.iterator, opened.pending
+        guard, collector = read.guard, read.collector
+        screening, texts = guard.active, collector.text
+        model = opened.slot.candidate.model
+        due = asyncio.get_running_loop().time() + max(0.05, self.deadline.remaining(self._now()))
+        read.failure = None
+        try:
+            while True:  # per delta: the common case, text, takes the fewest steps
+                if pending:
+                    delta = pending.pop(0)
+                else:
+                    try:
+                        async with asyncio.timeout_at(due):
+                            delta = await anext(iterator)
+                    except StopAsyncIteration:
+                        break
+                if isinstance(delta, TextDelta):
+                    text = read.trim(delta.text)
+                    texts.append(text)
+                    if not screening:
+                        yield TextDelta(text) if text is not delta.text else delta
+                        continue
+                    ready = guard.feed(text)
+                    if ready is None:
+                        read.failure = _pii_failure(model)
+                        return
+                    if ready:
+                        yield TextDelta(ready)
+                    continue
+                if isinstance(delta, ErrorDelta):
+                    read.failure = delta.error
+                    return
+                collector.add(delta)
+                if held := guard.flush():  # a tool call, usage or finish follows the text
                     yield TextDelta(held)
-            except TimeoutError:
+                yield delta
+            if held := guard.flush():
+                yield TextDelta(held)
+        except TimeoutError:
+            read.failure = ProviderError(
+                "the stream passed the lane's deadline",
+                provider=model.provider,
+                model=model.model,
+                code=ErrorCode.TIMEOUT,
+            )
+        except ProviderError as exc:  # an adapter that raised instead of yielding ErrorDelta
+            read.failure = exc
+        finally:
+            await _close(iterator)
+
+    async def _finish(self, opened: _Opened, read: _Read) -> StreamDone | ErrorDelta:
+        """Validate, tell the breaker and the credential how the stream ended, release the
+        slot; the stream's last event."""
+        slot = opened.slot
+        model = slot.candidate.model
+        elapsed_ms = (self._now() - opened.started) * 1000
+        completion = read.collector.build(model)
+        failure = read.failure
+        caller_fault = failure is not None and failure.code is ErrorCode.PII_LEAK
+        if failure is None:
+            try:
+                validate_output(completion, self.policy, text_scanned=True)
+            except OutputRejectedError as rejection:
+                caller_fault = True
                 failure = ProviderError(
-                    "the stream passed the lane's deadline",
+                    "; ".join(rejection.reasons) or rejection.message,
                     provider=model.provider,
                     model=model.model,
-                    code=ErrorCode.TIMEOUT,
+                    code=rejection.code,
                 )
-            except ProviderError as exc:  # an adapter that raised instead of yielding ErrorDelta
-                failure = exc
-            finally:
-                reads.close()
-                await _close(iterator)
-            if failure is not None and failure.code is not ErrorCode.PII_LEAK:
-                held = guard.flush()  # the stream ended: held text, all scanned clean, may go out
-                if held:
-                    yield TextDelta(held)
-            elapsed_ms = (self._now() - started) * 1000
-            completion = collector.build(model)
-            if failure is None:
-                try:
-                    validate_output(completion, self.policy, text_scanned=True)
-                except OutputRejectedError as rejection:
-                    failure = ProviderError(
-                        "; ".join(rejection.reasons) or rejection.message,
-                        provider=model.provider,
-                        model=model.model,
-                        code=rejection.code,
-                    )
-            if failure is not None:
+        if failure is not None:
+            if not read.settled:  # a failed continuation settled the cut stream already
+                await self._settle(slot, None if caller_fault else failure)
+                await self._release(slot, success=None)
                 self.errors.append(failure)
                 self._record(
                     model,
                     failure.code.value,
-                    number,
+                    opened.number,
                     elapsed_ms,
                     retried=False,
-                    credential=credential,
+                    credential=slot.credential,
                 )
-                self.attach(failure)  # the request's record needs the trace of a late failure
-                yield ErrorDelta(failure, tuple(self.trace))
-                return
-            self._record(model, "success", number, elapsed_ms, retried=False, credential=credential)
-            final = self._finalize(completion, slot, elapsed_ms, credential)
-            yield StreamDone(final)
-        finally:
-            opened.reads.close()
-            await self._release(slot, success=final)
+            self.attach(failure)  # the request's record needs the trace of a late failure
+            return ErrorDelta(failure, tuple(self.trace))
+        await self._settle(slot, None)
+        self._record(
+            model, "success", opened.number, elapsed_ms, retried=False, credential=slot.credential
+        )
+        final = self._finalize(completion, slot, elapsed_ms)
+        await self._release(slot, success=final)
+        return StreamDone(final)
+
+    # -- continuing a cut stream on another model -------------------------------------
+
+    async def _continuation(self, opened: _Opened, read: _Read) -> _Opened | None:
+        """After a provider fault mid-stream, the next `stream.continue_on` model that accepts
+        the text so far as an assistant prefill, opened; None when the failure stands."""
+        failure = read.failure
+        targets = self.lane.spec.stream.continue_on
+        if failure is None or failure.code is ErrorCode.PII_LEAK or not targets:
+            return None
+        if self.request.tools or read.collector.calls:
+            return None  # a prefill cannot carry tool calls; see docs/resilience.md
+        candidates = self._continue_candidates(targets, opened.slot.candidate.model)
+        if not candidates:
+            return None
+        slot = opened.slot
+        model = slot.candidate.model
+        elapsed_ms = (self._now() - opened.started) * 1000
+        await self._settle(slot, failure)
+        await self._release(slot, success=None)
+        self.errors.append(failure)
+        self._record(
+            model,
+            failure.code.value,
+            opened.number,
+            elapsed_ms,
+            retried=True,
+            credential=slot.credential,
+        )
+        partial = "".join(read.collector.text)
+        prefill = partial.rstrip()
+        read.pending_trim = partial[len(prefill) :]
+        request = replace(
+            self.request, messages=(*self.request.messages, Message("assistant", prefill))
+        )
+        try:
+            won = await self._run(
+                self._open_call,
+                _keep,
+                settle_on_answer=False,
+                candidates=candidates,
+                request=request,
+            )
+        except LanewayError:  # a caller fault on the continuation: the cut stands
+            won = None
+        if won is None:
+            read.pending_trim = ""
+            read.settled = True
+            return None
+        follow = won[0]
+        self.trace.append(f"{follow.label}/{follow.slot.candidate.model.model}:continues")
+        return follow
+
+    def _continue_candidates(self, targets: list[str], failed: ModelRef) -> list[Candidate]:
+        kept: list[Candidate] = []
+        for text in targets:
+            ref = ModelRef.parse(text)
+            if ref == failed or ref.provider not in self.core.adapters:
+                continue
+            if self.core.credential_problem(ref.provider) is not None:
+                self.skip(ref, "not_configured")
+                continue
+            info = self.core.model_info(ref)
+            if Capability.PREFILL not in info.capabilities:
+                self.skip(ref, "no_prefill")
+                continue
+            kept.append(Candidate(ref, info))
+        return kept
+
+
+async def _keep(slot: Slot, step: Call, opened: _Opened, elapsed_ms: float) -> _Opened:
+    return opened
 
 
 def _pii_failure(model: ModelRef) -> ProviderError:
@@ -279,10 +325,42 @@ class _Opened:
     slot: Slot
     iterator: AsyncIterator[Delta]
     pending: list[Delta]  # read already, not yet handed on
-    reads: ReadDeadline  # the first delta's bound, for the rest to move to the lane's deadline
     started: float
     number: int  # the attempt's number, for its record
-    credential: Credential | None
+
+    @property
+    def label(self) -> str:
+        credential = self.slot.credential
+        return credential.label if credential is not None else self.slot.candidate.model.provider
+
+
+@dataclass(slots=True)
+class _Read:
+    """What the screening passes leave for the finishing step, across a continuation."""
+
+    guard: StreamPiiGuard
+    collector: _Collector = field(default_factory=lambda: _Collector())
+    failure: ProviderError | None = None
+    #: whitespace cut from a prefill's end, dropped once from the continuation's start
+    pending_trim: str = ""
+    #: the failed stream was settled (breaker, budget, record) before a continuation
+    #: that then did not open
+    settled: bool = False
+
+    def trim(self, text: str) -> str:
+        trim = self.pending_trim
+        if not trim:
+            return text
+        self.pending_trim = ""
+        stripped = text.lstrip()
+        return stripped if len(text) - len(stripped) <= len(trim) else text[len(trim) :]
+
+    def held_after_failure(self) -> str:
+        """Held text, all scanned clean, may go out when the stream ends on a non-PII fault."""
+        failure = self.failure
+        if failure is None or failure.code is ErrorCode.PII_LEAK:
+            return ""
+        return self.guard.flush()
 
 
 class _Collector:

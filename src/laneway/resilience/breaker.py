@@ -5,11 +5,15 @@ The transitions themselves are pure and live with the store
 atomic in Redis. This module is the policy on top: which failures count
 against a provider's health, and what the engine learns from each call.
 
-Only `errors.HEALTH_FAILURES` (timeout, network, unavailable, rate_limit)
-count. Any other outcome — a bad request, a content filter, an auth error —
-means the provider answered, so it counts as a success for the breaker (as
-pybreaker treats excluded exceptions): it resets the failure run and closes
-a half-open breaker.
+Only `errors.HEALTH_FAILURES` count: the provider's faults (timeout, network,
+unavailable, rate_limit, and invalid_response: an answer laneway cannot parse
+or a stream cut or timed out after it opened). Any other outcome — a bad
+request, a content filter, an auth error (the credential's fault: it is
+quarantined instead), output that fails the caller's schema, validators or
+PII scan — means the provider answered, so it counts as a success for the
+breaker (as pybreaker treats excluded exceptions): it resets the failure run
+and closes a half-open breaker. The engine never reports a caller's rejection
+of an answer as a failure.
 
 `now` is wall-clock seconds (`Clock.wall()`) when the store is shared by
 replicas, since monotonic clocks differ between machines.

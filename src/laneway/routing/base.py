@@ -16,11 +16,14 @@ class RoutingProvider(Protocol):
     #: False when `route` ignores `input_tokens`, so callers skip estimating it
     uses_input_tokens: bool
 
-    def route(self, ctx: TaskContext, *, input_tokens: int | None = None) -> RoutingDecision:
+    def route(
+        self, ctx: TaskContext, *, input_tokens: int | None = None, max_tokens: int | None = None
+    ) -> RoutingDecision:
         """The model to try first and its fallback chain, with the reasoning.
 
-        `input_tokens` is the caller's estimate of the prompt size, used for cost
-        estimates; without it the router assumes a typical request.
+        `input_tokens` bounds the prompt's size and `max_tokens` its answer (the
+        client's, when set), for cost estimates; without them the router assumes
+        a typical prompt and the lane's or model's output bound.
         Raises `ConfigError` for an unknown lane.
         """
         ...

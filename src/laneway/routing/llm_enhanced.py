@@ -154,8 +154,10 @@ class EnhancedRouter:
         self._fallback = fallback
         self.routing_model = ModelRef.parse(spec.routing_model)
 
-    def route(self, ctx: TaskContext, *, input_tokens: int | None = None) -> RoutingDecision:
-        return self._fallback.route(ctx, input_tokens=input_tokens)
+    def route(
+        self, ctx: TaskContext, *, input_tokens: int | None = None, max_tokens: int | None = None
+    ) -> RoutingDecision:
+        return self._fallback.route(ctx, input_tokens=input_tokens, max_tokens=max_tokens)
 
     def plan(self, ctx: TaskContext, *, input_tokens: int | None = None) -> RoutingPlan:
         """The static decision, the prompt, its cost estimate and cache key, or why to skip."""

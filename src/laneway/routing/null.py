@@ -25,7 +25,9 @@ class NullRoutingProvider:
             for name, lane in config.lanes.items()
         }
 
-    def route(self, ctx: TaskContext, *, input_tokens: int | None = None) -> RoutingDecision:
+    def route(
+        self, ctx: TaskContext, *, input_tokens: int | None = None, max_tokens: int | None = None
+    ) -> RoutingDecision:
         try:
             return self._decisions[ctx.lane]
         except KeyError:

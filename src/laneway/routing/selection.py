@@ -3,15 +3,17 @@
 Capability filtering: a model lacking anything the lane or the context requires
 is dropped, never chosen, never in the chain.
 
-Budget-aware selection: each candidate's cost is estimated from its catalog
-price, the caller's input-token estimate (else `DEFAULT_INPUT_TOKENS`) and an
-assumed answer of `ASSUMED_OUTPUT_TOKENS` tokens — a typical chat answer; a
-real answer may be longer, so the estimate is a guide, not a cap (the budget
-module enforces caps). When the first candidate's estimate exceeds the limit
-(the lane's `usd_per_task` and the context's `budget_remaining_usd`, whichever
-is lower), the first later candidate that fits is chosen; if none fits, the
-cheapest is chosen and the reasoning says so. A model whose price is unknown
-cannot be judged and is never switched away from on cost grounds.
+Budget-aware selection: each candidate's cost is its worst case, with the
+bounds a budget reserves (`budgets.bound`): the caller's input bound (else
+`DEFAULT_INPUT_TOKENS`) and the output bound the engine sends as max_tokens
+(`ModelInfo.output_bound`: the client's max_tokens, else the lane's
+`max_output_tokens`, else the model's limit). When the first candidate's worst
+case exceeds the limit (the lane's `usd_per_task` and the context's
+`budget_remaining_usd`, whichever is lower), the first later candidate that
+fits is chosen; if none fits, the cheapest is chosen. Only a cheaper model
+chosen over the first is a downgrade: its note starts with `DOWNGRADE`, which
+`stats --routing` counts. A model whose price is unknown cannot be judged and
+is never switched away from on cost grounds.
 
 The chain keeps the original order, minus the chosen model, with candidates
 estimated over the limit moved to its end.
@@ -27,6 +29,8 @@ from laneway.types import Attempt, Capability, ModelInfo, ModelRef
 
 DEFAULT_INPUT_TOKENS = 1_000
 ASSUMED_OUTPUT_TOKENS = 1_000
+#: how a downgrade's note starts in a decision's reasoning (`stats --routing` counts it)
+DOWNGRADE = "budget downgrade:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +71,18 @@ def filter_capable(
 
 
 def estimate_cost(
-    ref: ModelRef, catalog: Mapping[ModelRef, ModelInfo], tokens_in: int, tokens_out: int
+    ref: ModelRef,
+    catalog: Mapping[ModelRef, ModelInfo],
+    tokens_in: int,
+    tokens_out: int | None = None,
+    *,
+    lane_max: int | None = None,
 ) -> float | None:
+    """`ref`'s worst case: `tokens_out` is the client's max_tokens (None: not set)."""
     info = catalog.get(ref)
     if info is None or info.price is None:
         return None
-    return info.price.cost_usd(tokens_in, tokens_out)
+    return info.price.cost_usd(tokens_in, info.output_bound(tokens_out, lane_max))
 
 
 def select(
@@ -81,32 +91,38 @@ def select(
     *,
     limit_usd: float | None,
     tokens_in: int,
-    tokens_out: int = ASSUMED_OUTPUT_TOKENS,
+    max_tokens: int | None = None,
+    lane_max: int | None = None,
 ) -> Selection:
     """The first candidate, or the first that fits `limit_usd`, or the cheapest."""
-    first = estimate_cost(candidates[0], catalog, tokens_in, tokens_out)
+
+    def cost(ref: ModelRef) -> float | None:
+        return estimate_cost(ref, catalog, tokens_in, max_tokens, lane_max=lane_max)
+
+    first = cost(candidates[0])
     if limit_usd is None or first is None or first <= limit_usd:
         return Selection(candidates[0], tuple(candidates[1:]), first)
-    estimates = [first, *(estimate_cost(r, catalog, tokens_in, tokens_out) for r in candidates[1:])]
-    fits = [i for i, cost in enumerate(estimates) if cost is not None and cost <= limit_usd]
+    estimates = [first, *(cost(r) for r in candidates[1:])]
+    fits = [i for i, c in enumerate(estimates) if c is not None and c <= limit_usd]
     if fits:
         index = fits[0]
-        note = (
-            f"{candidates[0]} est. {usd(first)} is over the {usd(limit_usd)} budget; "
-            f"took {candidates[index]} (est. {usd(estimates[index])}), the first that fits"
-        )
+        verdict = f"is over the {usd(limit_usd)} budget; took {candidates[index]}"
+        note = f"{candidates[0]} worst case {usd(first)} {verdict} ({usd(estimates[index])})"
     else:
-        priced = [i for i, cost in enumerate(estimates) if cost is not None]
+        priced = [i for i, c in enumerate(estimates) if c is not None]
         index = min(priced, key=lambda i: (estimates[i], i))
         note = (
-            f"no candidate fits the {usd(limit_usd)} budget; took the cheapest, "
-            f"{candidates[index]} (est. {usd(estimates[index])})"
+            f"no candidate's worst case fits the {usd(limit_usd)} budget; "
+            f"took the cheapest, {candidates[index]} ({usd(estimates[index])})"
         )
+    chosen = estimates[index]
+    if index != 0 and chosen is not None and chosen < first:
+        note = f"{DOWNGRADE} {note}"
     rest = [i for i in range(len(candidates)) if i != index]
     within = [i for i in rest if _fits(estimates[i], limit_usd)]
     over = [i for i in rest if not _fits(estimates[i], limit_usd)]
     chain = tuple(candidates[i] for i in within + over)
-    return Selection(candidates[index], chain, estimates[index], (note,))
+    return Selection(candidates[index], chain, chosen, (note,))
 
 
 def no_capable_model(

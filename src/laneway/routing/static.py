@@ -103,7 +103,9 @@ class StaticRoutingProvider:
         self._method = method
         self._plans = {name: _plan(lane, config.rules) for name, lane in config.lanes.items()}
 
-    def route(self, ctx: TaskContext, *, input_tokens: int | None = None) -> RoutingDecision:
+    def route(
+        self, ctx: TaskContext, *, input_tokens: int | None = None, max_tokens: int | None = None
+    ) -> RoutingDecision:
         plan = self._plans.get(ctx.lane)
         if plan is None:
             self._config.lane(ctx.lane)  # raises the ConfigError naming the known lanes
@@ -124,6 +126,8 @@ class StaticRoutingProvider:
             self._config.catalog,
             limit_usd=_limit(plan.budget_usd, ctx.budget_remaining_usd),
             tokens_in=DEFAULT_INPUT_TOKENS if input_tokens is None else input_tokens,
+            max_tokens=max_tokens,
+            lane_max=plan.lane.spec.max_output_tokens,
         )
         return RoutingDecision(
             model=selection.model,

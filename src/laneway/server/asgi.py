@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from laneway.engine.tasks import CancelAfter, TaskSupervisor
+from laneway.engine.tasks import TaskSupervisor
 from laneway.server.errors import ApiError
 
 Scope = MutableMapping[str, Any]
@@ -142,13 +142,12 @@ async def read_body(
 ) -> bytes:
     """The whole body, never holding more than `limit` bytes; 413 past it, 408 if it stalls.
 
-    `setting` names where the limit comes from, for the 413's message. The
-    deadline is `CancelAfter`, a quarter of `asyncio.timeout`'s cost.
+    `setting` names where the limit comes from, for the 413's message.
     """
     if declared is not None and declared > limit:
         raise body_too_large(limit, setting)
     try:
-        with CancelAfter(timeout_s):
+        async with asyncio.timeout(timeout_s):
             return await _read_chunks(receive, limit, setting)
     except TimeoutError:
         raise ApiError(

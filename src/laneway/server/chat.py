@@ -187,7 +187,7 @@ async def _admit(
         request_id=req.request_id,
         budget_remaining_usd=await state.spend.remaining_usd(principal),
         model=pinned,
-        client_key=None if state.keys.open else principal.name,
+        client_key=principal.name,
         client_request_id=req.client_request_id,
     )
     return chat, ctx, principal

@@ -9,6 +9,7 @@ infrastructure), the body's `metadata`, then the body's `model` and `user`.
     X-Laneway-Job-Id          metadata.job_id
     X-Laneway-User-Id         metadata.user_id         (else the body's `user`)
     X-Laneway-Prompt-Version  metadata.prompt_version
+    X-Laneway-Tags            metadata.tags            comma-separated (`policies:` match them)
 
 Other `metadata` keys become `TaskContext.metadata` (routing rules can match
 them). None of this reaches a provider.
@@ -30,7 +31,7 @@ from laneway.config.model import Config
 from laneway.server.errors import bad_request, not_found
 from laneway.types import Complexity, ModelRef, TaskContext
 
-_FIELDS = ("lane", "phase", "complexity", "job_id", "user_id", "prompt_version")
+_FIELDS = ("lane", "phase", "complexity", "job_id", "user_id", "prompt_version", "tags")
 #: the longest value of an X-Laneway-* header (metadata values: OpenAI's 512)
 _FIELD_MAX = 512
 #: a pinned model id a client may name: it becomes a breaker key and a metrics label
@@ -136,6 +137,7 @@ def build_context(
     client_key: str | None = None,
     client_request_id: str | None = None,
 ) -> TaskContext:
+    tags = named.get("tags")
     return TaskContext(
         lane=lane,
         phase=named.get("phase"),
@@ -147,9 +149,15 @@ def build_context(
         request_id=request_id,
         budget_remaining_usd=budget_remaining_usd,
         model=model,
+        tags=parse_tags(tags) if tags else frozenset(),
         client_key=client_key,
         client_request_id=client_request_id,
     )
+
+
+def parse_tags(text: str) -> frozenset[str]:
+    """`private, pci` -> {"private", "pci"}: comma-separated, blanks dropped."""
+    return frozenset(tag for part in text.split(",") if (tag := part.strip()))
 
 
 def _complexity(value: str | None) -> Complexity | None:

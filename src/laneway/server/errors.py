@@ -7,7 +7,8 @@ below, so each laneway error is rendered into exactly that, with our own `code`:
     400 invalid_request_error   malformed JSON, missing or wrong field (param names it),
                                 upstream said bad request, context too long
     401 authentication_error    missing or unknown client key
-    403 permission_error        lane not allowed for this key, admin key required
+    403 permission_error        lane not allowed for this key, admin key required,
+                                `policies:` denied every candidate (code policy_denied)
     404 not_found_error         unknown lane, model or path
     405 invalid_request_error   wrong method on a known path
     408 invalid_request_error   the client stopped sending its body
@@ -47,6 +48,7 @@ from laneway.errors import (
     ErrorCode,
     LanewayError,
     OutputRejectedError,
+    PolicyDeniedError,
     ProviderError,
     RequestError,
     RoutingExhaustedError,
@@ -171,6 +173,14 @@ def to_api_error(exc: BaseException, request_id: str = "unknown") -> ApiError:
         return _from_exhausted(exc)
     if isinstance(exc, BudgetExceededError):
         return _from_budget(exc)
+    if isinstance(exc, PolicyDeniedError):
+        return ApiError(
+            403,
+            f"{exc.message}: " + "; ".join(exc.reasons[:3]),
+            type="permission_error",
+            code=ErrorCode.POLICY_DENIED.value,
+            headers={"x-should-retry": "false"},
+        )
     if isinstance(exc, OutputRejectedError):
         reasons = "; ".join(exc.reasons[:3])
         detail = f": {reasons}" if reasons else ""

@@ -3,8 +3,8 @@
 One report for `GET /admin/status` (a server's own memory) and for `laneway
 status` reading a shared Redis directly, so both show the same thing. Times
 are wall-clock seconds; a breaker's next probe is the first admission after
-`breaker.open_s`. Credential quarantines are listed when the state store
-keeps them (`quarantined_credentials` is None when it has no such record).
+`breaker.open_s`; a quarantined credential's probe is the first call after
+`breaker.auth_cooldown_s`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ async def status_report(
         "now": now,
         "state_url": state.url,
         "breakers": await _breakers(state, config, now),
-        "quarantined_credentials": await _quarantines(state),
+        "quarantined_credentials": await _quarantines(state, config),
         "budgets": await _budgets(state, config),
         "keys": await _keys(state, principals, now),
         "rate_limits": [] if limits is None else await limits.windows(principals),
@@ -66,13 +66,17 @@ async def _breakers(state: StateStore, config: Config, now: float) -> list[dict[
     return rows
 
 
-async def _quarantines(state: StateStore) -> list[dict[str, Any]] | None:
-    """None: this state store keeps no credential quarantine (see the module docstring)."""
-    reader = getattr(state, "quarantined", None)
-    if reader is None:
-        return None
-    found = await reader()
-    return [dict(item) if isinstance(item, dict) else {"credential": str(item)} for item in found]
+async def _quarantines(state: StateStore, config: Config) -> list[dict[str, Any]]:
+    """Every credential profile a provider rejected, and when its one probe may go."""
+    cooldown_s = config.spec.breaker.auth_cooldown_s
+    rows: list[dict[str, Any]] = []
+    for credential, record in sorted((await state.quarantines.records()).items()):
+        row: dict[str, Any] = {"credential": credential, "since": record.since}
+        row["next_probe_at"] = record.since + cooldown_s
+        if record.probe_at is not None:
+            row["probe_since"] = record.probe_at
+        rows.append(row)
+    return rows
 
 
 async def _budgets(state: StateStore, config: Config) -> list[dict[str, Any]]:

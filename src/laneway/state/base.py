@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from laneway.errors import StateError as StateError
+from laneway.state.quarantine_record import QuarantineOp, QuarantineRecord, QuarantineVerdict
 
 BreakerStateName = Literal["closed", "open", "half_open"]
 
@@ -151,6 +152,26 @@ class BudgetStore(Protocol):
         ...
 
 
+# -- credential quarantine ---------------------------------------------------------
+
+
+class QuarantineStore(Protocol):
+    """Credential profiles a provider rejected, one record per "provider[profile]".
+
+    `apply` runs one `state.quarantine_record` step atomically and returns its
+    verdict: "clear", "probe" (the one call allowed after the cooldown) or
+    "quarantined".
+    """
+
+    async def apply(
+        self, key: str, op: QuarantineOp, now: float, cooldown_s: float
+    ) -> QuarantineVerdict: ...
+
+    async def records(self) -> dict[str, QuarantineRecord]:
+        """Every quarantined profile by key (for `laneway status`, not the request path)."""
+        ...
+
+
 # -- decision cache -----------------------------------------------------------------
 
 
@@ -179,6 +200,9 @@ class StateStore(Protocol):
 
     @property
     def key_limits(self) -> KeyLimitStore: ...
+
+    @property
+    def quarantines(self) -> QuarantineStore: ...
 
     async def aclose(self) -> None: ...
 

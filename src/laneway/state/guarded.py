@@ -32,6 +32,7 @@ from laneway.state.base import (
     BudgetStore,
     DecisionCache,
     KeyLimitStore,
+    QuarantineStore,
     Refusal,
     ScopeLimit,
     ScopeUsage,
@@ -39,6 +40,7 @@ from laneway.state.base import (
     StateStore,
 )
 from laneway.state.memory import MemoryStateStore
+from laneway.state.quarantine_record import QuarantineOp, QuarantineRecord, QuarantineVerdict
 
 log = logging.getLogger("laneway.state")
 
@@ -137,6 +139,25 @@ class GuardedBreakers:
 
     async def clear(self, key: str) -> None:
         await self._guard.run(lambda: self._shared.clear(key), lambda: self._local.clear(key))
+
+
+class GuardedQuarantines:
+    """Credential quarantines follow the `breakers` policy: both steer calls away from
+    what failed, and each replica may keep its own while the store is down."""
+
+    def __init__(self, shared: QuarantineStore, local: QuarantineStore, guard: _Guard) -> None:
+        self._shared, self._local, self._guard = shared, local, guard
+
+    async def apply(
+        self, key: str, op: QuarantineOp, now: float, cooldown_s: float
+    ) -> QuarantineVerdict:
+        return await self._guard.run(
+            lambda: self._shared.apply(key, op, now, cooldown_s),
+            lambda: self._local.apply(key, op, now, cooldown_s),
+        )
+
+    async def records(self) -> dict[str, QuarantineRecord]:
+        return await self._guard.run(self._shared.records, self._local.records)
 
 
 class GuardedBudgets:
@@ -260,6 +281,9 @@ class GuardedStateStore:
         self._budgets = GuardedBudgets(
             shared.budgets, local.budgets, _Guard(health, "budgets", budgets)
         )
+        self._quarantines = GuardedQuarantines(
+            shared.quarantines, local.quarantines, _Guard(health, "breakers", breakers)
+        )
         self._decisions = GuardedDecisions(
             shared.decisions, local.decisions, _Guard(health, "decisions", "open")
         )
@@ -293,6 +317,10 @@ class GuardedStateStore:
     @property
     def key_limits(self) -> GuardedKeyLimits:
         return self._key_limits
+
+    @property
+    def quarantines(self) -> GuardedQuarantines:
+        return self._quarantines
 
     async def aclose(self) -> None:
         await self._shared.aclose()

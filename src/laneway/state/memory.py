@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import laneway.state.breaker_record as breaker_record
+import laneway.state.quarantine_record as quarantine_record
 from laneway.state.base import (
     BreakerOp,
     BreakerOutcome,
@@ -21,6 +22,7 @@ from laneway.state.base import (
     ScopeUsage,
 )
 from laneway.state.breaker_record import BreakerRecord
+from laneway.state.quarantine_record import QuarantineOp, QuarantineRecord, QuarantineVerdict
 
 DEFAULT_CACHE_ENTRIES = 10_000
 
@@ -197,6 +199,28 @@ class MemoryKeyLimitStore:
         return self._spent.get((key, period), 0)
 
 
+class MemoryQuarantineStore:
+    def __init__(self) -> None:
+        self._records: dict[str, QuarantineRecord] = {}
+
+    async def apply(
+        self, key: str, op: QuarantineOp, now: float, cooldown_s: float
+    ) -> QuarantineVerdict:
+        record = self._records.get(key)
+        if record is None and op == "check":
+            return "clear"  # the common case: nothing held, nothing to do
+        new, verdict = quarantine_record.apply(record, op, now, cooldown_s)
+        if new is None:
+            self._records.pop(key, None)
+        else:
+            self._records[key] = new
+        return verdict
+
+    async def records(self) -> dict[str, QuarantineRecord]:
+        """Every quarantined credential profile, for `laneway status`."""
+        return dict(self._records)
+
+
 class MemoryStateStore:
     """All in-process stores together; `aclose` only drops what they hold."""
 
@@ -206,6 +230,7 @@ class MemoryStateStore:
         self._budgets = MemoryBudgetStore()
         self._decisions = MemoryDecisionCache()
         self._key_limits = MemoryKeyLimitStore()
+        self._quarantines = MemoryQuarantineStore()
 
     @property
     def url(self) -> str:
@@ -226,6 +251,10 @@ class MemoryStateStore:
     @property
     def key_limits(self) -> MemoryKeyLimitStore:
         return self._key_limits
+
+    @property
+    def quarantines(self) -> MemoryQuarantineStore:
+        return self._quarantines
 
     async def aclose(self) -> None:
         """Nothing to release: the state goes when the object does."""

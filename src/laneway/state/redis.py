@@ -8,7 +8,8 @@ imported only when this module is, i.e. only when a Redis URL is configured.
 
 Keys are `<prefix>breaker:<name>`, `<prefix>breakers` (the set of names),
 `<prefix>budget:<scope>`, `<prefix>budget-res:<id>`, `<prefix>decision:<key>`,
-`<prefix>key-leases:<client key>` and `<prefix>key-spend:<client key>:<period>`.
+`<prefix>quarantine:<provider[profile]>`, `<prefix>key-leases:<client key>` and
+`<prefix>key-spend:<client key>:<period>`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from laneway.state.base import (
     StateError,
 )
 from laneway.state.breaker_record import BreakerRecord
+from laneway.state.quarantine_record import QuarantineOp, QuarantineRecord, QuarantineVerdict
 
 DEFAULT_PREFIX = "laneway:"
 #: a reservation never settled (its process died) stops blocking a retry after a day
@@ -240,6 +242,42 @@ class RedisDecisionCache:
             await self._client.set(f"{self._prefix}decision:{key}", value, px=ttl_ms)
 
 
+class RedisQuarantineStore:
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._script: AsyncScript = client.register_script(load_script("quarantine.lua"))
+
+    async def apply(
+        self, key: str, op: QuarantineOp, now: float, cooldown_s: float
+    ) -> QuarantineVerdict:
+        with translated(f"updating the quarantine of {key}"):
+            reply = await self._script(
+                keys=[f"{self._prefix}quarantine:{key}"], args=[op, _num(now), _num(cooldown_s)]
+            )
+        text = reply.decode() if isinstance(reply, bytes) else str(reply)
+        if text not in ("clear", "probe", "quarantined"):
+            raise StateError(f"the Redis quarantine script answered {text!r}")
+        return cast(QuarantineVerdict, text)
+
+    async def records(self) -> dict[str, QuarantineRecord]:
+        """Every quarantined credential profile, for `laneway status` (a SCAN: not per request)."""
+        start = f"{self._prefix}quarantine:"
+        with translated("reading credential quarantines"):
+            keys = sorted([_text(k) async for k in self._client.scan_iter(match=f"{start}*")])
+            pipe = self._client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hmget(key, ["since", "probe_at"])
+            rows = await pipe.execute() if keys else []
+        return {
+            key.removeprefix(start): QuarantineRecord(
+                since=float(_text(since)), probe_at=float(_text(probe)) if probe else None
+            )
+            for key, (since, probe) in zip(keys, rows, strict=True)
+            if since is not None
+        }
+
+
 class RedisKeyLimitStore:
     """Client-key leases (a sorted set per key) and spend (a counter per key and period)."""
 
@@ -325,6 +363,7 @@ class RedisStateStore:
         self._budgets = RedisBudgetStore(self._client, prefix)
         self._decisions = RedisDecisionCache(self._client, prefix)
         self._key_limits = RedisKeyLimitStore(self._client, prefix)
+        self._quarantines = RedisQuarantineStore(self._client, prefix)
 
     @property
     def url(self) -> str:
@@ -345,6 +384,10 @@ class RedisStateStore:
     @property
     def key_limits(self) -> RedisKeyLimitStore:
         return self._key_limits
+
+    @property
+    def quarantines(self) -> RedisQuarantineStore:
+        return self._quarantines
 
     async def ping(self) -> None:
         """Fail early and clearly when Redis is not there (`open_state` does not connect)."""

@@ -64,7 +64,7 @@ def test_status_from_a_server_shows_the_breaker_a_failure_opened(serve: Serve) -
     assert "fake/c" in shown.output
     assert "open" in shown.output
     assert "due: the next request probes" in shown.output  # the fake clock is in 2023
-    assert "quarantined credentials: not kept by this state store" in shown.output
+    assert "quarantined credentials: none" in shown.output
 
 
 def test_status_without_the_admin_key_says_which_key(serve: Serve) -> None:
@@ -88,7 +88,7 @@ def test_status_reads_a_shared_redis_directly(redis_url: str, tmp_path: Path) ->
     path = tmp_path / "laneway.yaml"
     path.write_text(
         "providers: {fake: {kind: fake}}\n"
-        "lanes: {chat: {primary: fake/c, budget: {usd_per_job: 1.0}}}\n"
+        "lanes: {chat: {primary: fake/c, budget: {usd_per_job: 1.0}}, other: {primary: fake/d}}\n"
         "retry: {unavailable: {retries: 0}}\n"
         "breaker: {failure_threshold: 1, open_s: 30}\n"
         f"state: {{url: '{redis_url}'}}\n"
@@ -103,6 +103,9 @@ def test_status_reads_a_shared_redis_directly(redis_url: str, tmp_path: Path) ->
             fake.enqueue("c", error_code="unavailable", status=503)
             with pytest.raises(LanewayError):
                 await gateway.complete(CompletionRequest.from_prompt("hi"), TaskContext("chat"))
+            fake.enqueue("d", error_code="auth", status=401)  # quarantines the credential
+            with pytest.raises(LanewayError):
+                await gateway.complete(CompletionRequest.from_prompt("hi"), TaskContext("other"))
 
     asyncio.run(trip())
     try:
@@ -114,6 +117,12 @@ def test_status_reads_a_shared_redis_directly(redis_url: str, tmp_path: Path) ->
     assert breaker["state"] == "open"
     assert breaker["opened_at"] == clock.wall()
     assert breaker["next_probe_at"] == clock.wall() + 30
+    (quarantined,) = report["quarantined_credentials"]
+    assert quarantined == {
+        "credential": "fake",
+        "since": clock.wall(),
+        "next_probe_at": clock.wall() + 300,  # breaker.auth_cooldown_s's default
+    }
     assert report["source"] == str(path)
 
 

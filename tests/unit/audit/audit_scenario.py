@@ -90,7 +90,7 @@ async def record_run(path: Path) -> None:
     )
     calls: tuple[tuple[Literal["used", "cached"], str], ...] = (
         ("used", "fits"),
-        ("cached", "budget low: downgraded"),
+        ("cached", "budget downgrade: f/dear is over the budget; took zai/glm-4.7"),
     )
     for i, (status, reasoning) in enumerate(calls):
         enhanced = RoutingDecision(GLM, (), reasoning, "llm_enhanced")

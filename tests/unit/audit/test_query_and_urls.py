@@ -94,9 +94,12 @@ def test_fallback_means_served_by_or_tried_another_model() -> None:
 
 
 def test_budget_driven_decisions() -> None:
-    assert is_budget_driven(_row(decision_method="budget"))
-    assert is_budget_driven(_row(decision_method="static", decision_reasoning="Budget low"))
+    downgrade = "budget downgrade: a/x worst case $0.3 is over the $0.1 budget; took a/y"
+    assert is_budget_driven(_row(decision_method="static", decision_reasoning=downgrade))
     assert not is_budget_driven(_row(decision_method="static", decision_reasoning="rule 0"))
+    # one model over budget: the note says so, but nothing cheaper was chosen
+    kept = "no candidate's worst case fits the $0.0100 budget; took the cheapest, a/x"
+    assert not is_budget_driven(_row(decision_method="static", decision_reasoning=kept))
 
 
 def _guard_stop() -> RequestRow:

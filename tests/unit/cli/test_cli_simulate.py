@@ -119,17 +119,17 @@ def test_three_providers_with_zai_down_and_anthropic_rate_limited(tmp_path: Path
 
 def test_slow_is_virtual_and_auth_fail_skips_the_provider(tmp_path: Path) -> None:
     """Request 1: GLM 3 failures (4.5 s), Sonnet refused (1 s), GPT-4.1 8 s: 13.5 s.
-    Requests 2-5: GLM skipped, Sonnet refused, GPT-4.1: 9 s each, none waited for."""
+    Requests 2-5: GLM skipped, Anthropic's key quarantined (no call), GPT-4.1: 8 s each."""
     (tmp_path / "laneway.yaml").write_text(THREE)
     data = simulate("--slow", "openai:8s", "--auth-fail", "anthropic", "--down", "zai",
                     "--requests", "5", "--concurrency", "1", "--lane", "coding",
                     env={})  # fmt: skip
     coding = lane(data, "coding")
     assert coding["served"] == {"openai/gpt-4.1": 5}
-    assert (coding["p50_s"], coding["p95_s"]) == (9.0, 13.5)
+    assert (coding["p50_s"], coding["p95_s"]) == (8.0, 13.5)
     assert coding["wasted"] == {
         "zai/glm-4.7: unavailable": 3,
-        "anthropic/claude-sonnet-4-5: auth": 5,
+        "anthropic/claude-sonnet-4-5: auth": 1,
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from engine_scenario import Events, ask, config, fake, gateway
 
+from laneway.budgets.bound import input_bound
 from laneway.errors import BudgetExceededError
 from laneway.events import BudgetChanged
 from laneway.types import CompletionRequest, Message, StreamDone, TaskContext, Usage
@@ -19,9 +20,11 @@ from laneway.types import CompletionRequest, Message, StreamDone, TaskContext, U
 PRICED: dict[str, Any] = {
     "f": {"kind": "fake", "models": {"m": {"price": {"input": 1.0, "output": 10.0}}}}
 }
-# "hello" is (5 + 8) // 4 = 3 input tokens; max_tokens caps the output estimate at 100
+# the worst case: "hello" is 5 UTF-8 bytes + 16 per message = 21 input tokens at most;
+# max_tokens bounds the output at 100
 REQUEST = CompletionRequest(messages=(Message("user", "hello"),), max_tokens=100)
-ESTIMATE_USD = (3 * 1.0 + 100 * 10.0) / 1_000_000
+INPUT_BOUND = 21
+ESTIMATE_USD = (INPUT_BOUND * 1.0 + 100 * 10.0) / 1_000_000
 ACTUAL = Usage(3, 60)
 ACTUAL_USD = (3 * 1.0 + 60 * 10.0) / 1_000_000
 JOB_LIMIT = 0.05
@@ -46,7 +49,8 @@ async def test_200_concurrent_requests_never_pass_the_job_budget() -> None:
 
     outcomes = await asyncio.gather(*(gw.run(REQUEST, ctx) for _ in range(200)))
 
-    admitted = int(JOB_LIMIT // ESTIMATE_USD)  # 49 estimates fit in $0.05
+    assert input_bound(REQUEST) == INPUT_BOUND
+    admitted = int(JOB_LIMIT // ESTIMATE_USD)  # 48 worst cases fit in $0.05
     assert len(fake(gw).calls) == admitted  # the refused ones never reached the provider
     refused = [o for o in outcomes if o.code == "budget_exceeded"]
     assert len(refused) == 200 - admitted
@@ -66,8 +70,8 @@ async def test_budget_exceeded_names_the_job_limit_spent_and_estimate() -> None:
     gw = gateway(budget_config())
     ctx = TaskContext(lane="work", job_id="job-7")
     spent = 0.0
-    for _ in range(49):
-        fake(gw).enqueue("m", text="ok", usage=Usage(3, 100))
+    for _ in range(48):
+        fake(gw).enqueue("m", text="ok", usage=Usage(INPUT_BOUND, 100))
         await gw.complete(REQUEST, ctx)
         spent += ESTIMATE_USD
     calls = len(fake(gw).calls)
@@ -109,7 +113,7 @@ async def test_tokens_per_request_refuses_before_the_call() -> None:
     with pytest.raises(BudgetExceededError) as caught:
         await gw.complete(REQUEST, TaskContext(lane="work", job_id="job-3"))
     assert (caught.value.scope, caught.value.unit, caught.value.limit) == ("request", "tokens", 50)
-    assert caught.value.estimate == 103
+    assert caught.value.estimate == INPUT_BOUND + 100
     assert fake(gw).calls == []
 
 
@@ -150,15 +154,52 @@ async def test_budget_aware_selection_uses_what_the_job_has_left() -> None:
     )
     gw = gateway(cfg)
     ctx = TaskContext(lane="work", job_id="job-b")
+    request = CompletionRequest(messages=(Message("user", "hello"),), max_tokens=1000)
     fake(gw).enqueue("dear", text="pricey", usage=Usage(1000, 1000))  # $0.20
-    first = await gw.complete(ask(), ctx)
+    first = await gw.complete(request, ctx)  # worst case (21 + 1000) * $100/M fits $0.25
     assert first.model == "dear"
     assert first.usage.cost_usd == pytest.approx(0.2)
 
-    second = await gw.complete(ask(), ctx)  # $0.05 left: dear's ~$0.10 estimate does not fit
+    second = await gw.complete(request, ctx)  # $0.05 left: dear's $0.1021 does not fit
 
     assert second.model == "cheap"
     assert second.decision is not None
+    assert "budget downgrade: f/dear worst case $0.1021" in second.decision.reasoning
     assert "over the $0.0500 budget" in second.decision.reasoning
     assert second.trace == ("f/cheap:success",)
     assert [m for m, _ in fake(gw).calls] == ["dear", "cheap"]
+
+
+async def test_a_lane_with_a_budget_sends_its_output_bound_when_the_client_sets_none() -> None:
+    cfg = config(
+        {"work": {"primary": "f/m", "budget": {"usd_per_job": 1.0}, "max_output_tokens": 300}},
+        providers=PRICED,
+    )
+    gw = gateway(cfg)
+    await gw.complete(ask(), TaskContext(lane="work", job_id="job-o"))
+    assert fake(gw).calls[0][1].max_tokens == 300
+
+
+async def test_clamp_output_lowers_max_tokens_to_what_is_left_and_says_so() -> None:
+    # $0.0006 left fits 21 input tokens ($0.000021) and 57 output tokens ($0.00057)
+    cfg = config(
+        {"work": {"primary": "f/m", "budget": {"usd_per_job": 0.0006, "fit": "clamp_output"}}},
+        providers=PRICED,
+    )
+    gw = gateway(cfg)
+    fake(gw).enqueue("m", text="ok", usage=Usage(5, 40))
+
+    done = await gw.complete(REQUEST, TaskContext(lane="work", job_id="job-c"))
+
+    assert fake(gw).calls[0][1].max_tokens == 57
+    assert done.trace == ("f/m:clamp_output(max_tokens=57)", "f/m:success")
+    report = (await gw.budget_report())["job:job-c"]
+    assert report["spent_usd"] == pytest.approx((5 * 1.0 + 40 * 10.0) / 1_000_000)
+
+
+async def test_without_clamp_output_a_request_that_does_not_fit_is_refused() -> None:
+    cfg = config({"work": {"primary": "f/m", "budget": {"usd_per_job": 0.0006}}}, providers=PRICED)
+    gw = gateway(cfg)
+    with pytest.raises(BudgetExceededError):
+        await gw.complete(REQUEST, TaskContext(lane="work", job_id="job-r"))
+    assert fake(gw).calls == []

@@ -78,22 +78,23 @@ async def test_a_profile_whose_variable_is_missing_is_not_tried() -> None:
 
 async def test_both_profiles_limited_then_the_fallback_model() -> None:
     gw = gateway(rotating(), env=ENV)
-    fake(gw, "p").enqueue("m", error_code="rate_limit")
-    for _ in range(3):  # the second profile gets the rate_limit retries
+    for _ in range(4):  # the second profile would get the rate_limit retries
         fake(gw, "p").enqueue("m", error_code="rate_limit")
     fake(gw, "q").enqueue("n", text="fallback")
 
     done = await gw.complete(ask(), CTX)
 
+    # the third rate_limit opens m's breaker (threshold 3): the next retry asks it first
     assert done.trace == (
         "p[first]/m:rate_limit",
         "p[second]/m:rate_limit",
         "p[second]/m:retry",
         "p[second]/m:rate_limit",
         "p[second]/m:retry",
-        "p[second]/m:rate_limit",
+        "p/m:circuit_open",
         "q/n:success",
     )
+    assert fake(gw, "p").pending("m") == 1
 
 
 async def test_rotation_sends_the_second_key_on_the_wire() -> None:

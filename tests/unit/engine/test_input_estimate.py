@@ -1,4 +1,4 @@
-"""The prompt-size estimate is made only for a router that reads it."""
+"""The prompt-size bound is made only for a router that reads it."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _config(lane: dict[str, Any]) -> dict[str, Any]:
     ("lane", "expected"),
     [
         ({"primary": "local/echo"}, None),  # nothing to decide: the null router, no estimate
-        ({"primary": "local/echo", "fallback": ["local/echo-b"]}, 26),  # static: prices it
+        ({"primary": "local/echo", "fallback": ["local/echo-b"]}, 112),  # static: prices it
     ],
 )
 async def test_the_estimate_follows_the_router(
@@ -33,12 +33,14 @@ async def test_the_estimate_follows_the_router(
     seen: list[int | None] = []
     route = routing.route
 
-    def spied(ctx: TaskContext, *, input_tokens: int | None = None) -> Any:
+    def spied(
+        ctx: TaskContext, *, input_tokens: int | None = None, max_tokens: int | None = None
+    ) -> Any:
         seen.append(input_tokens)
-        return route(ctx, input_tokens=input_tokens)
+        return route(ctx, input_tokens=input_tokens, max_tokens=max_tokens)
 
     monkeypatch.setattr(routing, "route", spied)
-    request = CompletionRequest.from_prompt("x" * 96)  # (96 + 8) / 4 = 26 tokens
+    request = CompletionRequest.from_prompt("x" * 96)  # 96 bytes + 16 per message = 112
     completion = await gw.complete(request, TaskContext(lane="a"))
     await gw.aclose()
     assert completion.content

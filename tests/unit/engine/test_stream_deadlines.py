@@ -1,17 +1,19 @@
 """A stream's deadlines: its first delta within the attempt's budget, the rest within the lane's.
 
-One timer serves both (`ReadDeadline.move_to`). The provider here stalls for real
-(`asyncio.sleep`), where the fake adapter's scripted delays only move its fake clock.
+The provider stalls with `asyncio.sleep`; the loop runs on virtual time
+(`virtual_time.py`), so a 10 s stall takes no real time and the loop's clock
+says exactly when each deadline fired.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from engine_scenario import ask, config, fake, gateway
+from virtual_time import run_on_virtual_time
 
 from laneway.types import (
     CompletionRequest,
@@ -54,24 +56,36 @@ async def events_of(timeouts: dict[str, float], stall_before: set[str]) -> list[
         await gw.aclose()
 
 
-async def test_a_first_delta_later_than_the_attempt_budget_falls_back() -> None:
-    started = time.monotonic()
+def test_a_first_delta_later_than_the_attempt_budget_falls_back() -> None:
+    run_on_virtual_time(first_delta_late())
+
+
+async def first_delta_late() -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     events = await events_of({"attempt_s": 0.1, "total_s": 5.0}, stall_before={"a"})
-    assert time.monotonic() - started < 5  # the first model was given up after ~0.15 s
     opened, hello, error = events
     assert str(getattr(opened, "model", "")) == "f/b"
     assert hello == TextDelta("Hello")
     assert isinstance(error, ErrorDelta)  # f/b then stalls until the lane's deadline
     assert any(step.startswith("f/a:timeout") for step in error.trace)
+    # f/a was given up twice (a timeout is retried once) after its attempt budget,
+    # 0.1 s + the engine's 0.05 s margin each; the 0.5 s backoff between passed on the
+    # gateway's fake clock, not the loop's; f/b then read until the lane's deadline
+    assert loop.time() - started == pytest.approx(0.15 + 0.15 + (5.0 - 0.5))
 
 
-async def test_after_its_first_delta_a_stream_has_the_lanes_deadline_not_the_attempts() -> None:
-    started = time.monotonic()
+def test_after_its_first_delta_a_stream_has_the_lanes_deadline_not_the_attempts() -> None:
+    run_on_virtual_time(rest_late())
+
+
+async def rest_late() -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     events = await events_of({"attempt_s": 0.1, "total_s": 0.4}, stall_before=set())
-    elapsed = time.monotonic() - started
     error = events[-1]
     assert isinstance(error, ErrorDelta)
     assert error.error.code.value == "timeout"
     assert "lane's deadline" in str(error.error)
-    assert elapsed >= 0.35  # not cut at the first delta's bound (0.15 s)
+    assert loop.time() - started == pytest.approx(0.4)  # not cut at the first delta's 0.15 s
     assert not any(isinstance(event, StreamDone) for event in events)

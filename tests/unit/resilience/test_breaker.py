@@ -24,6 +24,7 @@ def test_only_health_codes_count(code: ErrorCode) -> None:
         ErrorCode.NETWORK,
         ErrorCode.UNAVAILABLE,
         ErrorCode.RATE_LIMIT,
+        ErrorCode.INVALID_RESPONSE,  # an unparseable answer, a stream cut short
     }
     assert counts_against_health(code) is expected
     assert (code in HEALTH_FAILURES) is expected

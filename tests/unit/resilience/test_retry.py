@@ -30,6 +30,7 @@ EXPECTED: dict[ErrorCode, tuple[int, RetryAction]] = {
     ErrorCode.CIRCUIT_OPEN: (0, "next_model"),
     ErrorCode.PII_LEAK: (0, "next_model"),
     ErrorCode.UNKNOWN: (0, "next_model"),
+    ErrorCode.POLICY_DENIED: (0, "stop"),
 }
 
 

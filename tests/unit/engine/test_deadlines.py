@@ -1,0 +1,70 @@
+"""Deadlines are `asyncio.timeout`: they never swallow a cancellation from outside.
+
+The hand-written `ReadDeadline` this replaced turned a cancellation that landed in
+the same pass of the loop as its own expiry into a TimeoutError: the caller who
+cancelled a stream got an `ErrorDelta` and a stream that went on. The loop runs
+on virtual time (`virtual_time.py`), so both land at exactly the same instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from engine_scenario import ask, config, fake, gateway
+from virtual_time import run_on_virtual_time
+
+from laneway.types import CompletionRequest, Delta, StreamEvent, TaskContext, TextDelta
+
+WORK = TaskContext(lane="work")
+TOTAL_S = 1.0
+
+
+async def hello_then_stall(
+    request: CompletionRequest, model: str, *, timeout_s: float, credential: Any = None
+) -> AsyncIterator[Delta]:
+    yield TextDelta("Hello")
+    await asyncio.Event().wait()  # never another delta
+
+
+def test_a_cancellation_in_the_same_pass_as_the_deadline_stays_a_cancellation() -> None:
+    run_on_virtual_time(cancelled_at_the_deadline())
+
+
+async def cancelled_at_the_deadline() -> None:
+    gw = gateway(config({"work": {"primary": "f/a", "timeouts": {"total_s": TOTAL_S}}}))
+    fake(gw).stream = hello_then_stall  # type: ignore[method-assign]
+    loop = asyncio.get_running_loop()
+    seen: list[StreamEvent] = []
+
+    async def consume() -> None:
+        async for event in gw.stream(ask(), WORK):
+            seen.append(event)
+
+    started = loop.time()
+    task = asyncio.create_task(consume())
+    # the lane's deadline fires at started + TOTAL_S (nothing else moves the loop's
+    # clock); the caller leaves at that very instant
+    loop.call_at(started + TOTAL_S, task.cancel)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await gw.aclose()
+
+    assert loop.time() == pytest.approx(started + TOTAL_S)
+    # "Hello" was still held for the PII scan; above all, no ErrorDelta: the caller left
+    assert [type(e).__name__ for e in seen] == ["StreamOpened"]
+
+
+def test_the_deadline_alone_ends_the_stream_with_a_timeout() -> None:
+    run_on_virtual_time(deadline_alone())
+
+
+async def deadline_alone() -> None:
+    gw = gateway(config({"work": {"primary": "f/a", "timeouts": {"total_s": TOTAL_S}}}))
+    fake(gw).stream = hello_then_stall  # type: ignore[method-assign]
+    events = [event async for event in gw.stream(ask(), WORK)]
+    await gw.aclose()
+    assert type(events[-1]).__name__ == "ErrorDelta"
+    assert "lane's deadline" in str(getattr(events[-1], "error", ""))
