@@ -29,7 +29,7 @@ class Scripted:
 
     def __getattr__(self, name: str) -> Any:
         inner = getattr(self._memory, name)
-        if name in ("breakers", "budgets", "decisions", "key_limits"):
+        if name in ("breakers", "budgets", "decisions", "key_limits", "quarantines"):
             return _Calls(inner, self)
         return inner
 
@@ -112,3 +112,14 @@ async def test_serving_from_memory_is_logged_once_a_minute(
         await store.breakers.apply("p/m", "admit", clock.wall(), BreakerParams())
     lines = [r for r in caplog.records if "breakers served from this process" in r.message]
     assert len(lines) == 2
+
+
+async def test_quarantines_follow_the_breakers_policy() -> None:
+    store, shared, clock = guarded()
+    shared.down = True
+    assert await store.quarantines.apply("p[a]", "bar", clock.wall(), 60.0) == "quarantined"
+    assert await store.quarantines.apply("p[a]", "check", clock.wall(), 60.0) == "quarantined"
+    closed, shared_closed, _ = guarded(breakers="closed")
+    shared_closed.down = True
+    with pytest.raises(StateError):
+        await closed.quarantines.apply("p[a]", "check", clock.wall(), 60.0)
