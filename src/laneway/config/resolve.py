@@ -303,6 +303,16 @@ class _Resolver:
                         ("server", "keys", index, "lanes", position),
                         f"use '*' or one of: {', '.join(sorted(lanes))}",
                     )
+        for name, target in self.spec.server.aliases.items():
+            provider, sep, model = target.partition("/")
+            if target in lanes or (sep and model and provider in self.spec.providers):
+                continue
+            raise self.error(
+                f"alias {name!r} names {target!r}, which is neither a lane nor a "
+                "provider/model of a configured provider",
+                ("server", "aliases", name),
+                f"use a lane ({', '.join(sorted(lanes))}) or provider/model",
+            )
 
     # -- providers and store URLs -------------------------------------------------
 

@@ -411,6 +411,7 @@ class RequestRun:
             attempts=tuple(self.attempts),
             request_id=self.request_id,
             credential=credential.label if credential is not None else None,
+            wire=completion.wire,
         )
 
 

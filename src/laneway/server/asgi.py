@@ -37,10 +37,12 @@ class Request:
     authorization: bytes | None
     content_length: int | None
     laneway: dict[str, str]  # X-Laneway-* headers by context field name
+    api_key: bytes | None = None  # X-Api-Key (the Anthropic SDKs' key header)
+    anthropic: dict[str, str] | None = None  # anthropic-* headers, for /v1/messages
 
 
 def read_request(scope: Scope, new_id: Callable[[], str], fields: dict[bytes, str]) -> Request:
-    authorization = content_length = request_id = None
+    authorization = content_length = request_id = api_key = anthropic = None
     laneway: dict[str, str] = {}
     for name, value in scope["headers"]:
         if name == b"authorization":
@@ -53,6 +55,11 @@ def read_request(scope: Scope, new_id: Callable[[], str], fields: dict[bytes, st
             field = fields.get(name)
             if field is not None:
                 laneway[field] = value.decode("latin-1").strip()
+        elif name == b"x-api-key":
+            api_key = value
+        elif name.startswith(b"anthropic-"):
+            anthropic = anthropic or {}
+            anthropic[name.decode("latin-1")] = value.decode("latin-1").strip()
     return Request(
         method=scope["method"],
         path=scope["path"],
@@ -60,6 +67,8 @@ def read_request(scope: Scope, new_id: Callable[[], str], fields: dict[bytes, st
         authorization=authorization,
         content_length=content_length,
         laneway=laneway,
+        api_key=api_key,
+        anthropic=anthropic,
     )
 
 

@@ -17,6 +17,12 @@ from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, cast
 
 from laneway.errors import LanewayError
+from laneway.server.answers import DEGRADED as _DEGRADED
+from laneway.server.answers import SSE_HEADERS as _SSE_HEADERS
+from laneway.server.answers import call_engine as _call
+from laneway.server.answers import degraded_message as _has_degraded
+from laneway.server.answers import error_headers as _error_headers
+from laneway.server.answers import route_headers as _route_headers
 from laneway.server.asgi import (
     JSON,
     DisconnectWatch,
@@ -45,7 +51,6 @@ from laneway.types import (
     ErrorDelta,
     FinishDelta,
     Outcome,
-    RoutingDecision,
     StreamDone,
     StreamEvent,
     StreamOpened,
@@ -59,40 +64,6 @@ if TYPE_CHECKING:
     from laneway.server.state import ServerState
 
 log = logging.getLogger("laneway.server")
-
-_NONE = b"none"
-_SSE_HEADERS = (
-    (b"content-type", b"text/event-stream"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-)
-_DEGRADED = (b"x-laneway-degraded", b"true")
-
-
-def _route_headers(
-    request_id: str,
-    model: str | None,
-    decision: RoutingDecision | None,
-    trace: tuple[str, ...],
-    values: Callable[[str, int], bytes] = header_value,
-) -> Headers:
-    """The four headers every answer of this endpoint carries; `none` where not known."""
-    return [
-        (b"x-request-id", request_id.encode("ascii")),
-        (b"x-laneway-model", values(model, 256) if model else _NONE),
-        (
-            b"x-laneway-decision",
-            values(f"{decision.method}: {decision.reasoning}", 512) if decision else _NONE,
-        ),
-        (b"x-laneway-trace", values(",".join(trace), 1024) if trace else _NONE),
-    ]
-
-
-def _error_headers(request_id: str, exc: BaseException) -> Headers:
-    """No model served the answer; the engine's decision and trace say what was tried."""
-    if isinstance(exc, LanewayError):
-        return _route_headers(request_id, None, exc.decision, exc.trace)
-    return _route_headers(request_id, None, None, ())
 
 
 async def chat_completions(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
@@ -141,11 +112,6 @@ async def _admit(
     return chat, ctx, principal
 
 
-def _has_degraded(state: ServerState, lane: str) -> str | None:
-    degraded = state.config.lanes[lane].spec.degraded
-    return degraded.message if degraded is not None else None
-
-
 async def _complete(
     state: ServerState,
     chat: ChatRequest,
@@ -157,7 +123,7 @@ async def _complete(
     request_id = ctx.request_id or ""
     try:
         async with DisconnectWatch(receive, state.supervisor):
-            result = await _call(state, chat, ctx)
+            result = await _call(state, chat.request, ctx)
             if isinstance(result, Outcome):
                 return await _send_degraded(state, ctx, result, send)
     except LanewayError as exc:
@@ -172,14 +138,6 @@ async def _complete(
     body = render_completion(completion, request_id=request_id, created=state.created())
     await respond(send, 200, body, headers)
     return 200
-
-
-async def _call(state: ServerState, chat: ChatRequest, ctx: TaskContext) -> Completion | Outcome:
-    """`complete`, or for a lane with a degraded answer `run` (its Outcome when degraded)."""
-    if _has_degraded(state, ctx.lane) is None:
-        return await state.gateway.complete(chat.request, ctx)
-    outcome = await state.gateway.run(chat.request, ctx)
-    return outcome if outcome.completion is None else outcome.completion
 
 
 def _completion_headers(

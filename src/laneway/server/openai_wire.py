@@ -89,8 +89,8 @@ class ChatRequest:
     metadata: Mapping[str, str]
 
 
-def parse_chat_request(raw: bytes, *, max_messages: int) -> ChatRequest:
-    """Parse and validate a body; raise `ApiError` (400) naming the bad field."""
+def load_json_body(raw: bytes) -> dict[str, Any]:
+    """A request body's JSON object; a 400 naming the problem when it is not one."""
     try:
         body = _load(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -102,6 +102,12 @@ def parse_chat_request(raw: bytes, *, max_messages: int) -> ChatRequest:
         raise bad_request("the request body is nested too deeply", code="invalid_json") from None
     if not isinstance(body, dict):
         raise bad_request("the request body must be a JSON object", code="invalid_json")
+    return body
+
+
+def parse_chat_request(raw: bytes, *, max_messages: int) -> ChatRequest:
+    """Parse and validate a body; raise `ApiError` (400) naming the bad field."""
+    body = load_json_body(raw)
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise _field("model", "is required: a lane name (e.g. 'coding') or 'provider/model'")
