@@ -432,6 +432,8 @@ class WireEvent:
 
     event: str
     data: str
+    #: a content block's start or delta (e.g. thinking): the stream has begun its answer
+    content: bool = False
 
 
 Delta = TextDelta | ToolCallDelta | UsageDelta | FinishDelta | ErrorDelta | WireEvent

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
-from laneway.errors import LanewayError
+from laneway.errors import LanewayError, ProviderError
 from laneway.server.answers import (
     DEGRADED,
     SSE_HEADERS,
@@ -54,6 +54,7 @@ from laneway.server.openai_wire import render_json
 from laneway.types import (
     Completion,
     ErrorDelta,
+    ModelRef,
     Outcome,
     StreamDone,
     StreamEvent,
@@ -61,12 +62,22 @@ from laneway.types import (
     TaskContext,
     Usage,
     WireEvent,
+    WirePayload,
 )
 
 if TYPE_CHECKING:
     from laneway.server.state import ServerState
 
 log = logging.getLogger("laneway.server")
+#: a token count is a quick question: past this, the estimate answers
+COUNT_TIMEOUT_S = 10.0
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """An adapter that counts a Messages API body's tokens upstream (kind: anthropic)."""
+
+    async def count_tokens(self, payload: WirePayload, model: str, *, timeout_s: float) -> int: ...
 
 
 async def messages(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
@@ -84,23 +95,41 @@ async def messages(state: ServerState, req: Request, receive: Receive, send: Sen
 
 
 async def count_tokens(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
-    """`{"input_tokens": N}`: laneway's estimate of the prompt, for the lane the model names.
+    """`{"input_tokens": N}` for the model the request's lane would try first.
 
-    No model is called. The estimate (about four characters a token, over the
-    system prompt, messages and tool definitions) is the one laneway's budgets
-    and context-window checks use.
+    An Anthropic-format model counts them itself (`/v1/messages/count_tokens`
+    upstream, free and exact); for any other model, or when that call fails,
+    the answer is laneway's own estimate (about four characters a token over
+    the system prompt, messages and tools: the one its budgets use) and says
+    so in `x-laneway-estimate: true`. No completion is made.
     """
     try:
-        parsed, _ctx, _ = await _admit(state, req, receive, count_only=True)
+        parsed, ctx, _ = await _admit(state, req, receive, count_only=True)
     except ApiError as exc:
         return await respond_anthropic_error(
             send, exc, error_headers(req.request_id, exc), req.request_id
         )
-    body = render_json({"input_tokens": parsed.request.estimated_input_tokens()})
-    headers = route_headers(req.request_id, None, None, ())
-    headers += [JSON, (b"x-laneway-estimate", b"true")]
-    await respond(send, 200, body, headers)
+    model = ctx.model or state.config.lanes[ctx.lane].primary
+    counted = await _upstream_count(state, parsed, model)
+    tokens = parsed.request.estimated_input_tokens() if counted is None else counted
+    headers = route_headers(req.request_id, str(model), None, ())
+    headers += [JSON, (b"x-laneway-estimate", b"true" if counted is None else b"false")]
+    await respond(send, 200, render_json({"input_tokens": tokens}), headers)
     return 200
+
+
+async def _upstream_count(
+    state: ServerState, parsed: MessagesRequest, model: ModelRef
+) -> int | None:
+    adapter = state.gateway.adapter(model.provider)
+    wire = parsed.request.wire
+    if not isinstance(adapter, TokenCounter) or wire is None:
+        return None
+    try:
+        return await adapter.count_tokens(wire, model.model, timeout_s=COUNT_TIMEOUT_S)
+    except ProviderError as exc:
+        log.info("count_tokens upstream failed (%s); answering the estimate", exc.code.value)
+        return None
 
 
 async def _admit(

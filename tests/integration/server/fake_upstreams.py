@@ -91,6 +91,7 @@ def start_upstream() -> tuple[FakeUpstream, Iterator[None]]:
     loop = asyncio.new_event_loop()
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_post("/v1/messages", fake.handle)
+    app.router.add_post("/v1/messages/count_tokens", fake.handle)
     app.router.add_post("/v1/chat/completions", fake.handle)
     runner = web.AppRunner(app)
     sock = socket.socket()

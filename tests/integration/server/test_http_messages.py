@@ -327,12 +327,30 @@ def test_mid_stream_failure_ends_with_an_error_event(serve: Serve, upstream: Fak
     assert "Overloaded" in body["error"]["message"]
 
 
-def test_count_tokens(serve: Serve, upstream: FakeUpstream) -> None:
+def test_count_tokens_asks_an_anthropic_upstream(serve: Serve, upstream: FakeUpstream) -> None:
+    """SPEC `POST /v1/messages/count_tokens` -> `MessageTokensCount {input_tokens}`."""
     server = serve(_config(upstream.url))
-    counted = _client(server).messages.count_tokens(
-        model="claude-opus-4-7", messages=[{"role": "user", "content": "word " * 400}]
+    upstream.replies.append({"input_tokens": 1234})
+    raw = _client(server).messages.with_raw_response.count_tokens(
+        model="claude-opus-4-7",
+        system=[{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+        messages=HI,
     )
-    assert 400 <= counted.input_tokens <= 600
+    assert raw.parse().input_tokens == 1234
+    assert raw.headers["x-laneway-estimate"] == "false"
+    sent = upstream.received[0]
+    assert sent.path == "/v1/messages/count_tokens"
+    assert sent.body["model"] == "claude-opus-4-7"
+    assert sent.body["system"][0]["cache_control"] == {"type": "ephemeral"}
+
+
+def test_count_tokens_estimates_for_other_models(serve: Serve, upstream: FakeUpstream) -> None:
+    server = serve(_config(upstream.url))
+    raw = _client(server).messages.with_raw_response.count_tokens(
+        model="coding", messages=[{"role": "user", "content": "word " * 400}]
+    )
+    assert 400 <= raw.parse().input_tokens <= 600
+    assert raw.headers["x-laneway-estimate"] == "true"
     assert upstream.received == []
 
 

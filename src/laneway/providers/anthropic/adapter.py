@@ -11,8 +11,10 @@ from typing import Any
 
 from laneway.config.schema import AnthropicProvider
 from laneway.providers._base_http import HttpAdapterBase, StateReader, StreamReader
+from laneway.providers._common import encode_json, invalid_response, parse_json_body
 from laneway.providers.anthropic import passthrough, wire
 from laneway.providers.anthropic.stream import StreamState, parse_stream_event
+from laneway.providers.http import TransportError
 from laneway.types import Completion, CompletionRequest, WirePayload
 
 DEFAULT_CONTEXT_WINDOW = 200_000
@@ -42,6 +44,32 @@ class AnthropicAdapter(HttpAdapterBase[AnthropicProvider]):
             auth=self.spec.auth_header,
         )
         return {**headers, "accept": "text/event-stream"} if stream else headers
+
+    async def count_tokens(self, payload: WirePayload, model: str, *, timeout_s: float) -> int:
+        """`POST /v1/messages/count_tokens` with the client's own body, for `model`.
+
+        Free at Anthropic and exact (SPEC `MessageTokensCount`); raises `ProviderError`.
+        """
+        profile = self._profile(None)
+        headers = await self._headers(profile, stream=False)
+        headers.update(self._wire_headers(payload))
+        body = encode_json(passthrough.build_body(payload, model, stream=False))
+        try:
+            response = await self._deps.transport.post(
+                f"{self._base_url}/v1/messages/count_tokens",
+                headers=headers,
+                body=body,
+                timeout_s=timeout_s,
+            )
+        except TransportError as exc:
+            raise self._transport_error(model, profile, exc) from exc
+        if response.status >= 300:
+            raise self._error(response.status, response.headers, response.body, model, profile)
+        data = parse_json_body(self.provider_id, model, response.body)
+        tokens = data.get("input_tokens") if isinstance(data, dict) else None
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+            raise self._masked(invalid_response(self.provider_id, model, "no input_tokens count"))
+        return tokens
 
     def _wire_headers(self, payload: WirePayload) -> Mapping[str, str]:
         return passthrough.forwarded_headers(payload, self.spec.headers)

@@ -30,6 +30,8 @@ from laneway.types import Delta, TextDelta, WireEvent, WirePayload
 WIRE_FORMAT = "anthropic"
 #: client headers that go upstream as sent (NOTES "Endpoint and request headers")
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
+#: events that carry a piece of the answer (a thinking block counts: the stream has begun)
+_CONTENT_EVENTS = frozenset({"content_block_start", "content_block_delta"})
 
 
 def build_body(wire: WirePayload, model: str, *, stream: bool) -> dict[str, Any]:
@@ -76,10 +78,10 @@ class PassthroughReader:
         if name == "message":  # an event without its name line: its `type` names it
             name = str(decode_event(event.data, what="stream event").get("type") or name)
         if not deltas or not isinstance(deltas[0], TextDelta):
-            return [*deltas, WireEvent(name, event.data)]
+            return [*deltas, WireEvent(name, event.data, name in _CONTENT_EVENTS)]
         if name == "content_block_delta":
             return deltas  # text: its TextDelta carries it (screened) to the server
         # a text block that starts with text: the block opens empty, its text follows
         data = decode_event(event.data, what="stream event")
         data["content_block"] = {**data["content_block"], "text": ""}
-        return [WireEvent(name, orjson.dumps(data).decode()), *deltas]
+        return [WireEvent(name, orjson.dumps(data).decode(), True), *deltas]
