@@ -1,6 +1,6 @@
 """The user documentation stays true to the code: its examples load and its pasted output is real.
 
-Every ```yaml block of `docs/configuration.md` and `docs/routing.md` whose first
+Every ```yaml block of `docs/configuration.md`, `docs/routing.md` and `docs/clients.md` whose first
 line is `# laneway.yaml` is a complete config and must load through
 `laneway.config.load_config`. Blocks without that marker are fragments and are
 not loaded. The routing reasoning and the load errors pasted into the docs are
@@ -24,7 +24,7 @@ from laneway.types import Capability, Complexity, ModelRef, TaskContext
 ROOT = Path(__file__).resolve().parents[3]
 DOCS = ROOT / "docs"
 BAD_CONFIGS = ROOT / "tests" / "fixtures" / "bad_configs"
-TESTED_DOCS = ("configuration.md", "routing.md")
+TESTED_DOCS = ("configuration.md", "routing.md", "clients.md")
 MARKER = "# laneway.yaml"
 _YAML_BLOCK = re.compile(r"^```yaml[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
 
@@ -74,7 +74,9 @@ def test_marked_example_loads(doc: str, index: int, block: str) -> None:
     assert config.lanes, f"{doc} example {index} declares no lane"
 
 
-@pytest.mark.parametrize(("doc", "minimum"), [("configuration.md", 6), ("routing.md", 1)])
+@pytest.mark.parametrize(
+    ("doc", "minimum"), [("configuration.md", 6), ("routing.md", 1), ("clients.md", 1)]
+)
 def test_docs_keep_their_tested_examples(doc: str, minimum: int) -> None:
     """A lost marker would silently stop testing an example; the count guards it."""
     assert len(marked_examples(doc)) >= minimum
