@@ -225,7 +225,7 @@ async def _complete(
     model = f"{completion.provider}/{completion.model}"
     trace = _trace(state, parsed, model, completion.trace)
     headers = route_headers(request_id, model, completion.decision, trace, state.header_value)
-    headers.append(JSON)
+    headers += [JSON, (b"request-id", request_id.encode("ascii"))]
     await respond(send, 200, body, headers)
     return 200
 
@@ -270,6 +270,7 @@ async def _stream(
             trace = _trace(state, parsed, model, opened.trace)
             headers = route_headers(request_id, model, opened.decision, trace, state.header_value)
             headers.extend(SSE_HEADERS)
+            headers.append((b"request-id", request_id.encode("ascii")))  # the SDKs' `_request_id`
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             usage = await _relay(events, send, request_id, opened.model.model, watch)
             if usage is not None:

@@ -149,6 +149,7 @@ def test_passthrough_keeps_every_field_and_header(serve: Serve, upstream: FakeUp
     assert sent.headers["x-api-key"] == "sk-ant-upstream-secret"
     assert json.loads(raw.http_response.content) == answer
     assert raw.headers["x-laneway-model"] == "claude/claude-opus-4-7"
+    assert raw.headers["request-id"] == raw.headers["x-request-id"]
     message = raw.parse()
     assert message.model == "claude-opus-4-7"
     assert message.usage.cache_read_input_tokens == 2000
