@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from laneway.config.schema import OpenAIProvider
-from laneway.providers._common import encode_json, parse_json_body
+from laneway.providers._wire import encode_json, parse_json_body
 from laneway.providers.openai_compatible import build_request, parse_response
 from laneway.types import CompletionRequest, Message, Tool
 

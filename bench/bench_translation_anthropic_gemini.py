@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from laneway.providers import anthropic, gemini
-from laneway.providers._common import encode_json, parse_json_body
+from laneway.providers._wire import encode_json, parse_json_body
 from laneway.types import CompletionRequest, Message, Tool
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures"

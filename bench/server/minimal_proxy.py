@@ -2,7 +2,7 @@
 
 uvicorn (uvloop + httptools) + raw ASGI + one pooled HTTP client: parse the
 JSON body, read `model`, forward to the upstream, relay status and body. No
-auth, routing, audit or metrics. The same shape as PERFORMANCE-NOTES.md's proxies.
+auth, routing, audit or metrics.
 The client is laneway's own (`native`, the floor of laneway's stack) or aiohttp.
 
     python bench/server/minimal_proxy.py UPSTREAM_URL PORT [native|aiohttp]

@@ -2,10 +2,14 @@
 
     LanewayError
     ├── ConfigError             a config file, key or override is wrong (file, YAML path, hint)
+    ├── RequestError            the caller's request cannot be served as sent (names the field)
     ├── ProviderError           one provider call failed; carries an ErrorCode
     ├── RoutingExhaustedError   every candidate of a decision failed or was skipped
     ├── BudgetExceededError     a request would pass a task/job/token budget
-    └── OutputRejectedError     the output broke the lane's schema, validators or PII scan
+    ├── OutputRejectedError     the output broke the lane's schema, validators or PII scan
+    ├── AuditError              the audit store could not be opened, read or written
+    ├── StateError              the shared state store (e.g. Redis) failed or is unreachable
+    └── ApiError                an HTTP error answer of the server (`laneway.server.errors`)
 
 Constructing an error never logs, counts or renders anything: the engine records
 errors and the front ends (CLI, server) render them. Messages never carry a key
@@ -224,6 +228,14 @@ class OutputRejectedError(LanewayError):
         self.code = code
         self.reasons = tuple(reasons)
         self.stage = stage
+
+
+class AuditError(LanewayError):
+    """The audit store could not be opened or written; the message names the store, not secrets."""
+
+
+class StateError(LanewayError):
+    """The shared state store (e.g. Redis) failed or could not be reached."""
 
 
 Then = Literal["next_model", "skip_provider", "larger_context", "stop"]

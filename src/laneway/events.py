@@ -4,10 +4,7 @@ Events are plain values so a subscriber can batch, store or count them
 without reaching back into the engine. `ts` is wall-clock seconds (for
 storage); durations are measured on the monotonic clock.
 
-They are slots dataclasses but not frozen: several are built for every
-request, and a frozen dataclass costs about four times as much to build
-(each field set through `object.__setattr__`). Subscribers must treat them as
-read-only: every subscriber receives the same object.
+They are frozen: every subscriber receives the same object.
 """
 
 from __future__ import annotations
@@ -19,7 +16,7 @@ from typing import Any, Literal
 from laneway.types import Attempt, ModelRef, RoutingDecision, TaskContext, Usage
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RequestStarted:
     request_id: str
     ts: float
@@ -28,21 +25,21 @@ class RequestStarted:
     content: str | None = None  # only when audit.store_content is on
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class DecisionMade:
     request_id: str
     ts: float
     decision: RoutingDecision
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class AttemptFinished:
     request_id: str
     ts: float
     attempt: Attempt
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RetryScheduled:
     request_id: str
     ts: float
@@ -51,7 +48,7 @@ class RetryScheduled:
     delay_s: float
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class CandidateSkipped:
     request_id: str
     ts: float
@@ -59,7 +56,7 @@ class CandidateSkipped:
     reason: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class BreakerChanged:
     ts: float
     model: ModelRef
@@ -67,7 +64,7 @@ class BreakerChanged:
     new: Literal["closed", "open", "half_open"]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class BudgetChanged:
     request_id: str
     ts: float
@@ -77,7 +74,7 @@ class BudgetChanged:
     tokens: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RoutingCall:
     """One call of the llm_enhanced routing model (or why it was not made)."""
 
@@ -105,7 +102,7 @@ RequestStatus = Literal[
 ]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RequestFinished:
     request_id: str
     ts: float

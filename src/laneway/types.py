@@ -8,12 +8,11 @@ stays inside laneway and never reaches a provider.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal
 
-from laneway._fast_init import faster_init
 from laneway.errors import ConfigError, ProviderError
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -116,39 +115,12 @@ class TaskContext:
     model: ModelRef | None = None
 
     def with_request_id(self, request_id: str) -> TaskContext:
-        """A copy carrying `request_id` (cheaper than `dataclasses.replace` on the hot path)."""
-        return TaskContext(
-            self.lane,
-            self.phase,
-            self.complexity,
-            self.job_id,
-            self.user_id,
-            self.budget_remaining_usd,
-            self.description,
-            self.requires,
-            self.prompt_version,
-            self.metadata,
-            self.redact,
-            request_id,
-            self.model,
-        )
+        """A copy carrying `request_id`."""
+        return replace(self, request_id=request_id)
 
     def with_budget_remaining(self, usd: float) -> TaskContext:
-        return TaskContext(
-            self.lane,
-            self.phase,
-            self.complexity,
-            self.job_id,
-            self.user_id,
-            usd,
-            self.description,
-            self.requires,
-            self.prompt_version,
-            self.metadata,
-            self.redact,
-            self.request_id,
-            self.model,
-        )
+        """A copy whose remaining budget is `usd`."""
+        return replace(self, budget_remaining_usd=usd)
 
     def attribute(self, name: str) -> str | None:
         """A routing-rule attribute: a named field first, then metadata."""
@@ -252,7 +224,6 @@ class CompletionRequest:
     stream: bool = False
     #: the client's own request, for an adapter of the same wire format (pass-through)
     wire: WirePayload | None = None
-    _input_tokens: int = field(default=-1, init=False, repr=False, compare=False)
 
     @classmethod
     def from_prompt(cls, prompt: str, *, system: str | None = None) -> CompletionRequest:
@@ -260,14 +231,10 @@ class CompletionRequest:
         return cls(messages=(*messages, Message("user", prompt)))
 
     def estimated_input_tokens(self) -> int:
-        """A cheap, provider-free estimate: about four characters a token (computed once)."""
-        if self._input_tokens >= 0:
-            return self._input_tokens
+        """A cheap, provider-free estimate: about four characters a token."""
         chars = sum(len(m.text) + 8 for m in self.messages)
         chars += sum(len(t.name) + len(str(t.parameters)) for t in self.tools)
-        tokens = max(1, chars // 4)
-        object.__setattr__(self, "_input_tokens", tokens)  # a cache on a frozen value
-        return tokens
+        return max(1, chars // 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,22 +424,3 @@ class StreamDone:
 
 
 StreamEvent = StreamOpened | Delta | StreamDone
-
-
-# the value objects built on every request (docs/performance.md, `## Server`)
-for _built_per_request in (
-    ModelRef,
-    TaskContext,
-    Message,
-    CompletionRequest,
-    Usage,
-    Attempt,
-    Completion,
-    TextDelta,
-    UsageDelta,
-    FinishDelta,
-    StreamOpened,
-    StreamDone,
-):
-    faster_init(_built_per_request)
-del _built_per_request

@@ -26,7 +26,7 @@ START_TIMEOUT_S = 60.0
 
 
 def _missing(what: str) -> None:
-    message = f"{what} (bash .ci/services.sh installs Prism; ../shared holds the specs)"
+    message = f"{what} (bash .ci/services.sh installs Prism; tests/specs/ holds the specs)"
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)

@@ -9,7 +9,8 @@ import pytest
 
 from laneway.audit.postgres import PostgresStore
 from laneway.audit.records import RequestRow
-from laneway.audit.store import AuditError, RequestFilter, WriteBatch
+from laneway.audit.store import RequestFilter, WriteBatch
+from laneway.errors import AuditError
 
 
 @pytest.mark.postgres

@@ -1,7 +1,7 @@
 """The anthropic adapter's requests, validated by Stoplight Prism against Anthropic's spec.
 
-Prism serves tests/fixtures/anthropic/messages.prism.json (derived, unchanged, from
-shared/specs/anthropic-openapi.json: see tests/fixtures/anthropic/README.md) and
+Prism serves tests/specs/anthropic-messages.prism.json (the Messages subset of
+Anthropic's OpenAPI spec, unchanged: see tests/specs/README.md) and
 answers 422 to any request body the spec refuses, so a passing call proves the
 body is spec-valid. Prism's 200 body is the spec's own example `Message`, so it
 also proves the parser reads what the spec describes. The spec has no SSE
@@ -35,7 +35,7 @@ from laneway.types import (
 
 pytestmark = pytest.mark.prism
 
-SPEC = Path(__file__).parents[1] / "fixtures" / "anthropic" / "messages.prism.json"
+SPEC = Path(__file__).resolve().parents[1] / "specs" / "anthropic-messages.prism.json"
 MODEL = "claude-sonnet-4-5"
 WEATHER = Tool(
     "get_weather",

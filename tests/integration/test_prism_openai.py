@@ -1,10 +1,10 @@
 """Our Chat Completions requests against Stoplight Prism, which validates them.
 
-Prism mocks /work/shared/specs/openai-chat.prism.yaml (derived from OpenAI's
+Prism mocks tests/specs/openai-chat.prism.yaml (derived from OpenAI's
 own OpenAPI file) and answers 422 to any request body the spec does not
 allow, so every test here proves the adapter's request is spec-valid and
 that Prism's schema-built answer parses. Setup and behaviour:
-/work/shared/specs/README.md ("Prism: a real OpenAI-shaped upstream").
+tests/specs/README.md and tests/integration/conftest.py.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from laneway.types import (
 
 pytestmark = pytest.mark.prism
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "openai-chat.prism.yaml"
+SPEC = Path(__file__).resolve().parents[1] / "specs" / "openai-chat.prism.yaml"
 
 
 @pytest.fixture(scope="module")

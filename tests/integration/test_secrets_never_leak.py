@@ -16,15 +16,15 @@ response body and header, every exception, the events, `/metrics`, the CLI
 outputs (`logs`, `logs show`, `stats`, `check`, `config show`) and the spans.
 
 Wire formats:
-- Anthropic Messages: shared/specs/anthropic-wire-format.md ("Response body",
+- Anthropic Messages: tests/specs/anthropic-wire-format.md ("Response body",
   "Streaming", "Errors": `{"type": "error", "error": {"type", "message"}}`,
   `retry-after` on 429); fixtures tests/fixtures/anthropic/.
 - OpenAI Chat Completions (Z.AI and the command-token server):
-  shared/specs/openai-openapi.yaml `POST /chat/completions` (JSON and SSE
+  tests/specs/openai-chat.prism.yaml `POST /chat/completions` (JSON and SSE
   examples; error `{"error": {"message", "type", "param", "code"}}`);
   fixtures tests/fixtures/openai/.
 - Gemini `generateContent` / `streamGenerateContent?alt=sse`:
-  shared/specs/gemini-wire-format.md (key in `x-goog-api-key`, error
+  tests/specs/gemini-wire-format.md (key in `x-goog-api-key`, error
   `{"error": {"code", "message", "status"}}`); fixtures tests/fixtures/gemini/.
 """
 
@@ -47,10 +47,12 @@ import uvicorn
 from openai.types.chat import ChatCompletionMessageParam
 from typer.testing import CliRunner
 
-from laneway.audit.query import open_for_reading, routing_stats, summarize
-from laneway.audit.store import RequestFilter, parse_store_url
+from laneway.audit.backends import open_for_reading
+from laneway.audit.query import routing_stats, summarize
+from laneway.audit.store import RequestFilter
 from laneway.cli.main import app as cli_app
 from laneway.clock import FakeClock
+from laneway.config.store_urls import parse_store_url
 from laneway.engine.gateway import Gateway
 from laneway.errors import LanewayError
 from laneway.events import Event

@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 
 from laneway.audit.records import PENDING_COLUMNS
-from laneway.audit.store import AuditError
+from laneway.errors import AuditError
 
 SUFFIX = ".intents-"
 #: the file's first size: about 800 lines, a few batches' worth at thousands of requests

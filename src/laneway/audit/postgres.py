@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 from laneway.audit import _sql
 from laneway.audit.migrations import MIGRATIONS_TABLE, load_migrations
 from laneway.audit.records import RequestRow, RoutingEventRow
-from laneway.audit.store import AuditError, Interrupted, RequestFilter, WriteBatch, redact_url
+from laneway.audit.store import Interrupted, RequestFilter, WriteBatch
 from laneway.clock import Clock, SystemClock
+from laneway.config.store_urls import redact_url
+from laneway.errors import AuditError
 
 if TYPE_CHECKING:
     from laneway.audit.intents import IntentJournal

@@ -1,4 +1,4 @@
-"""Reads for `laneway logs` and `laneway stats`: find the store, select, aggregate.
+"""Reads for `laneway logs` and `laneway stats`: select, aggregate.
 
 Aggregation happens here in Python over selected rows, so SQLite and PostgreSQL
 give identical numbers (percentiles are nearest-rank). A request counts as a
@@ -12,21 +12,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from laneway.audit.records import RequestRow, RoutingEventRow
-from laneway.audit.store import (
-    AuditError,
-    AuditStore,
-    StoreLocation,
-    build_store,
-    parse_store_url,
-)
 from laneway.errors import ConfigError
 
-DEFAULT_URL = "sqlite:///laneway.db"
 GROUPINGS = ("lane_model", "lane", "model", "provider")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -41,19 +32,6 @@ def parse_duration(text: str) -> float:
             hint="write a number and a unit: 45s, 30m, 1h, 2d or 1w",
         )
     return float(match.group(1)) * _UNITS[match.group(2)]
-
-
-def locate_store(*, url: str | None, config: Path | None, env: Mapping[str, str]) -> StoreLocation:
-    """The audit store: `--url`, else the config's `audit.url`, else `sqlite:///laneway.db`."""
-    if url is not None:
-        return parse_store_url(url, source_dir=Path.cwd())
-    from laneway.config.loader import find_config_file, load_config
-
-    path = config if config is not None else find_config_file(env)
-    if path is None:
-        return parse_store_url(DEFAULT_URL, source_dir=Path.cwd())
-    loaded = load_config(path, env=env)
-    return parse_store_url(loaded.spec.audit.url, source_dir=path.resolve().parent)
 
 
 # -- per-request facts ---------------------------------------------------------
@@ -189,15 +167,3 @@ def _rule_label(row: RequestRow) -> str:
 
 def _counts(values: Iterable[str | None]) -> dict[str, int]:
     return dict(Counter(v for v in values if v is not None).most_common())
-
-
-async def open_for_reading(location: StoreLocation) -> AuditStore:
-    """Open an existing store for the CLI; a missing SQLite file is an error, not a new file."""
-    if location.kind == "sqlite" and location.path is not None and not location.path.is_file():
-        raise AuditError(
-            f"no audit log at {location.path} yet; it is created by the first request "
-            "(or point --url / --config at the right store)"
-        )
-    store = build_store(location)
-    await store.open()
-    return store

@@ -25,7 +25,7 @@ import json
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Any
 
@@ -71,13 +71,9 @@ class RecordPolicy:
     user_hashes: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RequestRow:
-    """One request. Fields not yet known (while pending) are None.
-
-    Not frozen, on purpose: rows are built on the audit's hot path, and a frozen
-    dataclass of this width costs twice as much to construct. Treat as read-only.
-    """
+    """One request. Fields not yet known (while pending) are None."""
 
     request_id: str
     ts: float
@@ -170,13 +166,11 @@ FINAL_COLUMNS: tuple[str, ...] = (
 )
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RoutingEventRow:
     """One routing event: skip, retry, breaker, budget or routing_call.
 
     Logs written before schema version 2 also hold `decision` and `attempt` rows.
-
-    Not frozen for the same reason as `RequestRow`.
     """
 
     request_id: str | None
@@ -352,19 +346,22 @@ def final_row(event: RequestFinished, policy: RecordPolicy) -> RequestRow:
     )
 
 
-def merge_started(final: RequestRow, started: RequestStarted, policy: RecordPolicy) -> None:
-    """Give a fresh `final_row` what the request's `pending` row holds
-    (`pending_row(started, policy)`), without building that row.
+def merge_started(final: RequestRow, started: RequestStarted, policy: RecordPolicy) -> RequestRow:
+    """`final` with what the request's `pending` row holds (`pending_row(started, policy)`),
+    without building that row.
 
     For every final whose start the sink holds: inserting this row stores what
     moving the pending row into `audit_requests` and upserting `final` would.
     """
-    final.ts = started.ts
-    final.lane = started.context.lane
-    final.payload_sha256 = started.payload_sha256
-    final.content = started.content if policy.store_content else None
-    final.host = policy.host
-    final.pid = policy.pid
+    return replace(
+        final,
+        ts=started.ts,
+        lane=started.context.lane,
+        payload_sha256=started.payload_sha256,
+        content=started.content if policy.store_content else None,
+        host=policy.host,
+        pid=policy.pid,
+    )
 
 
 def _scalar_extra(extra: dict[str, Any] | None) -> str | None:

@@ -29,19 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 from laneway.audit import records
+from laneway.audit.backends import build_store
 from laneway.audit.intents import pid_alive
 from laneway.audit.records import RecordPolicy
-from laneway.audit.store import (
-    AuditError,
-    AuditStore,
-    Interrupted,
-    RequestFilter,
-    WriteBatch,
-    build_store,
-    parse_store_url,
-)
+from laneway.audit.store import AuditStore, Interrupted, RequestFilter, WriteBatch
 from laneway.audit.writer import AuditWriter, Spawn
 from laneway.clock import Clock
+from laneway.config.store_urls import parse_store_url
+from laneway.errors import AuditError
 from laneway.events import AttemptFinished, DecisionMade, Event, RequestFinished, RequestStarted
 
 if TYPE_CHECKING:
@@ -114,6 +109,7 @@ class StoreSink:
             max_batch=store.max_batch_rows,  # an item makes at most one row
             linger_s=linger_s,
             on_batch=self._batch_done,
+            clock=clock,
         )
         self.interrupted = 0  # rows marked `interrupted` when this sink opened
 
@@ -243,7 +239,7 @@ class StoreSink:
                     if start is None:
                         batch.orphans.append(request_id)
                 if start is not None:
-                    records.merge_started(final, start, policy)
+                    final = records.merge_started(final, start, policy)
                 finals.append(final)
             elif isinstance(event, RequestStarted):
                 request_id = event.request_id

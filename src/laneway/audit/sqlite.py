@@ -31,8 +31,9 @@ from typing import Any, TypeVar
 from laneway.audit import _sql, intents
 from laneway.audit.migrations import MIGRATIONS_TABLE, load_migrations
 from laneway.audit.records import RequestRow, RoutingEventRow
-from laneway.audit.store import AuditError, Interrupted, RequestFilter, WriteBatch
+from laneway.audit.store import Interrupted, RequestFilter, WriteBatch
 from laneway.clock import Clock, SystemClock
+from laneway.errors import AuditError
 
 T = TypeVar("T")
 

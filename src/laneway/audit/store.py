@@ -3,7 +3,8 @@
 Writes arrive in batches from the single writer (`writer.py`); each batch is one
 transaction, so the rows of a batch are durable together. Reads are plain
 filtered selects; aggregation happens in Python (`query.py`) so both backends
-return the same statistics.
+return the same statistics. The backends implement this protocol without
+importing each other; `backends.py` picks one for a URL.
 """
 
 from __future__ import annotations
@@ -11,22 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit
 
 from laneway.audit.records import RequestRow, RoutingEventRow
-from laneway.clock import Clock
-
-# The URL rule lives in config (pure, used at load); re-exported here for the stores.
-from laneway.config.store_urls import StoreLocation as StoreLocation
-from laneway.config.store_urls import parse_store_url as parse_store_url
-from laneway.errors import LanewayError
 
 if TYPE_CHECKING:
     from laneway.audit.intents import IntentJournal
-
-
-class AuditError(LanewayError):
-    """The audit store could not be opened or written; the message names the store, not secrets."""
 
 
 @dataclass(slots=True)
@@ -99,25 +89,3 @@ class AuditStore(Protocol):
     ) -> list[RoutingEventRow]: ...
 
     async def aclose(self) -> None: ...
-
-
-def build_store(location: StoreLocation, *, clock: Clock | None = None) -> AuditStore:
-    """The store for a location; the PostgreSQL one imports asyncpg only when used."""
-    if location.kind == "sqlite":
-        from laneway.audit.sqlite import SqliteStore
-
-        assert location.path is not None
-        return SqliteStore(location.path, clock=clock)
-    from laneway.audit.postgres import PostgresStore
-
-    assert location.url is not None
-    return PostgresStore(location.url, schema=location.schema, clock=clock)
-
-
-def redact_url(url: str) -> str:
-    """`url` without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()

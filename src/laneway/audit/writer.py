@@ -32,8 +32,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
-from laneway.audit.store import AuditError, AuditStore, WriteBatch
-from laneway.clock import next_pass
+from laneway.audit.store import AuditStore, WriteBatch
+from laneway.clock import Clock, SystemClock, Timer, next_pass
+from laneway.errors import AuditError
 
 logger = logging.getLogger("laneway.audit")
 
@@ -66,9 +67,11 @@ class AuditWriter(Generic[T]):
         max_queue: int = 100_000,
         linger_s: float = 0.0,
         on_batch: Callable[[int, bool], None] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """`on_batch(taken, ok)`: after each fire-and-forget batch, whether it was committed
-        and how many items had ever been taken once it was (the first `taken` queued)."""
+        and how many items had ever been taken once it was (the first `taken` queued).
+        `clock` runs the linger's timer (a test's fake clock moves it by hand)."""
         self._store = store
         self._on_batch = on_batch
         self._to_batch = to_batch
@@ -77,7 +80,8 @@ class AuditWriter(Generic[T]):
         self._max_batch = max_batch
         self._max_queue = max_queue
         self._linger_s = linger_s
-        self._linger: asyncio.TimerHandle | None = None
+        self._clock: Clock = clock or SystemClock()
+        self._linger: Timer | None = None
         self._queue: deque[T] = deque()
         self._urgent: deque[tuple[T, asyncio.Future[None]]] = deque()
         self._queued = 0  # items ever queued; a flush waits for the first N to be written
@@ -182,16 +186,16 @@ class AuditWriter(Generic[T]):
                 self._cancel_linger()
             self._set_wake()
         elif not self._woken:
-            self._arm_linger(loop)
+            self._arm_linger()
 
     def _set_wake(self) -> None:
         if self._wake is not None and not self._woken:
             self._woken = True
             self._wake.set()
 
-    def _arm_linger(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _arm_linger(self) -> None:
         if self._linger is None:
-            self._linger = loop.call_later(self._linger_s, self._linger_over)
+            self._linger = self._clock.call_later(self._linger_s, self._linger_over)
 
     def _linger_over(self) -> None:
         self._linger = None
@@ -216,7 +220,7 @@ class AuditWriter(Generic[T]):
                     if self._queue:  # a backlog: let requests run between its commits
                         await next_pass()
                 if self._queue:  # what is left is not due: let it gather company
-                    self._arm_linger(asyncio.get_running_loop())
+                    self._arm_linger()
                 if self._closing and not self._queue and not self._urgent:
                     self._cancel_linger()
                     return

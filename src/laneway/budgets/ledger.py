@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from laneway.config.schema import BudgetSpec
@@ -35,10 +35,10 @@ class BudgetScope:
     id: str
     usd_limit: float | None = None
     token_limit: int | None = None
-    name: str = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "name", f"{self.kind}:{self.id}")
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.id}"
 
     def limit(self) -> ScopeLimit:
         usd = None if self.usd_limit is None else to_nanos(self.usd_limit)

@@ -24,10 +24,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from laneway.audit.query import locate_store, open_for_reading, parse_duration
+from laneway.audit.backends import open_for_reading
+from laneway.audit.query import parse_duration
 from laneway.audit.records import RequestRow, RoutingEventRow
 from laneway.audit.store import AuditStore, RequestFilter
-from laneway.cli.config_source import ConfigOption
+from laneway.cli.config_source import ConfigOption, locate_audit_store
 from laneway.clock import SystemClock
 from laneway.errors import ConfigError, LanewayError
 
@@ -61,7 +62,7 @@ def with_store(
     """Open the configured store, run `work`, close; errors become a message and exit code 1."""
 
     async def run() -> T:
-        store = await open_for_reading(locate_store(url=url, config=config, env=os.environ))
+        store = await open_for_reading(locate_audit_store(url=url, config=config, env=os.environ))
         try:
             return await work(store)
         finally:

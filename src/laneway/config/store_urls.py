@@ -1,8 +1,8 @@
 """The URL rules of `audit.url` and `state.url`: which schemes exist and what they mean.
 
 Pure, so the loader can refuse an unusable URL at load time (naming the file
-and line) with the very rule the stores use when they open: `audit/store.py`
-re-exports `parse_store_url`, and `state/url.py` picks its backend by these
+and line) with the very rule the stores use when they open: `audit/backends.py`
+opens what `parse_store_url` returns, and `state/url.py` picks its backend by these
 scheme sets. Nothing here opens a file or a connection.
 """
 
@@ -70,3 +70,12 @@ def state_scheme(url: str) -> str:
         path="state.url",
         hint=f"use one of {known}, e.g. `state: {{url: memory://}}` or `redis://localhost:6379/0`",
     )
+
+
+def redact_url(url: str) -> str:
+    """`url` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()

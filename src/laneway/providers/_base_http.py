@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import replace
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from laneway.config.credentials import Credential
@@ -23,11 +24,11 @@ from laneway.config.presets import preset_for
 from laneway.config.schema import ProviderSpec
 from laneway.errors import ConfigError, ErrorCode, ProviderError
 from laneway.providers._adapter_base import AdapterBase, SpecT
-from laneway.providers._common import (
-    RequestError,
-    SecretResolver,
+from laneway.providers._secrets import SecretResolver
+from laneway.providers._wire import (
     StreamFailure,
     WireProblem,
+    WireRequestError,
     encode_json,
     from_transport_error,
     invalid_response,
@@ -151,7 +152,7 @@ class HttpAdapterBase(AdapterBase[SpecT]):
     def _build_body(
         self, request: CompletionRequest, model: str, *, stream: bool
     ) -> Mapping[str, Any]:
-        """The JSON body; raises `RequestError` for what the wire cannot say."""
+        """The JSON body; raises `WireRequestError` for what the wire cannot say."""
 
     @abstractmethod
     def _parse(self, data: Any, request: CompletionRequest, model: str) -> Completion:
@@ -193,13 +194,12 @@ class HttpAdapterBase(AdapterBase[SpecT]):
             parsed = self._parse(data, request, model)
         except WireProblem as exc:
             raise self._from_wire(exc, model, profile) from exc
-        # `parsed` was built by this call and nobody else holds it yet: its last three
-        # fields are filled in place (a new 12-field frozen Completion costs ~5x as much).
-        fill = object.__setattr__
-        fill(parsed, "usage", with_cost(parsed.usage, self.capabilities(model)))
-        fill(parsed, "latency_ms", (self._deps.clock.monotonic() - started) * 1000)
-        fill(parsed, "credential", profile.label)
-        return parsed
+        return replace(
+            parsed,
+            usage=with_cost(parsed.usage, self.capabilities(model)),
+            latency_ms=(self._deps.clock.monotonic() - started) * 1000,
+            credential=profile.label,
+        )
 
     async def stream(
         self,
@@ -293,7 +293,7 @@ class HttpAdapterBase(AdapterBase[SpecT]):
     ) -> bytes:
         wire = request.wire
         if wire is not None and wire.untranslatable and wire.format != self.wire_format:
-            raise self._from_wire(RequestError(untranslatable(wire)), model, profile)
+            raise self._from_wire(WireRequestError(untranslatable(wire)), model, profile)
         try:
             return encode_json(self._build_body(request, model, stream=stream))
         except WireProblem as exc:
@@ -361,7 +361,7 @@ class HttpAdapterBase(AdapterBase[SpecT]):
         """A kind's wire problem as a `ProviderError`; a kind with more problems extends it."""
         if isinstance(exc, StreamFailure):
             return self._error(exc.status, {}, exc.body, model, profile)
-        if isinstance(exc, RequestError):
+        if isinstance(exc, WireRequestError):
             return ProviderError(
                 f"request cannot be sent to {self.display_name}: {exc}",
                 provider=self.provider_id,

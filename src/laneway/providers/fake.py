@@ -18,7 +18,7 @@ from laneway.config.credentials import Credential
 from laneway.config.schema import FakeProvider
 from laneway.errors import ErrorCode, ProviderError
 from laneway.providers._adapter_base import AdapterBase
-from laneway.providers._common import RETRYABLE_CODES, with_cost
+from laneway.providers._wire import RETRYABLE_CODES, with_cost
 from laneway.providers.base import AdapterDeps
 from laneway.providers.local import last_user_text, split_words
 from laneway.types import (

@@ -34,7 +34,7 @@ from laneway.config.credentials import Credential
 from laneway.config.schema import LocalProvider
 from laneway.errors import ErrorCode, ProviderError
 from laneway.providers._adapter_base import AdapterBase
-from laneway.providers._common import with_cost
+from laneway.providers._wire import with_cost
 from laneway.providers.base import AdapterDeps
 from laneway.providers.safety import screen
 from laneway.types import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from laneway.providers._common import WireError
+from laneway.providers._wire import WireError
 
 # Byte values, not one-byte strings: `b"\n" in data` first tries the operand as an
 # integer and formats a TypeError it then discards (8x the cost of `0x0A in data`).
@@ -18,7 +18,7 @@ _LF, _CR = 0x0A, 0x0D
 MAX_PENDING_BYTES = 32 * 1024 * 1024
 
 
-@dataclass(slots=True)  # not frozen: one per streamed chunk, and frozen costs twice to build
+@dataclass(frozen=True, slots=True)
 class SseEvent:
     event: str  # "message" when the stream names none
     data: str

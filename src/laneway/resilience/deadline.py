@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(slots=True)  # not frozen: built per request, and frozen ones cost 4x to build
+@dataclass(frozen=True, slots=True)
 class Deadline:
     """`start` on the monotonic clock; `total_s` for the whole request, `attempt_s` per call."""
 

@@ -6,7 +6,7 @@
 
 The stack is built once here and never changes at run time. No framework on
 the hot path: uvicorn (uvloop + httptools) calls this directly, which measured
-fastest (/work/shared/PERFORMANCE-NOTES.md).
+fastest (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Raw ASGI plumbing: request facts, responses, bounded body reads, disconnect watch.
 
-No framework on the hot path (see /work/shared/PERFORMANCE-NOTES.md): a request
-is a scope, two callables and a handful of headers read once.
+No framework on the hot path (docs/performance.md): a request is a scope, two
+callables and a handful of headers read once.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ JSON = (b"content-type", b"application/json")
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Request:
     """What the handlers need from one HTTP request, read from the scope once."""
 

@@ -7,7 +7,7 @@ accepted and ignored so unmodified clients keep working. `user` and `metadata`
 never reach the `CompletionRequest`: they describe the caller and go into the
 `TaskContext` (see `context.py`).
 
-Wire shapes: /work/shared/specs OpenAI OpenAPI (`CreateChatCompletionRequest`,
+Wire shapes: tests/specs OpenAI OpenAPI (`CreateChatCompletionRequest`,
 `CreateChatCompletionResponse`, `CreateChatCompletionStreamResponse`).
 """
 
@@ -77,7 +77,7 @@ def _load(raw: bytes) -> Any:
         return value
 
 
-@dataclass(slots=True)  # not frozen: one per request, and frozen ones cost 4x to build
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     """A parsed `/v1/chat/completions` body: the provider-bound request and the caller fields."""
 

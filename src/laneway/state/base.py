@@ -18,12 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from laneway.errors import LanewayError
-
-
-class StateError(LanewayError):
-    """The shared state store (e.g. Redis) failed or could not be reached."""
-
+from laneway.errors import StateError as StateError
 
 BreakerStateName = Literal["closed", "open", "half_open"]
 

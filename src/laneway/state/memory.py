@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from laneway.state import breaker_record
+import laneway.state.breaker_record as breaker_record
 from laneway.state.base import (
     BreakerOp,
     BreakerOutcome,

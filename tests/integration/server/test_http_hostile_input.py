@@ -212,7 +212,7 @@ def test_the_admin_body_limit_names_itself_not_a_setting_it_does_not_read(serve:
     ],
 )
 def test_metadata_keeps_openais_limits(serve: Serve, extra: dict[str, Any], param: str) -> None:
-    """OpenAI's `Metadata` (shared/specs/openai-openapi.yaml): 16 pairs, keys up to 64
+    """OpenAI's `Metadata` (tests/specs/openai-chat.prism.yaml): 16 pairs, keys up to 64
     characters, values up to 512; each lands in the audit row."""
     server = serve()
     with pytest.raises(openai.BadRequestError) as info:

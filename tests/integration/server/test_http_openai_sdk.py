@@ -1,7 +1,7 @@
 """The official OpenAI SDK, sync and async, streaming and not, against a real laneway server.
 
 Upstream: the scripted `fake` provider (laneway.providers.fake). Wire shapes the
-SDK checks: /work/shared/specs/openai-openapi.yaml (CreateChatCompletionResponse,
+SDK checks: tests/specs/openai-chat.prism.yaml (CreateChatCompletionResponse,
 CreateChatCompletionStreamResponse).
 """
 

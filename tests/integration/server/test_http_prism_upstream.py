@@ -1,8 +1,8 @@
 """`laneway serve` in front of Stoplight Prism, the official OpenAI SDK as its client.
 
 The upstream is an `openai_compatible` provider whose base_url is Prism mocking
-/work/shared/specs/openai-chat.prism.yaml (OpenAI's own OpenAPI file, chat subset;
-/work/shared/specs/README.md, "Prism"). Prism answers 422 to a request body its spec
+tests/specs/openai-chat.prism.yaml (OpenAI's own OpenAPI file, chat subset;
+tests/specs/README.md). Prism answers 422 to a request body its spec
 refuses (tests/integration/test_prism_openai.py checks that it does), and laneway
 would turn that 422 into an error for the client: a 200 through laneway, with a trace
 of one successful attempt, proves the request laneway built from the SDK's was
@@ -20,7 +20,7 @@ from server_harness import RunningServer, Serve, fake_config
 
 pytestmark = pytest.mark.prism
 
-SPEC = Path(__file__).resolve().parents[4] / "shared" / "specs" / "openai-chat.prism.yaml"
+SPEC = Path(__file__).resolve().parents[2] / "specs" / "openai-chat.prism.yaml"
 SYSTEM_AND_USER = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "What is the capital of France?"},

@@ -1,6 +1,6 @@
 """What the official OpenAI SDK sees on the wire: the SSE framing, and each status as its exception.
 
-Wire formats asserted: /work/shared/specs/openai-openapi.yaml,
+Wire formats asserted: tests/specs/openai-chat.prism.yaml,
 `CreateChatCompletionRequest.stream` (SSE "data-only" events) and
 `ChatCompletionStreamOptions.include_usage` ("an additional chunk will be streamed
 before the `data: [DONE]` message ... the `choices` field will always be an empty

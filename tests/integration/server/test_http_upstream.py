@@ -1,7 +1,7 @@
 """laneway in front of an OpenAI-wire upstream: a tiny aiohttp server on port 0.
 
 The upstream answers with the OpenAI spec's documented examples
-(tests/fixtures/openai, built from /work/shared/specs/openai-openapi.yaml:
+(tests/fixtures/openai, built from tests/specs/openai-chat.prism.yaml:
 `POST /chat/completions` "Default" and "Streaming") and OpenAI's documented
 error body for 401 and 429 (`{"error": {"message", "type", "param", "code"}}`).
 """

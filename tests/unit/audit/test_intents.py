@@ -14,7 +14,7 @@ from test_sink import finished, make_sink, rows_of, started
 
 from laneway.audit.intents import IntentJournal, leftovers, pid_alive, read_rows
 from laneway.audit.records import RecordPolicy, pending_values
-from laneway.audit.store import AuditError
+from laneway.errors import AuditError
 
 
 def journal_ids(db: Path, pid: int | None = None) -> list[str]:

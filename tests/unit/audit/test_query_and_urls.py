@@ -10,7 +10,7 @@ from laneway.audit._sql import to_numbered
 from laneway.audit.migrations import load_migrations
 from laneway.audit.query import is_budget_driven, is_fallback, parse_duration, percentile
 from laneway.audit.records import RequestRow, dump_json
-from laneway.audit.store import parse_store_url, redact_url
+from laneway.config.store_urls import parse_store_url, redact_url
 from laneway.errors import ConfigError
 
 

@@ -17,9 +17,10 @@ from laneway.audit import sqlite as sqlite_store
 from laneway.audit.records import RecordPolicy, RequestRow
 from laneway.audit.sink import NullSink, StoreSink, build_audit_sink
 from laneway.audit.sqlite import SqliteStore
-from laneway.audit.store import AuditError, RequestFilter, WriteBatch
+from laneway.audit.store import RequestFilter, WriteBatch
 from laneway.clock import FakeClock
 from laneway.config.schema import AuditSpec
+from laneway.errors import AuditError
 from laneway.events import (
     AttemptFinished,
     BreakerChanged,

@@ -6,14 +6,16 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from laneway.audit.records import RoutingEventRow
 from laneway.audit.sqlite import SqliteStore
-from laneway.audit.store import AuditError, WriteBatch
+from laneway.audit.store import AuditStore, WriteBatch
 from laneway.audit.writer import AuditWriter
+from laneway.clock import FakeClock, next_pass
+from laneway.errors import AuditError
 
 
 def _to_batch(items: list[int]) -> WriteBatch:
@@ -96,6 +98,35 @@ async def test_lingering_items_wait_for_company_and_an_urgent_item_commits_alone
     assert (writer.batches, _count(tmp_path / "a.db")) == (1, 1)
     await writer.flush()
     assert (writer.batches, _count(tmp_path / "a.db")) == (2, 6)
+    await writer.aclose()
+
+
+class _CommitsAtOnce:
+    """The one store call the writer makes, done without I/O: only the writer's timing shows."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    async def write(self, batch: WriteBatch) -> None:
+        self.batches.append(len(batch))
+
+
+async def test_the_linger_is_timed_by_the_writers_clock() -> None:
+    """Lingering rows wait until the injected clock passes `linger_s`, whatever the loop's
+    clock says: with a fake clock, only the test moves time."""
+    store = _CommitsAtOnce()
+    clock = FakeClock()
+    writer = AuditWriter(cast(AuditStore, store), _to_batch, linger_s=3600.0, clock=clock)
+    writer.submit(0)
+    writer.submit(1)
+    clock.advance(3599.0)
+    for _ in range(5):
+        await next_pass()
+    assert store.batches == []
+    clock.advance(1.0)
+    for _ in range(5):
+        await next_pass()
+    assert store.batches == [2]
     await writer.aclose()
 
 

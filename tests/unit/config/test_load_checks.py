@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from laneway.audit.store import parse_store_url
 from laneway.config import ConfigError, load_config
+from laneway.config.store_urls import parse_store_url
 from laneway.state import open_state
 
 

@@ -1,10 +1,10 @@
 """Shared scaffolding for the engine scenarios: a gateway over real adapters, and wire fakes.
 
 Provider upstreams speak the documented wire formats:
-- OpenAI Chat Completions: shared/specs/openai-openapi.yaml (`POST /chat/completions`,
+- OpenAI Chat Completions: tests/specs/openai-chat.prism.yaml (`POST /chat/completions`,
   the `x-oaiMeta` "Default" example; error body `{"error": {"message", "type", "code"}}`).
-- Anthropic Messages: shared/specs/anthropic-openapi.json (`Message`) and
-  shared/specs/anthropic-wire-format.md ("Response body", "Errors", "Rate-limit and
+- Anthropic Messages: tests/specs/anthropic-messages.prism.json (`Message`) and
+  tests/specs/anthropic-wire-format.md ("Response body", "Errors", "Rate-limit and
   retry headers": `retry-after` in seconds on 429).
 """
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from engine_scenario import ask, config, fake
 
-from laneway.audit.store import AuditError
 from laneway.clock import FakeClock
 from laneway.engine.gateway import Gateway
+from laneway.errors import AuditError
 from laneway.events import Event, RequestStarted
 from laneway.types import TaskContext
 

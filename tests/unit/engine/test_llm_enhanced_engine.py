@@ -2,7 +2,7 @@
 
 The routing model is a real `openai_compatible` adapter over
 `HttpxTransport(httpx.MockTransport(...))`; the scripted upstream answers in the
-Chat Completions wire format of /work/shared/specs/openai-openapi.yaml
+Chat Completions wire format of tests/specs/openai-chat.prism.yaml
 (`POST /chat/completions` -> `CreateChatCompletionResponse`: `choices[].message.content`,
 `finish_reason`, `usage.prompt_tokens` / `completion_tokens`; request
 `response_format: {type: json_schema, json_schema: {name, schema, strict}}`).
@@ -425,7 +425,7 @@ async def test_missing_routing_key_skips_the_call(upstream: RoutingUpstream) -> 
 async def test_anthropic_routing_model_answers_through_the_forced_output_tool(
     clock: FakeClock,
 ) -> None:
-    """Anthropic Messages API (/work/shared/specs/anthropic-wire-format.md and
+    """Anthropic Messages API (tests/specs/anthropic-wire-format.md and
     anthropic-openapi.json `Message`): structured output is a forced tool; its
     `tool_use.input` is the reply; `usage.input_tokens` / `output_tokens` price it."""
     sent: list[dict[str, Any]] = []

@@ -1,7 +1,7 @@
 """The anthropic adapter against a fake upstream speaking the Messages API wire format.
 
-Sources: SPEC = shared/specs/anthropic-openapi.json (Anthropic API spec "195"),
-NOTES = shared/specs/anthropic-wire-format.md. Fixture files under
+Sources: SPEC = tests/specs/anthropic-messages.prism.json (Anthropic API spec "195"),
+NOTES = tests/specs/anthropic-wire-format.md. Fixture files under
 tests/fixtures/anthropic/ are built from SPEC's `Message` schema and example and
 from NOTES' "Streaming" section.
 """

@@ -1,8 +1,8 @@
 """The gemini adapter against a fake upstream speaking generateContent's wire format.
 
-Sources: PROTO = shared/specs/gemini-v1beta-protos/google/ai/generativelanguage/v1beta/
+Sources: PROTO = tests/specs/gemini-v1beta-protos/google/ai/generativelanguage/v1beta/
 (`generative_service.proto`, `content.proto`) in proto3 JSON form; NOTES =
-shared/specs/gemini-wire-format.md. Fixture files under tests/fixtures/gemini/
+tests/specs/gemini-wire-format.md. Fixture files under tests/fixtures/gemini/
 follow NOTES' response, streaming and error examples.
 """
 

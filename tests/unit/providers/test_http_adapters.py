@@ -1,9 +1,9 @@
 """What every HTTP adapter does alike: how the secret is sent, and a rejected token refetched.
 
-Wire formats: Anthropic NOTES `shared/specs/anthropic-wire-format.md` ("Endpoint and
+Wire formats: Anthropic NOTES `tests/specs/anthropic-wire-format.md` ("Endpoint and
 request headers": `x-api-key`; "Errors": `authentication_error`); Gemini NOTES
-`shared/specs/gemini-wire-format.md` ("Endpoints and auth": `x-goog-api-key`;
-"Errors": `google.rpc.Status`); OpenAI `shared/specs/openai-openapi.yaml`
+`tests/specs/gemini-wire-format.md` ("Endpoints and auth": `x-goog-api-key`;
+"Errors": `google.rpc.Status`); OpenAI `tests/specs/openai-chat.prism.yaml`
 (`ApiKeyAuth` bearer scheme, `ErrorResponse`). OAuth access tokens go as
 `Authorization: Bearer` on all three (Anthropic OAuth, Google OAuth 2.0:
 https://ai.google.dev/gemini-api/docs/oauth). Success bodies are the fixtures

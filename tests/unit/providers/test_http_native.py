@@ -310,7 +310,7 @@ async def test_a_stream_read_to_done_leaves_nothing_for_the_loop_to_close(
     """The adapter stops at `data: [DONE]`, before the body's last chunk: the transport's
     chunk iterator and the SSE parsing must not be async generators left unfinished
     (the loop would close each in a task of its own). Stream: the OpenAI fixture
-    (`shared/specs/openai-openapi.yaml`, `CreateChatCompletionStreamResponse`)."""
+    (`tests/specs/openai-chat.prism.yaml`, `CreateChatCompletionStreamResponse`)."""
     head = (
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
     )

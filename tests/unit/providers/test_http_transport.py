@@ -1,7 +1,7 @@
 """The HTTP edge: both transports against real local sockets and httpx's MockTransport.
 
 The local upstream answers with the `chat.completion` example of
-/work/shared/specs/openai-openapi.yaml (tests/fixtures/openai/chat_completion.json).
+tests/specs/openai-chat.prism.yaml (tests/fixtures/openai/chat_completion.json).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The openai / openai_compatible adapter against fakes speaking Chat Completions.
 
-Wire format: /work/shared/specs/openai-openapi.yaml (`POST /chat/completions`,
+Wire format: tests/specs/openai-chat.prism.yaml (`POST /chat/completions`,
 `CreateChatCompletionRequest`, `CreateChatCompletionResponse`,
 `CreateChatCompletionStreamResponse`, `ErrorResponse`); fixture bodies in
 tests/fixtures/openai/ are that spec's own examples (see its README).

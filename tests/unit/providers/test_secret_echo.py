@@ -3,9 +3,9 @@
 `sanitize_message` masks what looks like a key; these secrets look like
 nothing in particular (an `api_key_command` token, a self-hosted server's
 key), so the adapter masks the exact values it sent. Error bodies follow the
-OpenAI error shape, shared/specs/openai-openapi.yaml (`ErrorResponse`:
+OpenAI error shape, tests/specs/openai-chat.prism.yaml (`ErrorResponse`:
 `{"error": {"message", "type", "param", "code"}}`), and Anthropic's,
-shared/specs/anthropic-wire-format.md ("Errors").
+tests/specs/anthropic-wire-format.md ("Errors").
 """
 
 from __future__ import annotations

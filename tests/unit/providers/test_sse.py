@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from laneway.providers._common import WireError
+from laneway.providers._wire import WireError
 from laneway.providers.sse import MAX_PENDING_BYTES, SseEvent, SseParser
 
 texts = st.text(

@@ -1,6 +1,6 @@
 """Parsing and rendering of OpenAI Chat Completions bodies.
 
-Wire shapes: /work/shared/specs (OpenAI OpenAPI: CreateChatCompletionRequest,
+Wire shapes: tests/specs (OpenAI OpenAPI: CreateChatCompletionRequest,
 CreateChatCompletionResponse, CreateChatCompletionStreamResponse).
 """
 

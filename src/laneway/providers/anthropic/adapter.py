@@ -11,7 +11,7 @@ from typing import Any
 
 from laneway.config.schema import AnthropicProvider
 from laneway.providers._base_http import HttpAdapterBase, StateReader, StreamReader
-from laneway.providers._common import encode_json, invalid_response, parse_json_body
+from laneway.providers._wire import encode_json, invalid_response, parse_json_body
 from laneway.providers.anthropic import passthrough, wire
 from laneway.providers.anthropic.stream import StreamState, parse_stream_event
 from laneway.providers.http import TransportError

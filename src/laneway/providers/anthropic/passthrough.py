@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from laneway.providers._common import decode_event
+from laneway.providers._wire import decode_event
 from laneway.providers.anthropic.stream import StreamState, parse_stream_event
 from laneway.providers.sse import SseEvent
 from laneway.types import Delta, TextDelta, WireEvent, WirePayload

@@ -1,6 +1,6 @@
 """Anthropic Messages streams: SSE events to normalized deltas, pure.
 
-Order per NOTES (`shared/specs/anthropic-wire-format.md`, "Streaming"):
+Order per NOTES (`tests/specs/anthropic-wire-format.md`, "Streaming"):
 `message_start`, then per content block `content_block_start`,
 `content_block_delta`…, `content_block_stop`, then `message_delta` (stop reason
 and running usage totals) and `message_stop`. `ping` and unknown event types
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from laneway.errors import ErrorCode
-from laneway.providers._common import StreamFailure, WireError, decode_event
+from laneway.providers._wire import StreamFailure, WireError, decode_event
 from laneway.providers.anthropic.wire import (
     ERROR_TYPES,
     JsonObject,

@@ -3,8 +3,8 @@
 `build_request` turns the canonical request into a `POST /v1/messages` body,
 `parse_response` turns an answer into a `ParsedMessage`, and `classify_error`
 maps an error status + body to a `ProviderError` (streams: `stream.py`).
-Sources: `shared/specs/anthropic-openapi.json` (SPEC) and
-`shared/specs/anthropic-wire-format.md` (NOTES).
+Sources: `tests/specs/anthropic-messages.prism.json` (SPEC) and
+`tests/specs/anthropic-wire-format.md` (NOTES).
 
 Structured output (`json_schema`) is sent as one forced tool whose
 `input_schema` is the schema, and the tool's input is mapped back to
@@ -23,10 +23,10 @@ from typing import Any
 
 from laneway.config.schema import AuthHeader
 from laneway.errors import ErrorCode, ProviderError
-from laneway.providers._common import (
+from laneway.providers._wire import (
     ParsedMessage,
-    RequestError,
     WireError,
+    WireRequestError,
     as_int,
     auth_headers,
     decode_json,
@@ -210,7 +210,7 @@ def _messages(messages: tuple[Message, ...]) -> list[JsonObject]:
 def _blocks(message: Message) -> str | list[JsonObject]:
     if message.role == "tool":
         if message.tool_call_id is None:
-            raise RequestError("a tool message needs the tool_call_id it answers")
+            raise WireRequestError("a tool message needs the tool_call_id it answers")
         return [
             {
                 "type": "tool_result",
@@ -229,9 +229,9 @@ def _tool_use(call: ToolCall) -> JsonObject:
     try:
         arguments = decode_json(call.arguments) if call.arguments.strip() else {}
     except ValueError as exc:
-        raise RequestError(f"tool call {call.name!r} has arguments that are not JSON") from exc
+        raise WireRequestError(f"tool call {call.name!r} has arguments that are not JSON") from exc
     if not isinstance(arguments, dict):
-        raise RequestError(f"tool call {call.name!r} has arguments that are not a JSON object")
+        raise WireRequestError(f"tool call {call.name!r} has arguments that are not a JSON object")
     return {"type": "tool_use", "id": _safe_id(call.id), "name": call.name, "input": arguments}
 
 
@@ -261,7 +261,7 @@ def _image(part: ImagePart) -> JsonObject:
     header, sep, data = part.url[5:].partition(",")
     media_type, _, encoding = header.partition(";")
     if not sep or encoding != "base64" or not media_type:
-        raise RequestError("an image data: URL must be data:<media type>;base64,<data>")
+        raise WireRequestError("an image data: URL must be data:<media type>;base64,<data>")
     return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
 
 

@@ -13,7 +13,7 @@ from laneway.config.credentials import Credential
 from laneway.config.schema import GeminiProvider
 from laneway.errors import ErrorCode, ProviderError
 from laneway.providers._base_http import HttpAdapterBase, StateReader, StreamReader
-from laneway.providers._common import WireProblem
+from laneway.providers._wire import WireProblem
 from laneway.providers.gemini import wire
 from laneway.types import Completion, CompletionRequest
 

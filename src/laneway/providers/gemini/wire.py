@@ -1,7 +1,7 @@
 """Gemini `generateContent` on the wire: pure translation, no I/O.
 
-Sources: the v1beta protos in `shared/specs/gemini-v1beta-protos/` (PROTO) in
-their proto3 JSON form, and `shared/specs/gemini-wire-format.md` (NOTES).
+Sources: the v1beta protos in `tests/specs/gemini-v1beta-protos/` (PROTO) in
+their proto3 JSON form, and `tests/specs/gemini-wire-format.md` (NOTES).
 
 Choices made here:
 - Tool parameters and structured output are full JSON Schema, so they go in
@@ -27,12 +27,12 @@ from urllib.parse import quote
 
 from laneway.config.schema import AuthHeader
 from laneway.errors import ErrorCode, ProviderError
-from laneway.providers._common import (
+from laneway.providers._wire import (
     ParsedMessage,
-    RequestError,
     StreamFailure,
     WireError,
     WireProblem,
+    WireRequestError,
     as_int,
     auth_headers,
     decode_event,
@@ -222,7 +222,7 @@ def _parts(message: Message, names: Mapping[str, str]) -> list[JsonObject]:
 def _function_response(message: Message, names: Mapping[str, str]) -> JsonObject:
     name = names.get(message.tool_call_id or "") or message.name
     if not name:
-        raise RequestError(
+        raise WireRequestError(
             "a tool result must answer a tool call made earlier in the conversation "
             "(its tool_call_id matches no assistant tool call, and it has no name)"
         )
@@ -251,9 +251,9 @@ def _args(call: ToolCall) -> JsonObject:
     try:
         value = decode_json(call.arguments) if call.arguments.strip() else {}
     except ValueError as exc:
-        raise RequestError(f"tool call {call.name!r} has arguments that are not JSON") from exc
+        raise WireRequestError(f"tool call {call.name!r} has arguments that are not JSON") from exc
     if not isinstance(value, dict):
-        raise RequestError(f"tool call {call.name!r} has arguments that are not a JSON object")
+        raise WireRequestError(f"tool call {call.name!r} has arguments that are not a JSON object")
     return value
 
 
@@ -274,7 +274,7 @@ def _image(part: ImagePart) -> JsonObject:
     header, sep, data = part.url[5:].partition(",")
     mime_type, _, encoding = header.partition(";")
     if not sep or encoding != "base64" or not mime_type:
-        raise RequestError("an image data: URL must be data:<media type>;base64,<data>")
+        raise WireRequestError("an image data: URL must be data:<media type>;base64,<data>")
     return {"inlineData": {"mimeType": mime_type, "data": data}}
 
 

@@ -18,7 +18,7 @@ from laneway.config.credentials import Credential
 from laneway.config.schema import OpenAICompatibleProvider, OpenAIProvider
 from laneway.errors import ProviderError
 from laneway.providers._base_http import HttpAdapterBase, StreamReader
-from laneway.providers._common import invalid_response
+from laneway.providers._wire import invalid_response
 from laneway.providers.base import AdapterDeps
 from laneway.providers.openai_compatible.wire import (
     OpenAISpec,

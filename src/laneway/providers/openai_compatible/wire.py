@@ -2,7 +2,7 @@
 
 `build_request`, `parse_response`, `parse_stream_event` and `classify_error`
 for the `openai` kind and every `openai_compatible` server. Wire format:
-`/work/shared/specs/openai-openapi.yaml` (`CreateChatCompletionRequest`,
+`tests/specs/openai-chat.prism.yaml` (`CreateChatCompletionRequest`,
 `CreateChatCompletionResponse`, `CreateChatCompletionStreamResponse`,
 `ErrorResponse`).
 
@@ -22,7 +22,7 @@ import orjson
 
 from laneway.config.schema import OpenAICompatibleProvider, OpenAIProvider
 from laneway.errors import ErrorCode, ProviderError
-from laneway.providers._common import (
+from laneway.providers._wire import (
     as_int,
     decode_json,
     error_from_status,
