@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from laneway.server.errors import ApiError, bad_request
-from laneway.server.openai_wire import load_json_body, render_json
+from laneway.server.openai_wire import load_json_body, message_list, render_json
 from laneway.types import (
     Completion,
     CompletionRequest,
@@ -223,17 +223,8 @@ def _note_block_extras(block: Mapping[str, Any], notes: _Notes) -> None:
 
 
 def _messages(value: object, max_messages: int, notes: _Notes) -> list[Message]:
-    if not isinstance(value, list) or not value:
-        raise _field("messages", "is required: a non-empty list of messages")
-    if len(value) > max_messages:
-        raise bad_request(
-            f"`messages` has {len(value)} messages; this server accepts at most {max_messages} "
-            "(server.max_messages)",
-            param="messages",
-            code="too_many_messages",
-        )
     out: list[Message] = []
-    for i, item in enumerate(value):
+    for i, item in enumerate(message_list(value, max_messages)):
         where = f"messages[{i}]"
         if not isinstance(item, dict):
             raise _field(where, "must be an object with `role` and `content`")

@@ -245,7 +245,8 @@ def _metadata(value: object) -> Mapping[str, str]:
 # -- messages ----------------------------------------------------------------
 
 
-def _messages(value: object, max_messages: int) -> tuple[Message, ...]:
+def message_list(value: object, max_messages: int) -> list[Any]:
+    """A body's `messages`: a non-empty list within `server.max_messages`, or a 400."""
     if not isinstance(value, list) or not value:
         raise _field("messages", "is required: a non-empty list of messages")
     if len(value) > max_messages:
@@ -255,7 +256,11 @@ def _messages(value: object, max_messages: int) -> tuple[Message, ...]:
             param="messages",
             code="too_many_messages",
         )
-    return tuple([_message(item, i) for i, item in enumerate(value)])
+    return value
+
+
+def _messages(value: object, max_messages: int) -> tuple[Message, ...]:
+    return tuple([_message(item, i) for i, item in enumerate(message_list(value, max_messages))])
 
 
 def _message(value: object, index: int) -> Message:

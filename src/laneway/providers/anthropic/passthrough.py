@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from laneway.providers._base_http import StateReader
 from laneway.providers._wire import decode_event
 from laneway.providers.anthropic.stream import StreamState, parse_stream_event
 from laneway.providers.sse import SseEvent
@@ -56,24 +57,14 @@ def forwarded_headers(wire: WirePayload, configured: Mapping[str, str]) -> dict[
     return headers
 
 
-class PassthroughReader:
+class PassthroughReader(StateReader[StreamState]):
     """The normalized deltas of each event, then the event itself as a `WireEvent`."""
 
-    __slots__ = ("state",)
-
     def __init__(self, state: StreamState) -> None:
-        self.state = state
-
-    @property
-    def finished(self) -> bool:
-        return self.state.finished
-
-    @property
-    def complete(self) -> bool:
-        return self.state.finished
+        super().__init__(parse_stream_event, state)
 
     def parse(self, event: SseEvent) -> list[Delta]:
-        deltas = parse_stream_event(event, self.state)
+        deltas = super().parse(event)
         name = event.event
         if name == "message":  # an event without its name line: its `type` names it
             name = str(decode_event(event.data, what="stream event").get("type") or name)
