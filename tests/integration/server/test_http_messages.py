@@ -537,3 +537,47 @@ def test_claude_code_request_translates(serve: Serve, upstream: FakeUpstream) ->
     assert sent["messages"][0]["role"] == "system"
     assert sent["messages"][0]["content"].startswith("You are Claude Code")
     assert sent["stream"] is True
+
+
+def test_pass_through_text_is_screened_before_it_is_sent(
+    serve: Serve, upstream: FakeUpstream
+) -> None:
+    """An e-mail address split over two text deltas never reaches the client: text goes
+    through the engine's PII hold-back even when every other event passes through."""
+    server = serve(_config(upstream.url))
+
+    def event(name: str, data: dict[str, Any]) -> bytes:
+        return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+    def text(chunk: str) -> bytes:
+        delta = {"type": "text_delta", "text": chunk}
+        return event(
+            "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+        )
+
+    start = {"type": "message_start", "message": {**_message(content=[]), "stop_reason": None}}
+    block = {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "text", "text": ""},
+    }
+    upstream.replies.append(
+        [
+            event("message_start", start),
+            event("content_block_start", block),
+            text("Write to alice.smith@exa"),
+            text("mple.com for access."),
+            event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            event("message_stop", {"type": "message_stop"}),
+        ]
+    )
+    with httpx.stream(
+        "POST",
+        f"{server.url}/v1/messages",
+        headers={"x-api-key": KEY},
+        json={"model": "planning", "max_tokens": 50, "messages": HI, "stream": True},
+    ) as response:
+        body = response.read().decode()
+    assert "alice.smith" not in body
+    assert "event: error" in body
+    assert "event: message_stop" not in body
