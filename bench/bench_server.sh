@@ -4,7 +4,7 @@
 #   upstream  Debian's nginx answering a fixed chat.completion (JSON) or a fixed SSE
 #             stream (the OpenAI spec's examples), pinned to core 1
 #   gateways  all pinned to core 0, one process each, each a pass-through to that nginx:
-#             - minimal proxy: uvicorn + raw ASGI + laneway's native HTTP client, nothing
+#             - minimal proxy: uvicorn + raw ASGI + laneway's HTTP client (aiohttp), nothing
 #               else (the floor of laneway's stack)
 #             - laneway serve, one client key, metrics on, audit on SQLite, twice:
 #               durability strict (the default) and batched

@@ -1,10 +1,10 @@
-"""Raw forwarding cost of each HttpTransport (native, aiohttp, httpx, pyreqwest) on one upstream.
+"""Raw forwarding cost of the HttpTransport laneway ships (aiohttp) on one upstream.
 
 The upstream is a minimal keep-alive HTTP/1.1 server on raw asyncio, in its own
 process, that answers every POST with the same `chat.completion` body (the
 spec example in tests/fixtures/openai). Each transport sends the same POSTs at
 1 and 32 concurrent requests; we print req/s, p50, p99 and the client process's
-CPU per request (every thread: pyreqwest's own thread counts). Run:
+CPU per request. Run:
 
     taskset -c 0 .venv/bin/python bench/bench_transport.py [--requests 4000] [--loop uvloop|asyncio]
 """
@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import multiprocessing
 import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from laneway.providers.http import AiohttpTransport, HttpTransport, HttpxTransport
-from laneway.providers.http_native import NativeTransport
+from laneway.http import HttpTransport, default_transport
 
 BODY = (
     Path(__file__).parents[1] / "tests" / "fixtures" / "openai" / "chat_completion.json"
@@ -137,14 +135,8 @@ def main() -> None:
 
     async def all_runs() -> None:
         makers: list[tuple[str, Callable[[], HttpTransport]]] = [
-            ("native", NativeTransport),
-            ("aiohttp", AiohttpTransport),
-            ("httpx", HttpxTransport),
+            ("aiohttp", default_transport),
         ]
-        if importlib.util.find_spec("pyreqwest") is not None:
-            from laneway.providers.http_pyreqwest import PyreqwestTransport
-
-            makers.append(("pyreqwest", PyreqwestTransport))
         for name, make in makers:
             await bench(name, make, url, args.requests)
 

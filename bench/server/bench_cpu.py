@@ -9,7 +9,7 @@ audit, metrics and transport changes in docs/performance.md (`## Server`) were
 measured; it is steadier than wrk on a shared machine.
 
     taskset -c 0 .venv/bin/python bench/server/bench_cpu.py [--requests 3000]
-        [--audit off strict batched] [--metrics 0 1] [--client aiohttp pyreqwest]
+        [--audit off strict batched] [--metrics 0 1]
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ async def measure(upstream: str, audit: str, metrics: bool, total: int) -> None:
     gateway = Gateway.from_config(config(upstream, audit, metrics, db), env={})
     app = create_app(gateway, env={})
     await drive(app, 300, 4)  # warm-up: imports, connection pool, audit store
-    client = os.environ.get("LANEWAY_HTTP_CLIENT", "aiohttp")
+    client = "aiohttp"  # the one upstream client since the hand-written one was removed
     for concurrency in (1, 32):
         runs = [await drive(app, total, concurrency) for _ in range(3)]
         cpu = min(run[0] for run in runs)
@@ -115,7 +115,6 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--audit", nargs="+", default=["off", "strict", "batched"])
     parser.add_argument("--metrics", nargs="+", type=int, default=[1])
-    parser.add_argument("--client", nargs="+", default=["aiohttp"])
     args = parser.parse_args()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -130,11 +129,9 @@ def main() -> None:
     print("| client | audit | metrics | concurrency | CPU µs/request | wall µs/request |")
     print("| --- | --- | --- | ---: | ---: | ---: |")
     try:
-        for client in args.client:
-            os.environ["LANEWAY_HTTP_CLIENT"] = client
-            for audit in args.audit:
-                for metrics in args.metrics:
-                    uvloop.run(measure(upstream, audit, bool(metrics), args.requests))
+        for audit in args.audit:
+            for metrics in args.metrics:
+                uvloop.run(measure(upstream, audit, bool(metrics), args.requests))
     finally:
         child.terminate()
 

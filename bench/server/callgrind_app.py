@@ -36,7 +36,7 @@ from bench_cpu import one
 
 from laneway.audit.sink import StoreSink
 from laneway.engine.gateway import Gateway
-from laneway.providers.http_native import NativeTransport
+from laneway.http import default_transport
 from laneway.server.app import _tune_gc, create_app
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "openai"
@@ -137,7 +137,7 @@ def request_body(kind: str) -> bytes:
 
 def minimal_app(port: int) -> Any:
     """The floor: parse the body, forward it with laneway's client, relay the answer."""
-    transport = NativeTransport()
+    transport = default_transport()
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     headers = {"content-type": "application/json"}
 

@@ -3,9 +3,9 @@
 uvicorn (uvloop + httptools) + raw ASGI + one pooled HTTP client: parse the
 JSON body, read `model`, forward to the upstream, relay status and body. No
 auth, routing, audit or metrics.
-The client is laneway's own (`native`, the floor of laneway's stack) or aiohttp.
+The client is laneway's default transport (aiohttp, configured as laneway uses it).
 
-    python bench/server/minimal_proxy.py UPSTREAM_URL PORT [native|aiohttp]
+    python bench/server/minimal_proxy.py UPSTREAM_URL PORT
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from typing import Any
 
 import uvicorn
 
-from laneway.providers.http import AiohttpTransport, HttpTransport
-from laneway.providers.http_native import NativeTransport
+from laneway.http import HttpTransport, default_transport
 
 UPSTREAM = sys.argv[1]
-CLIENT = sys.argv[3] if len(sys.argv) > 3 else "native"
 HEADERS = {"content-type": "application/json"}
 _client: list[HttpTransport] = []
 
@@ -40,7 +38,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             break
     json.loads(body)["model"]
     if not _client:
-        _client.append(NativeTransport() if CLIENT == "native" else AiohttpTransport())
+        _client.append(default_transport())
     response = await _client[0].post(UPSTREAM, headers=HEADERS, body=body, timeout_s=30)
     headers = [(b"content-type", response.headers["content-type"].encode())]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})

@@ -19,9 +19,9 @@ import pytest
 
 from laneway.clock import SystemClock
 from laneway.config.schema import AnthropicProvider
+from laneway.http import AiohttpTransport
 from laneway.providers.anthropic import AnthropicAdapter, build_request
 from laneway.providers.base import AdapterDeps
-from laneway.providers.http import HttpxTransport
 from laneway.types import (
     CompletionRequest,
     FinishReason,
@@ -51,7 +51,7 @@ def prism_url(prism: Callable[[Path], str]) -> str:
 
 @pytest.fixture
 async def adapter(prism_url: str) -> AsyncIterator[AnthropicAdapter]:
-    transport = HttpxTransport()
+    transport = AiohttpTransport()
     spec = AnthropicProvider(kind="anthropic", base_url=prism_url, api_key="sk-ant-prism")
     yield AnthropicAdapter("anthropic", spec, AdapterDeps(transport=transport, clock=SystemClock()))
     await transport.aclose()

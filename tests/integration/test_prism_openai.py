@@ -17,8 +17,8 @@ import pytest
 from laneway.clock import FakeClock
 from laneway.config.schema import OpenAICompatibleProvider, OpenAIProvider
 from laneway.errors import ErrorCode, ProviderError
+from laneway.http import AiohttpTransport
 from laneway.providers.base import AdapterDeps
-from laneway.providers.http import AiohttpTransport
 from laneway.providers.openai_compatible import OpenAIAdapter
 from laneway.types import (
     CompletionRequest,

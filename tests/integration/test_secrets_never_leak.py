@@ -56,7 +56,7 @@ from laneway.config.store_urls import parse_store_url
 from laneway.engine.gateway import Gateway
 from laneway.errors import LanewayError
 from laneway.events import Event
-from laneway.providers.http import HttpxTransport
+from laneway.http import HttpxTransport
 from laneway.server.app import create_app
 from laneway.telemetry.metrics import Metrics
 from laneway.types import CompletionRequest, ErrorDelta, TaskContext

@@ -149,13 +149,27 @@ def _live_probe(
 ) -> list[str]:
     """One `probe()` per provider with a key; the problems found."""
     results = asyncio.run(_probe_all(config, env, [r.provider_id for r in reports]))
+    urls = {r.provider_id: r.base_url for r in reports}
     problems: list[str] = []
     for provider_id, error in results.items():
         if error is None:
-            console.print(Text(f"live: {provider_id} ok", style="green"))
+            via = _via(config, env, provider_id, urls.get(provider_id, "-"))
+            console.print(Text(f"live: {provider_id} ok{via}", style="green"))
         else:
             problems.append(f"live: {error}")
     return problems
+
+
+def _via(config: Config, env: Mapping[str, str], provider_id: str, base_url: str) -> str:
+    """` (via proxy X)` when the provider's calls go through a proxy, else nothing."""
+    from laneway.http import UpstreamSettings
+    from laneway.http.settings import proxy_for, shown_proxy
+
+    if "://" not in base_url:
+        return ""
+    settings = config.upstream.get(provider_id, UpstreamSettings())
+    proxy = proxy_for(base_url, settings, env)
+    return f" (via proxy {shown_proxy(proxy)})" if proxy else ""
 
 
 async def _probe_all(
@@ -163,24 +177,52 @@ async def _probe_all(
 ) -> dict[str, str | None]:
     from laneway.clock import SystemClock
     from laneway.errors import LanewayError
+    from laneway.http import TransportPool, UpstreamSettings, default_transport
     from laneway.providers import build_adapter
     from laneway.providers.base import AdapterDeps
-    from laneway.providers.http import default_transport
 
-    transport = default_transport()
+    pool = TransportPool(lambda settings: default_transport(settings, env=env))
     results: dict[str, str | None] = {}
     try:
         for provider_id in provider_ids:
             catalog = {r.model: i for r, i in config.catalog.items() if r.provider == provider_id}
-            deps = AdapterDeps(transport=transport, clock=SystemClock(), env=env, catalog=catalog)
+            settings = config.upstream.get(provider_id, UpstreamSettings())
+            deps = AdapterDeps(
+                transport=pool.get(settings), clock=SystemClock(), env=env, catalog=catalog
+            )
             adapter = build_adapter(provider_id, config.providers[provider_id], deps)
             try:
                 await adapter.probe()
                 results[provider_id] = None
             except LanewayError as exc:
-                results[provider_id] = str(exc)
+                results[provider_id] = str(exc) + live_fix(provider_id, exc)
             finally:
                 await adapter.aclose()
     finally:
-        await transport.aclose()
+        await pool.aclose()
     return results
+
+
+def live_fix(provider_id: str, exc: BaseException) -> str:
+    """What to change for a failed live call, by what the transport said went wrong."""
+    from laneway.http import TransportError
+
+    cause = exc.__cause__
+    if not isinstance(cause, TransportError):
+        return ""
+    where = f"providers.{provider_id}"
+    fixes = {
+        "tls": f"set {where}.tls.ca_file (or tls.ca_file for every provider) to the PEM "
+        "file of the CA that signed the server's certificate",
+        "proxy": f"check {where}.proxy, the global proxy: or HTTPS_PROXY; list hosts that "
+        "must go direct in NO_PROXY, or set proxy: direct",
+        "redirect": f"change {where}.base_url as the message says; laneway never follows "
+        "a redirect",
+    }
+    fix = fixes.get(cause.kind)
+    if fix is None and cause.kind == "network":
+        fix = (
+            f"check {where}.base_url; behind a proxy, set HTTPS_PROXY (or proxy:) so "
+            "laneway goes through it"
+        )
+    return f"\n  fix: {fix}" if fix else ""

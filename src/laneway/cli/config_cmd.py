@@ -2,7 +2,7 @@
 
 `schema` prints the JSON Schema of laneway.yaml for editors. `show` prints the
 configuration as laneway resolved it (environment overrides applied, defaults
-filled in) with every secret masked: API keys, client keys and header values.
+filled in) with every secret masked: API keys, client keys, header values and proxy passwords.
 """
 
 from __future__ import annotations
@@ -44,10 +44,20 @@ def show_command(config: ConfigOption = None) -> None:
         data["lanes"][name]["fallback"] = [str(ref) for ref in lane.fallback]
     for provider in data.get("providers", {}).values():
         _mask_headers(provider)
+    _mask_proxy(data, *data.get("providers", {}).values())
     typer.echo(f"# source: {loaded.source}")
     for path, var in loaded.overrides.items():
         typer.echo(f"# {path} from {var}")
     typer.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+
+
+def _mask_proxy(*sections: dict[str, Any]) -> None:
+    """A proxy URL's password is a secret too."""
+    from laneway.http.settings import masked_proxy
+
+    for section in sections:
+        if isinstance(section.get("proxy"), str):
+            section["proxy"] = masked_proxy(section["proxy"], MASK)
 
 
 def _mask_headers(provider: dict[str, Any]) -> None:

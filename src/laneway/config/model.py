@@ -13,6 +13,7 @@ from typing import Any
 
 from laneway.config.schema import ConditionValue, ConfigSpec, LaneSpec, ProviderSpec
 from laneway.errors import ConfigError, ErrorCode, RetryRule
+from laneway.http.settings import UpstreamSettings
 from laneway.types import Capability, ModelInfo, ModelRef
 
 DEFAULT_ATTEMPT_TIMEOUT_S = 60.0
@@ -59,6 +60,8 @@ class Config:
     overrides: Mapping[str, str] = field(default_factory=dict)
     #: variables interpolated into each key path, e.g. {"providers.zai.api_key": ("ZAI_API_KEY",)}
     env_refs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: provider id -> its proxy and CA settings (`proxy:`, `tls:`; its own, else global)
+    upstream: Mapping[str, UpstreamSettings] = field(default_factory=dict)
 
     def lane(self, name: str) -> Lane:
         try:

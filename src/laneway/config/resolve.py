@@ -24,6 +24,7 @@ from laneway.config.model import (
     Lane,
     Rule,
 )
+from laneway.config.network import resolve_upstreams
 from laneway.config.output_schema import schema_problem
 from laneway.config.overrides import LaneOverride, lane_overrides
 from laneway.config.prices import lookup_price
@@ -107,6 +108,7 @@ class _Resolver:
             retry_table=retry,
             overrides=MappingProxyType(self.applied),
             env_refs=MappingProxyType(dict(self.source.env_refs)),
+            upstream=MappingProxyType(resolve_upstreams(spec, self.source.base_dir, self.error)),
         )
 
     # -- errors -------------------------------------------------------------

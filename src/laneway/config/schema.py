@@ -62,6 +62,12 @@ AuthHeader = Literal["default", "bearer"]
 """How an HTTP provider sends the secret: its kind's own header, or `Authorization: Bearer`."""
 
 
+class TlsSpec(Strict):
+    """TLS to upstreams: `ca_file` is a PEM file of CAs trusted besides the system's."""
+
+    ca_file: str | None = None
+
+
 class ProviderBase(Strict):
     api_key: SecretStr | None = None
     api_key_env: str | None = None
@@ -76,6 +82,10 @@ class ProviderBase(Strict):
     timeouts: TimeoutsSpec | None = None
     capabilities: list[Capability] | None = None
     models: dict[str, ModelSpec] = {}
+    #: a proxy URL for this provider's calls (`http://host:3128`), or `direct` for none
+    proxy: str | None = None
+    #: CAs trusted for this provider besides the system's (replaces the global tls.ca_file)
+    tls: TlsSpec | None = None
 
 
 class OpenAIProvider(ProviderBase):
@@ -291,6 +301,9 @@ class ConfigSpec(Strict):
     audit: AuditSpec = AuditSpec()
     state: StateSpec = StateSpec()
     telemetry: TelemetrySpec = TelemetrySpec()
+    #: the proxy for every provider without its own `proxy:` (else HTTPS_PROXY / HTTP_PROXY)
+    proxy: str | None = None
+    tls: TlsSpec = TlsSpec()
 
 
 __all__ = [
@@ -323,4 +336,5 @@ __all__ = [
     "StateSpec",
     "TelemetrySpec",
     "TimeoutsSpec",
+    "TlsSpec",
 ]

@@ -24,6 +24,7 @@ from laneway.engine.bus import EventBus
 from laneway.engine.plan import Candidate, Skip, plan_candidates
 from laneway.errors import BudgetExceededError, ConfigError
 from laneway.events import Event, RequestStarted
+from laneway.http import TransportPool, UpstreamSettings
 from laneway.providers import build_adapter
 from laneway.providers.base import Adapter, AdapterDeps
 from laneway.resilience.backoff import BackoffPolicy
@@ -42,7 +43,7 @@ from laneway.types import (
 
 if TYPE_CHECKING:
     from laneway.audit.sink import AuditSink
-    from laneway.providers.http import HttpTransport
+    from laneway.http import HttpTransport
     from laneway.routing.base import RoutingProvider
     from laneway.state.base import StateStore
 
@@ -63,7 +64,8 @@ class EngineCore:
     routing: RoutingProvider
     bus: EventBus
     audit: AuditSink | None
-    transport: HttpTransport | None
+    #: the HTTP transports made for this core (one per distinct proxy/CA), or the caller's
+    transport: TransportPool | None
     store_content: bool = False
     _plans: dict[
         tuple[tuple[ModelRef, ...], frozenset[Capability]], tuple[list[Candidate], list[Skip]]
@@ -89,16 +91,13 @@ class EngineCore:
         env = dict(os.environ if env is None else env)
         config = source if isinstance(source, Config) else load_config(source, env=env)
         clock = clock or SystemClock()
-        if transport is None:
-            from laneway.providers.http import default_transport
-
-            transport = default_transport(env)
+        transports = _transports(config, env, transport)
         adapters = {
             provider_id: build_adapter(
                 provider_id,
                 spec,
                 AdapterDeps(
-                    transport=transport,
+                    transport=transports.get(config.upstream.get(provider_id, _DIRECT_PATH)),
                     clock=clock,
                     env=env,
                     catalog={
@@ -129,7 +128,7 @@ class EngineCore:
             routing=load_routing_provider(config),
             bus=bus,
             audit=audit,
-            transport=transport,
+            transport=transports,
             store_content=config.spec.audit.store_content,
         )
         if audit is not None:
@@ -262,6 +261,20 @@ class EngineCore:
         if self.audit is not None:
             await self.audit.aclose()
         await self.state.aclose()
+
+
+_DIRECT_PATH = UpstreamSettings()
+
+
+def _transports(
+    config: Config, env: Mapping[str, str], given: HttpTransport | None
+) -> TransportPool:
+    """The caller's transport for every provider, else one per distinct proxy/CA setting."""
+    if given is not None:
+        return TransportPool(lambda _settings: given)
+    from laneway.http import default_transport
+
+    return TransportPool(lambda settings: default_transport(settings, env=env))
 
 
 class _AuditRecorder:

@@ -51,8 +51,8 @@ if TYPE_CHECKING:
     from laneway.audit.sink import AuditSink
     from laneway.clock import Clock
     from laneway.config.model import Config, Lane
+    from laneway.http import HttpTransport
     from laneway.providers.base import Adapter
-    from laneway.providers.http import HttpTransport
     from laneway.telemetry.metrics import Metrics
 
 

@@ -23,6 +23,8 @@ from laneway.config.credentials import Credential
 from laneway.config.presets import preset_for
 from laneway.config.schema import ProviderSpec
 from laneway.errors import ConfigError, ErrorCode, ProviderError
+from laneway.http import HttpStream, TransportError
+from laneway.http.sse import SseError, SseEvent, SseParser
 from laneway.providers._adapter_base import AdapterBase, SpecT
 from laneway.providers._secrets import SecretResolver
 from laneway.providers._wire import (
@@ -36,8 +38,6 @@ from laneway.providers._wire import (
     with_cost,
 )
 from laneway.providers.base import AdapterDeps
-from laneway.providers.http import HttpStream, TransportError
-from laneway.providers.sse import SseEvent, SseParser
 from laneway.types import (
     Completion,
     CompletionRequest,
@@ -249,6 +249,8 @@ class HttpAdapterBase(AdapterBase[SpecT]):
                 error = self._transport_error(model, profile, exc)
             except WireProblem as exc:
                 error = self._from_wire(exc, model, profile)
+            except SseError as exc:
+                error = self._masked(invalid_response(self.provider_id, model, str(exc)))
             except ProviderError as exc:
                 error = self._masked(exc)
             else:
@@ -384,7 +386,9 @@ class HttpAdapterBase(AdapterBase[SpecT]):
     def _transport_error(
         self, model: str | None, profile: Credential, exc: TransportError
     ) -> ProviderError:
-        return from_transport_error(self.provider_id, model, exc, credential=profile.label)
+        return from_transport_error(
+            self.provider_id, model, exc, credential=profile.label, base_url=self._base_url
+        )
 
 
 def untranslatable(wire: WirePayload) -> str:

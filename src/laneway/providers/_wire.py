@@ -27,7 +27,8 @@ import orjson
 
 from laneway.config.schema import AuthHeader
 from laneway.errors import ErrorCode, ProviderError
-from laneway.providers.http import TransportError
+from laneway.http import TransportError
+from laneway.http.transport import moved_base_url
 from laneway.providers.ratelimit import retry_after_s
 from laneway.types import Completion, FinishReason, ModelInfo, ToolCall, Usage
 
@@ -233,13 +234,41 @@ def error_from_status(
     )
 
 
+#: what each kind of transport failure is, as the engine's error code: a redirect, an
+#: untrusted certificate or a refusing proxy is the provider's configuration (every
+#: model of it fails alike until `base_url`, `tls.ca_file` or `proxy:` changes)
+_TRANSPORT_CODES: dict[str, ErrorCode] = {
+    "timeout": ErrorCode.TIMEOUT,
+    "network": ErrorCode.NETWORK,
+    "tls": ErrorCode.NOT_CONFIGURED,
+    "redirect": ErrorCode.NOT_CONFIGURED,
+    "proxy": ErrorCode.NOT_CONFIGURED,
+    "invalid": ErrorCode.INVALID_RESPONSE,
+}
+
+
 def from_transport_error(
-    provider: str, model: str | None, exc: TransportError, *, credential: str | None = None
+    provider: str,
+    model: str | None,
+    exc: TransportError,
+    *,
+    credential: str | None = None,
+    base_url: str | None = None,
 ) -> ProviderError:
-    """A connection-level failure as a `ProviderError` (timeout or network)."""
-    code = ErrorCode.TIMEOUT if exc.kind == "timeout" else ErrorCode.NETWORK
+    """A connection-level failure as a `ProviderError` with the code its kind says.
+
+    A redirect that kept the request's path tail names the `base_url` to set.
+    """
+    code = _TRANSPORT_CODES.get(exc.kind, ErrorCode.NETWORK)
+    message = str(exc)
+    if base_url is not None and exc.location is not None and exc.url is not None:
+        moved = moved_base_url(exc.url, base_url, exc.location)
+        if moved is not None:
+            message = message.replace(
+                "set base_url to the new address", f"set providers.{provider}.base_url to {moved}"
+            )
     return ProviderError(
-        sanitize_message(str(exc)) or code.value,
+        sanitize_message(message) or code.value,
         provider=provider,
         model=model,
         code=code,

@@ -17,7 +17,7 @@ from laneway.types import Completion, CompletionRequest, Delta, ModelInfo
 
 if TYPE_CHECKING:
     from laneway.clock import Clock
-    from laneway.providers.http import HttpTransport
+    from laneway.http import HttpTransport
 
 
 class Adapter(Protocol):

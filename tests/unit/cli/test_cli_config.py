@@ -47,3 +47,19 @@ def test_show_masks_secrets(tmp_path: Path) -> None:
     assert "client-secret" not in result.output
     assert "anthropic/claude-sonnet-4-5" in result.output
     assert "LANEWAY_LANE_A" in result.output
+
+
+def test_show_masks_proxy_passwords(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "proxy: 'http://corp:${P}@proxy.corp:3128'\n"
+        "providers:\n  local: {kind: local, proxy: 'http://me:${P}@other:8080'}\n"
+        "lanes:\n  a: {primary: local/echo}\n"
+    )
+    result = CliRunner().invoke(
+        app, ["config", "show", "--config", str(config)], env={"P": "hunter2"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.output
+    assert "http://corp:" in result.output
+    assert "@proxy.corp:3128" in result.output

@@ -20,8 +20,8 @@ import httpx
 from laneway.clock import FakeClock
 from laneway.engine.gateway import Gateway
 from laneway.events import Event
+from laneway.http import HttpxTransport
 from laneway.providers.fake import FakeAdapter
-from laneway.providers.http import HttpxTransport
 from laneway.types import CompletionRequest
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"

@@ -19,8 +19,8 @@ from engine_scenario import KEYS, REAL_PROVIDERS, ask, config, gateway
 from laneway.clock import FakeClock
 from laneway.errors import ErrorCode, ProviderError
 from laneway.events import RequestFinished
+from laneway.http import HttpxTransport
 from laneway.providers import local
-from laneway.providers.http import HttpxTransport
 from laneway.types import CompletionRequest, StreamOpened, TaskContext
 
 SLOW = "engine-test-slow"

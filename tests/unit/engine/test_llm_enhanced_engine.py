@@ -21,8 +21,8 @@ import pytest
 from laneway.clock import FakeClock
 from laneway.engine.gateway import Gateway
 from laneway.events import DecisionMade, Event, RoutingCall
+from laneway.http import HttpxTransport
 from laneway.providers.fake import FakeAdapter
-from laneway.providers.http import HttpxTransport
 from laneway.types import Capability, CompletionRequest, Complexity, ModelRef, TaskContext
 
 STRONG = ModelRef("work", "strong")

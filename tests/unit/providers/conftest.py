@@ -10,8 +10,8 @@ import pytest
 from wire_helpers import AdapterMaker
 
 from laneway.clock import FakeClock
+from laneway.http import HttpxTransport
 from laneway.providers.base import AdapterDeps
-from laneway.providers.http import HttpxTransport
 from laneway.types import ModelInfo
 
 

@@ -7,9 +7,9 @@ import pytest
 from laneway.clock import FakeClock
 from laneway.config.schema import FakeProvider
 from laneway.errors import ErrorCode, ProviderError
+from laneway.http import HttpxTransport
 from laneway.providers.base import AdapterDeps
 from laneway.providers.fake import FakeAdapter
-from laneway.providers.http import HttpxTransport
 from laneway.types import (
     CompletionRequest,
     ErrorDelta,

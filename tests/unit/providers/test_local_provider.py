@@ -9,9 +9,9 @@ import pytest
 from laneway.clock import FakeClock
 from laneway.config.schema import LocalProvider
 from laneway.errors import ErrorCode, ProviderError
+from laneway.http import HttpxTransport
 from laneway.providers import local
 from laneway.providers.base import AdapterDeps
-from laneway.providers.http import HttpxTransport
 from laneway.providers.local import LocalAdapter, LocalRegistry
 from laneway.types import (
     Completion,

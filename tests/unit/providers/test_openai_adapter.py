@@ -20,8 +20,8 @@ from wire_helpers import collect, left_to_the_loop
 from laneway.clock import FakeClock
 from laneway.config.schema import OpenAICompatibleProvider, OpenAIProvider
 from laneway.errors import ErrorCode, ProviderError
+from laneway.http import HttpxTransport
 from laneway.providers.base import AdapterDeps
-from laneway.providers.http import HttpxTransport
 from laneway.providers.openai_compatible import OpenAIAdapter
 from laneway.types import (
     Capability,

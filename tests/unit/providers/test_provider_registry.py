@@ -8,9 +8,9 @@ from pydantic import TypeAdapter
 from laneway.clock import FakeClock
 from laneway.config.schema import ProviderSpec
 from laneway.errors import ConfigError
+from laneway.http import HttpxTransport
 from laneway.providers import ADAPTER_KINDS, adapter_class, build_adapter
 from laneway.providers.base import AdapterDeps
-from laneway.providers.http import HttpxTransport
 
 SPECS = TypeAdapter(ProviderSpec)
 

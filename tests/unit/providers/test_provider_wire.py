@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from laneway.errors import ErrorCode, ProviderError
+from laneway.http import TransportError
 from laneway.providers._wire import (
     error_from_status,
     from_transport_error,
@@ -12,7 +13,6 @@ from laneway.providers._wire import (
     sanitize_message,
     with_cost,
 )
-from laneway.providers.http import TransportError
 from laneway.types import Capability, ModelInfo, ModelRef, Price, Usage
 
 

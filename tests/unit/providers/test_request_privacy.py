@@ -14,8 +14,8 @@ import pytest
 
 from laneway.clock import FakeClock
 from laneway.config.schema import OpenAICompatibleProvider, OpenAIProvider
+from laneway.http import HttpxTransport
 from laneway.providers.base import AdapterDeps
-from laneway.providers.http import HttpxTransport
 from laneway.providers.openai_compatible import OpenAIAdapter, build_request
 from laneway.types import (
     CompletionRequest,

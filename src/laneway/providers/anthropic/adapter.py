@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from laneway.config.schema import AnthropicProvider
+from laneway.http import TransportError
 from laneway.providers._base_http import HttpAdapterBase, StateReader, StreamReader
 from laneway.providers._wire import encode_json, invalid_response, parse_json_body
 from laneway.providers.anthropic import passthrough, wire
 from laneway.providers.anthropic.stream import StreamState, parse_stream_event
-from laneway.providers.http import TransportError
 from laneway.types import Completion, CompletionRequest, WirePayload
 
 DEFAULT_CONTEXT_WINDOW = 200_000

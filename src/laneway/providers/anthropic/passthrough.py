@@ -22,10 +22,10 @@ from typing import Any
 
 import orjson
 
+from laneway.http.sse import SseEvent
 from laneway.providers._base_http import StateReader
 from laneway.providers._wire import decode_event
 from laneway.providers.anthropic.stream import StreamState, parse_stream_event
-from laneway.providers.sse import SseEvent
 from laneway.types import Delta, TextDelta, WireEvent, WirePayload
 
 WIRE_FORMAT = "anthropic"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from laneway.errors import ErrorCode
+from laneway.http.sse import SseEvent
 from laneway.providers._wire import StreamFailure, WireError, decode_event
 from laneway.providers.anthropic.wire import (
     ERROR_TYPES,
@@ -22,7 +23,6 @@ from laneway.providers.anthropic.wire import (
     parse_usage,
     str_or_empty,
 )
-from laneway.providers.sse import SseEvent
 from laneway.types import Delta, FinishDelta, TextDelta, ToolCallDelta, UsageDelta
 
 

@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 from laneway.config.schema import AuthHeader
 from laneway.errors import ErrorCode, ProviderError
+from laneway.http.sse import SseEvent
 from laneway.providers._wire import (
     ParsedMessage,
     StreamFailure,
@@ -40,7 +41,6 @@ from laneway.providers._wire import (
     error_from_status,
 )
 from laneway.providers.ratelimit import parse_duration_s
-from laneway.providers.sse import SseEvent
 from laneway.types import (
     CompletionRequest,
     Delta,

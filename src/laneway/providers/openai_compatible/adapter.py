@@ -17,6 +17,7 @@ from typing import Any
 from laneway.config.credentials import Credential
 from laneway.config.schema import OpenAICompatibleProvider, OpenAIProvider
 from laneway.errors import ProviderError
+from laneway.http.sse import SseEvent
 from laneway.providers._base_http import HttpAdapterBase, StreamReader
 from laneway.providers._wire import invalid_response
 from laneway.providers.base import AdapterDeps
@@ -27,7 +28,6 @@ from laneway.providers.openai_compatible.wire import (
     parse_response,
     parse_stream_event,
 )
-from laneway.providers.sse import SseEvent
 from laneway.types import Capability, Completion, CompletionRequest, Delta, FinishDelta
 
 _DEFAULT_CAPABILITIES: Mapping[str, frozenset[Capability]] = {

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from laneway.providers._wire import WireError
-
 # Byte values, not one-byte strings: `b"\n" in data` first tries the operand as an
 # integer and formats a TypeError it then discards (8x the cost of `0x0A in data`).
 _LF, _CR = 0x0A, 0x0D
 #: the most one event (its unfinished line) may hold: past it the stream is garbage
 MAX_PENDING_BYTES = 32 * 1024 * 1024
+
+
+class SseError(Exception):
+    """The stream is not server-sent events laneway can hold (one event past the bound)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,7 @@ class SseParser:
         if _LF not in chunk and _CR not in chunk:
             self._held_size += len(chunk)
             if len(self._buffer) + self._held_size > MAX_PENDING_BYTES:
-                raise WireError(f"an event of the stream passed {MAX_PENDING_BYTES} bytes")
+                raise SseError(f"an event of the stream passed {MAX_PENDING_BYTES} bytes")
             self._held.append(chunk)
             return []
         if self._held:

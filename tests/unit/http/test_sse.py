@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from laneway.providers._wire import WireError
-from laneway.providers.sse import MAX_PENDING_BYTES, SseEvent, SseParser
+from laneway.http.sse import MAX_PENDING_BYTES, SseError, SseEvent, SseParser
 
 texts = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=30
@@ -93,10 +92,10 @@ def test_a_long_line_in_many_chunks_is_held_not_rescanned_and_still_one_event() 
     assert [len(e.data) for e in events] == [1_000_000]
 
 
-def test_an_event_past_the_limit_is_a_wire_error() -> None:
+def test_an_event_past_the_limit_is_an_sse_error() -> None:
     parser = SseParser()
     chunk = b"x" * (1024 * 1024)
     for _ in range(MAX_PENDING_BYTES // len(chunk)):
         assert parser.feed(chunk) == []
-    with pytest.raises(WireError, match="passed"):
+    with pytest.raises(SseError, match="passed"):
         parser.feed(chunk)

@@ -1,4 +1,4 @@
-"""The HTTP edge: both transports against real local sockets and httpx's MockTransport.
+"""The HTTP edge: the production client and the test double on real local sockets.
 
 The local upstream answers with the `chat.completion` example of
 tests/specs/openai-chat.prism.yaml (tests/fixtures/openai/chat_completion.json).
@@ -17,17 +17,15 @@ from aiohttp import web
 
 from laneway.clock import FakeClock
 from laneway.config.schema import OpenAICompatibleProvider
-from laneway.errors import ConfigError, ErrorCode, ProviderError
-from laneway.providers.base import AdapterDeps
-from laneway.providers.http import (
+from laneway.errors import ErrorCode, ProviderError
+from laneway.http import (
     AiohttpTransport,
     HttpTransport,
     HttpxTransport,
     TransportError,
     default_transport,
 )
-from laneway.providers.http_native import NativeTransport
-from laneway.providers.http_pyreqwest import PyreqwestTransport
+from laneway.providers.base import AdapterDeps
 from laneway.providers.openai_compatible import OpenAIAdapter
 from laneway.types import CompletionRequest, ErrorDelta, TextDelta
 
@@ -93,19 +91,14 @@ async def upstream() -> AsyncIterator[LocalUpstream]:
     await server.runner.cleanup()
 
 
-@pytest.fixture(params=["native", "aiohttp", "httpx", "pyreqwest"])
+@pytest.fixture(params=["aiohttp", "httpx"])
 async def transport(request: pytest.FixtureRequest) -> AsyncIterator[HttpTransport]:
-    """Every transport behind `HttpTransport`; pyreqwest is the optional `fast-http` extra."""
+    """The production client, and the test double over httpx's real network transport."""
     http: HttpTransport
-    if request.param == "native":
-        http = NativeTransport()
-    elif request.param == "aiohttp":
-        http = AiohttpTransport()
-    elif request.param == "httpx":
-        http = HttpxTransport()
+    if request.param == "aiohttp":
+        http = default_transport()
     else:
-        pytest.importorskip("pyreqwest")
-        http = PyreqwestTransport()
+        http = HttpxTransport(transport=httpx.AsyncHTTPTransport())
     yield http
     await http.aclose()
 
@@ -216,15 +209,21 @@ def test_aiohttp_transport_is_bound_to_its_loop() -> None:
         second.close()
 
 
-def test_default_transport_is_the_measured_choice() -> None:
-    assert isinstance(default_transport(env={}), NativeTransport)
+def test_the_default_transport_is_aiohttp() -> None:
+    assert isinstance(default_transport(), AiohttpTransport)
 
 
-def test_the_http_client_can_be_chosen_by_environment() -> None:
-    assert isinstance(default_transport(env={"LANEWAY_HTTP_CLIENT": "aiohttp"}), AiohttpTransport)
-    assert isinstance(default_transport(env={"LANEWAY_HTTP_CLIENT": "native"}), NativeTransport)
-    with pytest.raises(ConfigError, match="LANEWAY_HTTP_CLIENT='curl'"):
-        default_transport(env={"LANEWAY_HTTP_CLIENT": "curl"})
-    pytest.importorskip("pyreqwest")
-    chosen = default_transport(env={"LANEWAY_HTTP_CLIENT": "pyreqwest"})
-    assert isinstance(chosen, PyreqwestTransport)
+async def test_the_test_double_refuses_a_redirect_like_the_client() -> None:
+    """Adapters under test see what they would in production: a 3xx is an error."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(308, headers={"Location": "https://b.test/v2/x"})
+
+    http = HttpxTransport(transport=httpx.MockTransport(handler))
+    try:
+        with pytest.raises(TransportError) as caught:
+            await http.post("https://a.test/v1/x", headers={}, body=b"", timeout_s=1)
+        assert caught.value.kind == "redirect"
+        assert caught.value.location == "https://b.test/v2/x"
+    finally:
+        await http.aclose()

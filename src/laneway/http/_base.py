@@ -1,0 +1,68 @@
+"""What every transport shares: `post`/`get` as one `_request`, and a stream whose
+reads raise `TransportError`, never the client library's exceptions."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractContextManager
+
+from laneway.http.transport import HttpResponse
+
+
+def lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+class TransportBase(ABC):
+    """`post` and `get` as one `_request`, which each client library implements."""
+
+    async def post(
+        self, url: str, *, headers: Mapping[str, str], body: bytes, timeout_s: float
+    ) -> HttpResponse:
+        return await self._request("POST", url, headers=headers, body=body, timeout_s=timeout_s)
+
+    async def get(self, url: str, *, headers: Mapping[str, str], timeout_s: float) -> HttpResponse:
+        return await self._request("GET", url, headers=headers, body=None, timeout_s=timeout_s)
+
+    @abstractmethod
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout_s: float,
+    ) -> HttpResponse:
+        """One whole call within `timeout_s`; raises `TransportError`."""
+
+
+class StreamBase(ABC):
+    """An open response whose reads raise `TransportError`, never the library's exceptions."""
+
+    def __init__(self, headers: Mapping[str, str], *, status: int) -> None:
+        self.status = status
+        self.headers: Mapping[str, str] = lower(headers)
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        with self._errors():
+            async for chunk in self._chunks():
+                yield chunk
+
+    async def read(self) -> bytes:
+        with self._errors():
+            return await self._read_all()
+
+    @abstractmethod
+    def _errors(self) -> AbstractContextManager[None]:
+        """A context that turns the library's exceptions into `TransportError`."""
+
+    @abstractmethod
+    def _chunks(self) -> AsyncIterator[bytes]: ...
+
+    @abstractmethod
+    async def _read_all(self) -> bytes: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
