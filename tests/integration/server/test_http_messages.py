@@ -81,7 +81,9 @@ def _client(server: RunningServer, **options: Any) -> Any:
     """The SDK against laneway. Typed `Any`: the tests send plain dicts (as wire fixtures),
     which the SDK's TypedDict overloads cannot tell apart."""
     options.setdefault("api_key", KEY)
-    return anthropic.Anthropic(base_url=server.url, max_retries=0, **options)
+    client: Any = anthropic.Anthropic(base_url=server.url, max_retries=0, **options)
+    server.clients.append(client)  # closed with the server: no socket left to the GC
+    return client
 
 
 def _message(**fields: Any) -> dict[str, Any]:
@@ -193,6 +195,7 @@ def test_stream_final_message_equals_the_upstreams(serve: Serve, upstream: FakeU
     with _client(server).messages.stream(**request) as stream:
         through = stream.get_final_message()
     direct_client: Any = anthropic.Anthropic(base_url=upstream.url, api_key="x", max_retries=0)
+    server.clients.append(direct_client)
     with direct_client.messages.stream(**request) as stream:
         direct = stream.get_final_message()
     assert through.model_dump() == direct.model_dump()
