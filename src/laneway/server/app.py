@@ -198,7 +198,10 @@ async def _no_route(req: Request, send: Send) -> int:
             type="not_found_error",
             code="unknown_endpoint",
         )
-    await respond_error(send, error, [(b"x-request-id", req.request_id.encode("ascii"))])
+    headers = [(b"x-request-id", req.request_id.encode("ascii"))]
+    if req.path.startswith(_ANTHROPIC_PATHS):  # an Anthropic client: its own error shape
+        return await respond_anthropic_error(send, error, headers, req.request_id)
+    await respond_error(send, error, headers)
     return error.status
 
 

@@ -584,3 +584,11 @@ def test_pass_through_text_is_screened_before_it_is_sent(
     assert "alice.smith" not in body
     assert "event: error" in body
     assert "event: message_stop" not in body
+
+
+def test_wrong_method_answers_in_anthropics_shape(serve: Serve, upstream: FakeUpstream) -> None:
+    server = serve(_config(upstream.url))
+    response = httpx.get(f"{server.url}/v1/messages", headers={"x-api-key": KEY})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["error"]["type"] == "invalid_request_error"
