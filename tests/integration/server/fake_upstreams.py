@@ -6,7 +6,8 @@ https://docs.claude.com/en/docs/build-with-claude/streaming) and error bodies
 `{"type":"error","error":{"type","message"},"request_id"}`
 (https://docs.claude.com/en/api/errors). `/v1/chat/completions` answers as
 OpenAI's Chat Completions does (its OpenAPI spec: `CreateChatCompletionResponse`,
-`CreateChatCompletionStreamResponse` chunks ending in `data: [DONE]`).
+`CreateChatCompletionStreamResponse` chunks ending in `data: [DONE]`), and
+`/v1beta/models/{model}:generateContent` as Gemini does (tests/fixtures/gemini).
 
 Each reply is scripted: a JSON object, a list of SSE frames (bytes), or an
 error `(status, body, headers)`.
@@ -93,6 +94,7 @@ def start_upstream() -> tuple[FakeUpstream, Iterator[None]]:
     app.router.add_post("/v1/messages", fake.handle)
     app.router.add_post("/v1/messages/count_tokens", fake.handle)
     app.router.add_post("/v1/chat/completions", fake.handle)
+    app.router.add_post("/v1beta/models/{call}", fake.handle)  # Gemini's generateContent
     runner = web.AppRunner(app)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -54,11 +54,13 @@ def _config(url: str, **server: Any) -> dict[str, Any]:
         "providers": {
             "claude": {"kind": "anthropic", "base_url": url, "api_key": "sk-ant-upstream-secret"},
             "glm": {"kind": "openai_compatible", "base_url": f"{url}/v1", "api_key": "glm-key"},
+            "gemini": {"kind": "gemini", "base_url": url, "api_key": "gemini-key"},
         },
         "lanes": {
             "planning": {"primary": "claude/claude-opus-4-7"},
             "background": {"primary": "claude/claude-haiku-4-5"},
             "coding": {"primary": "glm/glm-4.7"},
+            "review": {"primary": "gemini/gemini-2.5-flash"},
         },
         "server": {
             "keys": [
@@ -592,3 +594,31 @@ def test_wrong_method_answers_in_anthropics_shape(serve: Serve, upstream: FakeUp
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_gemini_lane_translates_tool_calls(serve: Serve, upstream: FakeUpstream) -> None:
+    """Gemini's `functionCall` parts (tests/fixtures/gemini) become tool_use blocks."""
+    server = serve(_config(upstream.url))
+    gemini = json.loads(
+        (
+            Path(__file__).parents[2] / "fixtures" / "gemini" / "generate_function_call.json"
+        ).read_text()
+    )
+    upstream.replies.append(gemini)
+    message = _client(server).messages.create(
+        model="review",
+        max_tokens=100,
+        system="Use tools.",
+        messages=HI,
+        tools=[WEATHER_TOOL],
+    )
+    assert message.stop_reason == "tool_use"
+    assert [(b.type, b.name, b.input) for b in message.content] == [
+        ("tool_use", "get_weather", {"location": "Paris"}),
+        ("tool_use", "get_weather", {"location": "Lyon"}),
+    ]
+    sent = upstream.received[0]
+    assert sent.path == "/v1beta/models/gemini-2.5-flash:generateContent"
+    assert sent.body["systemInstruction"]["parts"] == [{"text": "Use tools."}]
+    declaration = sent.body["tools"][0]["functionDeclarations"][0]
+    assert declaration["name"] == "get_weather"
