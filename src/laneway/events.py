@@ -118,6 +118,7 @@ class RequestFinished:
     output_sha256: str | None = None  # None without an audit log
     output: str | None = None  # only when audit.store_content is on
     extra: dict[str, Any] | None = None
+    provider_model: str | None = None  # the upstream's own name for `model`
 
 
 Event = (

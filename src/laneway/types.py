@@ -325,6 +325,9 @@ class Completion:
     attempts: tuple[Attempt, ...] = ()
     request_id: str | None = None
     credential: str | None = None
+    #: the model name the upstream reported (a dated version, an alias's target);
+    #: `provider`/`model` are the configured model that served
+    provider_model: str | None = None
     #: the provider's answer as it came, when the request carried a `WirePayload` of its format
     wire: Mapping[str, Any] | None = None
 

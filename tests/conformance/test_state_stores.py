@@ -81,6 +81,20 @@ async def test_breaker_opens_after_three_health_failures(breakers: Breakers) -> 
     assert await breakers.snapshot() == {KEY: "open"}
 
 
+async def test_breaker_records_show_when_it_opened_and_its_recent_failures(
+    store: StateStore,
+) -> None:
+    """What `laneway status` reads: the whole record, the same from memory and Redis."""
+    breakers = Breakers(store.breakers, SPEC)
+    await breakers.record_failure("other/model", ErrorCode.TIMEOUT, T0 - 5)
+    await trip(breakers)
+    records = await store.breakers.records()  # type: ignore[attr-defined]
+    assert records[KEY].state == "open"
+    assert records[KEY].opened_at == T0
+    assert records["other/model"].state == "closed"
+    assert records["other/model"].failures == (T0 - 5,)
+
+
 async def test_breaker_stays_open_until_open_s_passes(breakers: Breakers) -> None:
     await trip(breakers)
     for offset in (1.0, 30.0, 59.999):

@@ -3,8 +3,11 @@
 Aggregation happens here in Python over selected rows, so SQLite and PostgreSQL
 give identical numbers (percentiles are nearest-rank). A request counts as a
 *fallback* when it was served by, or tried, a model other than the decision's
-first choice. A decision counts as *budget-driven* when its method names a
-budget or its reasoning mentions one.
+first choice; a *guard stop* (the lane's guard refused the input, status
+`rejected`) is counted as such, never as a fallback. A decision counts as
+*budget-driven* when its method names a budget or its reasoning mentions one.
+Requests are attributed to the configured model that served them; one no
+model served counts under `NOT_SERVED`, never under the model routing chose.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from laneway.audit.records import RequestRow, RoutingEventRow
 from laneway.errors import ConfigError
 
 GROUPINGS = ("lane_model", "lane", "model", "provider")
+
+#: the group of requests no model served (failed, refused, stopped by a budget)
+NOT_SERVED = "(not served)"
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -37,8 +43,20 @@ def parse_duration(text: str) -> float:
 # -- per-request facts ---------------------------------------------------------
 
 
+def is_guard_stop(row: RequestRow) -> bool:
+    """The lane's guard refused the input: laneway itself answered, no model was tried."""
+    return row.decision_method == "guard" or (
+        row.provider == "laneway" and row.status == "rejected"
+    )
+
+
+def served_model(row: RequestRow) -> str:
+    """The configured `provider/model` that served the request, or `NOT_SERVED`."""
+    return row.model if row.model and not is_guard_stop(row) else NOT_SERVED
+
+
 def is_fallback(row: RequestRow) -> bool:
-    if row.decision_model is None:
+    if row.decision_model is None or is_guard_stop(row):
         return False
     if row.model is not None and row.model != row.decision_model:
         return True
@@ -61,13 +79,13 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 def group_key(row: RequestRow, by: str) -> str:
-    model = row.model or row.decision_model or "-"
+    model = served_model(row)
     if by == "lane":
         return row.lane
     if by == "model":
         return model
     if by == "provider":
-        return row.provider or model.split("/", 1)[0]
+        return NOT_SERVED if model == NOT_SERVED else model.split("/", 1)[0]
     return f"{row.lane} {model}"
 
 
@@ -128,6 +146,7 @@ class RoutingStats:
     rules: dict[str, int] = field(default_factory=dict)  # "static rule 0", "static default"
     fallbacks: int = 0
     fallback_rate: float = 0.0
+    guard_stops: int = 0
     budget_downgrades: int = 0
     routing_calls: dict[str, int] = field(default_factory=dict)  # RoutingCall.status -> count
     routing_cost_usd: float = 0.0
@@ -140,11 +159,12 @@ def routing_stats(rows: Sequence[RequestRow], events: Iterable[RoutingEventRow])
     decided = [r for r in rows if r.decision_model is not None]
     stats = RoutingStats(decisions=len(decided))
     stats.decided_models = _counts(r.decision_model for r in decided)
-    stats.served_models = _counts(r.model for r in rows if r.model)
+    stats.served_models = _counts(r.model for r in rows if r.model and not is_guard_stop(r))
     stats.methods = _counts(r.decision_method or "-" for r in decided)
     stats.rules = _counts(_rule_label(r) for r in decided)
     stats.fallbacks = sum(1 for r in decided if is_fallback(r))
     stats.fallback_rate = stats.fallbacks / len(decided) if decided else 0.0
+    stats.guard_stops = sum(1 for r in rows if is_guard_stop(r))
     stats.budget_downgrades = sum(1 for r in decided if is_budget_driven(r))
     calls = [e for e in events if e.kind in ("routing_call", "breaker", "skip")]
     routing = [e for e in calls if e.kind == "routing_call"]

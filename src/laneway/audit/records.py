@@ -108,6 +108,7 @@ class RequestRow:
     finished_ts: float | None = None
     host: str | None = None
     pid: int | None = None
+    provider_model: str | None = None  # the upstream's own name for `model` (schema 4)
 
     def attempt_list(self) -> list[dict[str, Any]]:
         return [item for item in load_json_list(self.attempts) if isinstance(item, dict)]
@@ -163,6 +164,7 @@ FINAL_COLUMNS: tuple[str, ...] = (
     "output_sha256",
     "output",
     "extra",
+    "provider_model",
 )
 
 
@@ -343,6 +345,7 @@ def final_row(event: RequestFinished, policy: RecordPolicy) -> RequestRow:
         event.ts,
         policy.host,
         policy.pid,
+        event.provider_model,
     )
 
 

@@ -4,6 +4,10 @@ No script, no CDN, no fonts to fetch: the file opens the same offline, in a
 mail attachment or a CI artifact. Charts: requests and spend by model over
 time (stacked bars), fallback rate over time (line), latency distribution
 (histogram) and breaker openings by model, followed by the `stats` tables.
+
+Requests count under the configured model that served them (`served_model`),
+so a failure is never drawn as its decided model's; spend has no "not served"
+series (such requests cost nothing). Dates carry the year: a log may span one.
 """
 
 from __future__ import annotations
@@ -13,7 +17,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from laneway.audit.query import GroupStats, is_fallback, routing_stats, summarize
+from laneway.audit.query import (
+    NOT_SERVED,
+    GroupStats,
+    is_fallback,
+    routing_stats,
+    served_model,
+    summarize,
+)
 from laneway.audit.records import RequestRow, RoutingEventRow
 
 PALETTE = ("#2563eb", "#16a34a", "#ea580c", "#9333ea", "#0891b2", "#dc2626", "#ca8a04", "#4b5563")
@@ -33,7 +44,7 @@ def bucket_size_s(start: float, end: float, target: int = 24) -> int:
 
 
 def _label(ts: float, step: int) -> str:
-    fmt = "%m-%d" if step >= 86400 else "%m-%d %H:%M"
+    fmt = "%Y-%m-%d" if step >= 86400 else "%Y-%m-%d %H:%M"
     return datetime.fromtimestamp(ts, tz=UTC).strftime(fmt)
 
 
@@ -53,9 +64,10 @@ def _time_series(
     totals, fallbacks = [0] * count, [0] * count
     for row in rows:
         index = int((row.ts - first) // step)
-        model = row.model or row.decision_model or "-"
+        model = served_model(row)
         requests[model][index] += 1
-        spend[model][index] += row.cost_usd or 0.0
+        if model != NOT_SERVED:
+            spend[model][index] += row.cost_usd or 0.0
         totals[index] += 1
         fallbacks[index] += is_fallback(row)
     labels = [_label(first + i * step, step) for i in range(count)]
@@ -73,6 +85,15 @@ def _figure(chart_id: str, title: str, body: str, legend: Sequence[str] = ()) ->
         f'<svg viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
         f'aria-label="{escape(title)}">{body}</svg><div class="legend">{keys}</div></figure>'
     )
+
+
+def _empty(chart_id: str, title: str) -> str:
+    """A chart with nothing to draw says so, instead of an empty axis from 0 to 1."""
+    note = "nothing recorded"
+    if chart_id == "chart-spend":
+        note = "no spend recorded: the served models have no known price (providers.*.models)"
+    body = f'<text x="{W / 2:.0f}" y="{H / 2:.0f}" text-anchor="middle">{escape(note)}</text>'
+    return _figure(chart_id, title, body)
 
 
 def _colour(index: int) -> str:
@@ -96,7 +117,9 @@ def _axes(labels: Sequence[str], top: float, fmt: str) -> str:
 
 def stacked_bars(chart_id: str, title: str, labels: Sequence[str], series: Series, fmt: str) -> str:
     totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]
-    top = max(totals, default=0.0) or 1.0
+    top = max(totals, default=0.0)
+    if top <= 0:
+        return _empty(chart_id, title)
     width = (W - PAD - 10) / max(len(labels), 1)
     bars: list[str] = []
     for i in range(len(labels)):
@@ -203,7 +226,8 @@ def render_report(
     if rows:
         labels, requests, spend, rate = _time_series(rows)
         parts.append(stacked_bars("chart-requests", "Requests by model", labels, requests, "{:g}"))
-        parts.append(stacked_bars("chart-spend", "Spend by model (USD)", labels, spend, "{:.4f}"))
+        spend = {model: values for model, values in spend.items() if any(values)}
+        parts.append(stacked_bars("chart-spend", "Spend by model (USD)", labels, spend, "{:.6f}"))
         parts.append(line_chart("chart-fallback", "Fallback rate", labels, rate))
         hist_labels, counts = latency_histogram(rows)
         parts.append(bar_chart("chart-latency", "Latency distribution", hist_labels, counts))

@@ -36,7 +36,9 @@ class ProviderReport:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("check")(check_command)
+    app.command("check", short_help="Is the config valid, are keys set, lanes servable?")(
+        check_command
+    )
 
 
 def check_command(

@@ -23,7 +23,7 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="Config file (default: $LANEWAY_CONFIG, ./laneway.yaml, else the built-in default).",
+        help="Config file; else $LANEWAY_CONFIG, ./laneway.yaml, the built-in default.",
     ),
 ]
 

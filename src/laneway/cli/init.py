@@ -7,6 +7,7 @@ in-process safety lane. It never overwrites a file unless `--force` is given.
 
 from __future__ import annotations
 
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -31,6 +32,14 @@ def example_config() -> str:
 def init_command(
     path: Annotated[Path, typer.Option("--path", "-p", help="Where to write.")] = Path(TEMPLATE),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    create_key: Annotated[
+        bool | None,
+        typer.Option(
+            "--create-key/--no-create-key",
+            help="Also create a client key for laneway serve (asked when interactive).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write an example laneway.yaml with per-phase routing."""
     if path.exists() and not force:
@@ -42,6 +51,15 @@ def init_command(
     path.write_text(example_config(), encoding="utf-8")
     console = Console()
     console.print(f"[green]wrote[/] {path}")
+    if create_key is None and sys.stdin.isatty():
+        create_key = typer.confirm("Create a client key for `laneway serve` now?", default=True)
+    if create_key:
+        from laneway.cli.keys import create_key as create
+        from laneway.cli.keys import print_created
+
+        print_created(console, create(path))
     console.print("next: set ANTHROPIC_API_KEY and ZAI_API_KEY, then")
     console.print("  laneway check")
     console.print("  laneway route planning --explain")
+    if not create_key:
+        console.print("  laneway keys create          # a client key for laneway serve")

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from laneway.audit.backends import open_for_reading
-from laneway.audit.query import parse_duration
+from laneway.audit.query import parse_duration, served_model
 from laneway.audit.records import RequestRow, RoutingEventRow
 from laneway.audit.store import AuditStore, RequestFilter
 from laneway.cli.config_source import ConfigOption, locate_audit_store
@@ -108,7 +108,7 @@ def list_command(
         str | None, typer.Option(help="Only this model (provider/model or model).")
     ] = None,
     since: Annotated[str | None, typer.Option(help="Only the last 30m, 1h, 2d...")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     as_json: JsonOption = False,
     config: ConfigOption = None,
     url: UrlOption = None,
@@ -131,7 +131,7 @@ def list_command(
             format_ts(row.ts),
             row.request_id,
             row.lane,
-            row.model or row.decision_model or "-",
+            served_model(row),
             row.status,
             row.error_code or "",
             "-" if row.duration_ms is None else f"{row.duration_ms:.0f}",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -33,6 +33,9 @@ COMMAND_MODULES: list[str] = [
     "laneway.cli.demo",
     "laneway.cli.logs",
     "laneway.cli.stats",
+    "laneway.cli.keys",
+    "laneway.cli.simulate",
+    "laneway.cli.status",
 ]
 
 
@@ -73,13 +76,21 @@ class LanewayGroup(TyperGroup):
             raise typer.Exit(1) from None
 
 
+HELP = """Route each piece of LLM work to the right model, and keep it working.
+
+Commands that read a config take -c/--config FILE. Without it they use
+$LANEWAY_CONFIG, else ./laneway.yaml, else the built-in default: every lane on
+the in-process local provider, plus any provider whose key is set.
+"""
+
 app = typer.Typer(
     cls=LanewayGroup,
     name="laneway",
-    help="Route each piece of LLM work to the right model, and keep it working.",
+    help=HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # click's plain help: no value placeholder on flags, fits 80 columns
 )
 
 
@@ -89,6 +100,26 @@ def register_commands(target: typer.Typer, modules: list[str]) -> None:
 
 
 register_commands(app, COMMAND_MODULES)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"laneway {version('laneway')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Options of `laneway` itself (the help text is `HELP`)."""
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 
 from laneway.cli.config_source import ConfigOption, environment, load_cli_config
+from laneway.cli.readiness import lane_readiness, print_readiness
 from laneway.errors import LanewayError
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve")(serve_command)
+    app.command("serve", short_help="Serve the OpenAI-compatible HTTP API.")(serve_command)
 
 
 def is_loopback(host: str) -> bool:
@@ -73,7 +74,10 @@ def interpreter_note(config_args: object, base_prefix: str) -> str | None:
 def serve_command(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Interface (default server.host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default server.port).")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Port, 0 for any free one (default server.port)."),
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     insecure_no_auth: Annotated[
         bool, typer.Option("--insecure-no-auth", help="Allow a non-loopback bind without keys.")
@@ -98,10 +102,14 @@ def serve_command(
             f"[yellow]no client keys configured (server.keys): serving without auth on "
             f"{bind_host} only[/yellow]"
         )
+    where = f"http://{bind_host}:{bind_port}"
+    if bind_port == 0:
+        where = f"http://{bind_host} (a free port: see uvicorn's 'running on' line)"
     console.print(
-        f"laneway serving {resolved.source} on http://{bind_host}:{bind_port} "
+        f"laneway serving {resolved.source} on {where} "
         f"({workers} worker{'s' if workers > 1 else ''}, {len(resolved.lanes)} lanes)"
     )
+    print_readiness(console, lane_readiness(resolved, env))
     note = interpreter_note(sysconfig.get_config_var("CONFIG_ARGS"), sys.base_prefix)
     if note is not None:
         console.print(note, style="dim", highlight=False, soft_wrap=True)

@@ -24,7 +24,9 @@ from laneway.clock import SystemClock
 
 
 def register(app: typer.Typer) -> None:
-    app.command("stats")(stats_command)
+    app.command("stats", short_help="Requests, fallbacks, errors, latency and spend.")(
+        stats_command
+    )
 
 
 def stats_command(
@@ -56,7 +58,8 @@ def stats_command(
             rows, events, title="laneway report", generated_ts=SystemClock().wall()
         )
         html.write_text(page, encoding="utf-8")
-        out.print(f"wrote {html}", highlight=False)
+        Console(stderr=True).print(f"wrote {html}", highlight=False)
+        return  # the page holds the tables: they are not printed as well
     if as_json:
         data: dict[str, Any] = {
             "requests": len(rows),
@@ -120,6 +123,7 @@ def _print_routing(out: Console, stats: RoutingStats) -> None:
     out.print(_counts_table("routing call", stats.routing_calls, calls))
     out.print(
         f"fallbacks: {stats.fallbacks} of {stats.decisions} ({stats.fallback_rate:.0%}); "
+        f"guard stops: {stats.guard_stops}; "
         f"budget-driven downgrades: {stats.budget_downgrades}; "
         f"llm_enhanced routing: {calls} calls, {stats.routing_cost_usd:.6f} USD, "
         f"p50 {_ms(stats.routing_p50_ms)} ms",

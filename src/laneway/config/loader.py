@@ -100,7 +100,21 @@ def _build(
     except ValidationError as exc:
         raise to_config_error(exc, data, file=file, lines=lines) from exc
     source = Source(file=file, base_dir=base_dir, lines=lines, env_refs=refs)
-    return resolve(spec, source, env)
+    return resolve(with_keys_file(spec, base_dir), source, env)
+
+
+def with_keys_file(spec: ConfigSpec, base_dir: Path) -> ConfigSpec:
+    """`server.keys` plus the keys of `server.keys_file`, when one is named."""
+    server = spec.server
+    if server.keys_file is None:
+        return spec
+    from laneway.config.keys_file import read_keys_file
+
+    extra = read_keys_file(base_dir / server.keys_file)
+    if not extra:
+        return spec
+    merged = server.model_copy(update={"keys": [*server.keys, *extra]})
+    return spec.model_copy(update={"server": merged})
 
 
 def _plain(value: Any) -> Any:

@@ -264,6 +264,8 @@ class ServerSpec(Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     kill_switch: bool = False
+    #: a file of more client keys (digests only), kept by `laneway keys`; relative to the config
+    keys_file: str | None = None
     #: client model names (exact, or a glob such as `claude-opus-*`) -> a lane or provider/model
     aliases: dict[str, str] = {}
     #: pass the Messages API's `metadata.user_id` on to Anthropic-format providers

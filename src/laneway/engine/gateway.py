@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from laneway.config.model import Config, Lane
     from laneway.http import HttpTransport
     from laneway.providers.base import Adapter
+    from laneway.state.base import StateStore
     from laneway.telemetry.metrics import Metrics
 
 
@@ -89,6 +90,11 @@ class Gateway:
 
     def adapter(self, provider_id: str) -> Adapter:
         return self._core.adapter(provider_id)
+
+    @property
+    def state_store(self) -> StateStore:
+        """The store of breakers and budgets (read-only use: `laneway status`)."""
+        return self._core.state
 
     def subscribe(self, subscriber: Callable[[Event], None]) -> None:
         self._core.bus.subscribe(subscriber)

@@ -103,6 +103,7 @@ class Recorder:
                 usage=completion.usage,
                 output_sha256=None if self._core.audit is None else _sha256(completion.content),
                 output=completion.content if self._core.store_content else None,
+                provider_model=completion.provider_model,
             )
         )
 
@@ -110,7 +111,8 @@ class Recorder:
         self, ctx: TaskContext, error: LanewayError, started: float, *, degraded: bool
     ) -> None:
         status, code = status_of(error)
-        if degraded and status == "failed":
+        # a lane its config cannot serve failed: the server answers it 503, not degraded
+        if degraded and status == "failed" and code != ErrorCode.NOT_CONFIGURED.value:
             status = "degraded"
         self.finish(ctx, status, started, error_code=code, error=error)
 

@@ -397,11 +397,16 @@ class RequestRun:
         elapsed_ms: float,
         credential: Credential | None,
     ) -> Completion:
-        """The completion as the caller sees it: priced, timed, with its story attached."""
+        """The completion as the caller sees it: priced, timed, with its story attached.
+
+        It names the configured model that served; the upstream's own name for it
+        is kept as `provider_model`.
+        """
+        served = slot.candidate.model
         return Completion(
             content=completion.content,
-            provider=completion.provider,
-            model=completion.model,
+            provider=served.provider,
+            model=served.model,
             finish_reason=completion.finish_reason,
             tool_calls=completion.tool_calls,
             usage=self.core.priced(completion.usage, slot.candidate),
@@ -411,6 +416,7 @@ class RequestRun:
             attempts=tuple(self.attempts),
             request_id=self.request_id,
             credential=credential.label if credential is not None else None,
+            provider_model=completion.provider_model or completion.model,
             wire=completion.wire,
         )
 

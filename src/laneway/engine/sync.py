@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from laneway.config.model import Config
     from laneway.http import HttpTransport
     from laneway.providers.base import Adapter
+    from laneway.state.base import StateStore
     from laneway.telemetry.metrics import Metrics
 
 
@@ -60,6 +61,11 @@ class SyncGateway:
     @property
     def config(self) -> Config:
         return self._gateway.config
+
+    @property
+    def state_store(self) -> StateStore:
+        """The store of breakers and budgets (read-only use: `laneway status`)."""
+        return self._gateway.state_store
 
     @property
     def gateway(self) -> Gateway:

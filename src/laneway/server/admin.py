@@ -4,6 +4,9 @@
     GET  /admin/kill-switch                      -> {"kill_switch": bool}
     GET  /admin/breakers                         -> {"breakers": {"provider/model": state}}
     GET  /admin/budgets                          -> {"budgets": {...}, "keys": {...}}
+    GET  /admin/status                           -> breakers with next probe times, budgets
+                                                    (spent, reserved, left), rate-limit windows
+                                                    (server/status.py; `laneway status --url`)
 
 The kill switch flipped here lives in this process (see `state.KillSwitch`).
 """
@@ -94,7 +97,21 @@ async def _budgets(state: ServerState, req: Request, receive: Receive) -> object
     return {"budgets": await state.gateway.budget_report(), "keys": keys}
 
 
+async def _status(state: ServerState, req: Request, receive: Receive) -> object:
+    from laneway.server.status import status_report
+
+    return await status_report(
+        state.gateway.state_store,
+        state.config,
+        now=state.clock.wall(),
+        principals=state.keys.principals,
+        limits=state.limits,
+        spend=state.spend,
+    )
+
+
 set_kill_switch = admin_only(_set_kill_switch)
 get_kill_switch = admin_only(_get_kill_switch)
 breakers = admin_only(_breakers)
 budgets = admin_only(_budgets)
+status = admin_only(_status)

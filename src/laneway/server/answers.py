@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from laneway.errors import LanewayError
+from laneway.errors import ErrorCode, LanewayError
 from laneway.server.asgi import Headers, header_value
+from laneway.server.errors import ApiError, not_configured, to_api_error
 from laneway.types import Completion, CompletionRequest, Outcome, RoutingDecision, TaskContext
 
 if TYPE_CHECKING:
@@ -50,6 +51,15 @@ def error_headers(request_id: str, exc: BaseException) -> Headers:
     if isinstance(exc, LanewayError):
         return route_headers(request_id, None, exc.decision, exc.trace)
     return route_headers(request_id, None, None, ())
+
+
+def not_configured_error(outcome: Outcome, request_id: str) -> ApiError:
+    """A lane its config cannot serve is the operator's to fix: the error naming what to
+    set, never the lane's degraded answer (that is for providers that fail)."""
+    error = to_api_error(outcome.errors[0], request_id) if outcome.errors else None
+    if error is None or error.code != ErrorCode.NOT_CONFIGURED.value:
+        error = not_configured(outcome.error or "a provider of the lane lacks its credentials")
+    return error
 
 
 def degraded_message(state: ServerState, lane: str) -> str | None:

@@ -12,7 +12,9 @@ https://docs.claude.com/en/api/errors):
     500 api_error               504 timeout_error          529 overloaded_error
 
 Every provider being unavailable (503 on chat completions) is 529
-`overloaded_error`, which Claude Code and the SDKs back off and retry. The
+`overloaded_error`, which Claude Code and the SDKs back off and retry; the
+server's own 503s (kill switch, a lane not configured, the state store down)
+stay 503 `api_error`. The
 laneway code stays in the `x-laneway-error-code` header; the request id is
 both in the body and in `request-id`, where the SDKs read it
 (`APIStatusError.request_id`).
@@ -47,10 +49,16 @@ _BY_STATUS: Mapping[int, tuple[int, str]] = MappingProxyType(
 )
 
 
+#: 503s that are this server's own state, not busy upstreams: no 529 (which invites retries)
+_OWN_UNAVAILABILITY = frozenset({"kill_switch", "not_configured", "state_unavailable"})
+
+
 def anthropic_status(error: ApiError) -> tuple[int, str]:
     """(HTTP status, error.type) for one error."""
     if error.code == "upstream_failed":  # our upstreams refused us: not the caller's fault
         return 502, "api_error"
+    if error.code in _OWN_UNAVAILABILITY:
+        return 503, "api_error"
     return _BY_STATUS.get(error.status, (error.status, "api_error"))
 
 

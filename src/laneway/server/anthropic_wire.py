@@ -450,7 +450,7 @@ def render_message(completion: Completion, *, request_id: str) -> bytes:
             "id": message_id(request_id),
             "type": "message",
             "role": "assistant",
-            "model": completion.model,
+            "model": completion.provider_model or completion.model,
             "content": content,
             "stop_reason": stop_reason(completion.finish_reason),
             "stop_sequence": None,

@@ -61,6 +61,7 @@ ROUTES: Mapping[tuple[str, str], Handler] = {
     ("GET", "/admin/kill-switch"): admin.get_kill_switch,
     ("GET", "/admin/breakers"): admin.breakers,
     ("GET", "/admin/budgets"): admin.budgets,
+    ("GET", "/admin/status"): admin.status,
 }
 _PATHS = frozenset(path for _, path in ROUTES)
 CLIENT_CLOSED = 499  # nginx's code for "the client went away first", for metrics only

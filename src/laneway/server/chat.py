@@ -16,12 +16,13 @@ import logging
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, cast
 
-from laneway.errors import LanewayError
+from laneway.errors import ErrorCode, LanewayError, ProviderError
 from laneway.server.answers import DEGRADED as _DEGRADED
 from laneway.server.answers import SSE_HEADERS as _SSE_HEADERS
 from laneway.server.answers import call_engine as _call
 from laneway.server.answers import degraded_message as _has_degraded
 from laneway.server.answers import error_headers as _error_headers
+from laneway.server.answers import not_configured_error
 from laneway.server.answers import route_headers as _route_headers
 from laneway.server.asgi import (
     JSON,
@@ -37,7 +38,12 @@ from laneway.server.asgi import (
 )
 from laneway.server.auth import Principal, forbidden_lane
 from laneway.server.context import build_context, context_fields
-from laneway.server.errors import ApiError, kill_switch_on, late_stream_error, to_api_error
+from laneway.server.errors import (
+    ApiError,
+    kill_switch_on,
+    late_stream_error,
+    to_api_error,
+)
 from laneway.server.openai_wire import (
     DONE,
     ChatRequest,
@@ -125,6 +131,8 @@ async def _complete(
         async with DisconnectWatch(receive, state.supervisor):
             result = await _call(state, chat.request, ctx)
             if isinstance(result, Outcome):
+                if result.code == ErrorCode.NOT_CONFIGURED.value:
+                    return await _send_not_configured(result, request_id, send)
                 return await _send_degraded(state, ctx, result, send)
     except LanewayError as exc:
         if isinstance(exc, ApiError):
@@ -146,7 +154,18 @@ def _completion_headers(
     model = f"{completion.provider}/{completion.model}"
     headers = _route_headers(request_id, model, completion.decision, completion.trace, values)
     headers.append(JSON)
+    if completion.provider_model is not None:  # the upstream's own name for that model
+        headers.append((b"x-laneway-provider-model", values(completion.provider_model, 256)))
     return headers
+
+
+async def _send_not_configured(outcome: Outcome, request_id: str, send: Send) -> int:
+    """A lane its config cannot serve is the operator's to fix: a 503 naming what to set,
+    never the lane's degraded answer (that is for providers that fail)."""
+    error = not_configured_error(outcome, request_id)
+    headers = _route_headers(request_id, None, outcome.decision, outcome.trace)
+    await respond_error(send, error, headers)
+    return error.status
 
 
 async def _send_degraded(state: ServerState, ctx: TaskContext, outcome: Outcome, send: Send) -> int:
@@ -181,7 +200,7 @@ async def _stream(
             if isinstance(exc, ApiError):
                 raise
             message = _has_degraded(state, ctx.lane)
-            if message is not None:
+            if message is not None and not _is_not_configured(exc):
                 return await _degraded_stream(state, chat, ctx, message, exc, send)
             error = to_api_error(exc, request_id)
             await respond_error(send, error, _error_headers(request_id, exc))
@@ -206,6 +225,10 @@ async def _stream(
         finally:
             await events.aclose()
     return 200
+
+
+def _is_not_configured(exc: LanewayError) -> bool:
+    return isinstance(exc, ProviderError) and exc.code is ErrorCode.NOT_CONFIGURED
 
 
 async def _relay(

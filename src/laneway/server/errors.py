@@ -21,6 +21,10 @@ below, so each laneway error is rendered into exactly that, with our own `code`:
     503 service_unavailable     every provider unavailable, the kill switch on, the
                                 state store (state.url) unreachable, or the request cut
                                 by the server's shutdown (--graceful-timeout)
+    503 not_configured          the lane cannot be served as configured: no model of it
+                                has its credentials (the message names what to set);
+                                never a lane's degraded answer, which is for provider
+                                failures
     504 timeout_error           the lane's total deadline ran out
     500 server_error            a bug in laneway (the message carries the request id)
 
@@ -223,8 +227,21 @@ def _from_budget(exc: BudgetExceededError) -> ApiError:
     )
 
 
+def not_configured(message: str) -> ApiError:
+    """The server's configuration, not a provider, stops the lane: say what to set."""
+    return ApiError(
+        503,
+        f"the lane cannot be served as configured: {message}; "
+        "then restart the server (`laneway check` lists what every lane needs)",
+        type="service_unavailable",
+        code="not_configured",
+    )
+
+
 def _from_provider(exc: ProviderError) -> ApiError:
     """A single provider error reaching the caller: the engine stops only on the caller's fault."""
+    if exc.code is ErrorCode.NOT_CONFIGURED:
+        return not_configured(exc.message)
     if exc.code is ErrorCode.CONTEXT_LENGTH:
         return bad_request(exc.message, param="messages", code="context_length_exceeded")
     if exc.code is ErrorCode.BAD_REQUEST:
@@ -247,6 +264,8 @@ def _from_exhausted(exc: RoutingExhaustedError) -> ApiError:
             code="deadline_exhausted",
         )
     finals = _final_codes(exc)
+    if finals and all(code == ErrorCode.NOT_CONFIGURED.value for code in finals):
+        return not_configured(summary)
     if finals and all(code == ErrorCode.CONTEXT_LENGTH.value for code in finals):
         return bad_request(
             f"the request is too long for every model of the lane: {summary}",

@@ -104,6 +104,37 @@ class RateLimits:
         except StorageError as exc:
             raise state_unavailable() from exc
 
+    async def windows(self, principals: tuple[Principal, ...]) -> list[dict[str, object]]:
+        """Each limited key's current windows: limit, remaining, when it resets (wall seconds)."""
+        checks: list[tuple[str, str, int]] = []
+        for principal in principals:
+            if principal.rpm is not None:
+                checks.append((principal.name, "minute", principal.rpm))
+            if principal.rph is not None:
+                checks.append((principal.name, "hour", principal.rph))
+        if self._global_rpm is not None:
+            checks.append(("*global*", "minute", self._global_rpm))
+        if not checks:
+            return []
+        from limits.errors import StorageError
+
+        limiter = self._get_limiter()
+        found: list[dict[str, object]] = []
+        try:
+            for identity, per, amount in checks:
+                reset, remaining = await limiter.get_window_stats(self._item(per, amount), identity)
+                found.append(
+                    {
+                        "key": identity,
+                        "limit": f"{amount}/{per}",
+                        "remaining": remaining,
+                        "resets_at": reset,
+                    }
+                )
+        except StorageError as exc:
+            raise state_unavailable() from exc
+        return found
+
     async def check(self) -> bool:
         """Whether the window store answers (always, for memory)."""
         if self._state_url.startswith("memory"):

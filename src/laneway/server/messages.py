@@ -19,13 +19,14 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
-from laneway.errors import LanewayError, ProviderError
+from laneway.errors import ErrorCode, LanewayError, ProviderError
 from laneway.server.answers import (
     DEGRADED,
     SSE_HEADERS,
     call_engine,
     degraded_message,
     error_headers,
+    not_configured_error,
     route_headers,
 )
 from laneway.server.anthropic_errors import respond_anthropic_error
@@ -49,7 +50,12 @@ from laneway.server.asgi import (
 )
 from laneway.server.auth import Principal, forbidden_lane
 from laneway.server.context import build_context, context_fields
-from laneway.server.errors import ApiError, kill_switch_on, late_stream_error, to_api_error
+from laneway.server.errors import (
+    ApiError,
+    kill_switch_on,
+    late_stream_error,
+    to_api_error,
+)
 from laneway.server.openai_wire import render_json
 from laneway.types import (
     Completion,
@@ -218,6 +224,10 @@ async def _complete(
             send, error, error_headers(request_id, exc), request_id
         )
     if isinstance(result, Outcome):
+        if result.code == ErrorCode.NOT_CONFIGURED.value:  # the operator's to fix: no degrading
+            headers = route_headers(request_id, None, result.decision, result.trace)
+            error = not_configured_error(result, request_id)
+            return await respond_anthropic_error(send, error, headers, request_id)
         return await _send_degraded(state, ctx, result, send)
     completion: Completion = result
     state.spend.record(principal, completion.usage.cost_usd)
@@ -226,6 +236,10 @@ async def _complete(
     trace = _trace(state, parsed, model, completion.trace)
     headers = route_headers(request_id, model, completion.decision, trace, state.header_value)
     headers += [JSON, (b"request-id", request_id.encode("ascii"))]
+    if completion.provider_model is not None:  # the upstream's own name for that model
+        headers.append(
+            (b"x-laneway-provider-model", state.header_value(completion.provider_model, 256))
+        )
     await respond(send, 200, body, headers)
     return 200
 
@@ -257,7 +271,8 @@ async def _stream(
             if isinstance(exc, ApiError):
                 raise
             message = degraded_message(state, ctx.lane)
-            if message is not None:
+            not_set_up = isinstance(exc, ProviderError) and exc.code is ErrorCode.NOT_CONFIGURED
+            if message is not None and not not_set_up:
                 return await _degraded_stream(ctx, message, exc, send)
             error = to_api_error(exc, request_id)
             return await respond_anthropic_error(

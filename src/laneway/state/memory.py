@@ -44,6 +44,10 @@ class MemoryBreakerStore:
     async def clear(self, key: str) -> None:
         self._records.pop(key, None)
 
+    async def records(self) -> dict[str, BreakerRecord]:
+        """Every tripped breaker's whole record, for `laneway status`."""
+        return dict(self._records)
+
 
 @dataclass(slots=True)
 class _Usage:

@@ -31,6 +31,7 @@ from laneway.state.base import (
     ScopeUsage,
     StateError,
 )
+from laneway.state.breaker_record import BreakerRecord
 
 DEFAULT_PREFIX = "laneway:"
 #: a reservation never settled (its process died) stops blocking a retry after a day
@@ -90,6 +91,32 @@ class RedisBreakerStore:
         with translated(f"clearing the breaker of {key}"):
             await self._client.delete(f"{self._prefix}breaker:{key}")
             await _await(self._client.srem(f"{self._prefix}breakers", key))
+
+    async def records(self) -> dict[str, BreakerRecord]:
+        """Every tripped breaker's whole record (as breaker.lua stores it), for `laneway status`."""
+        fields = ("state", "opened_at", "probe_at", "failures")
+        with translated("reading breaker records"):
+            names = sorted(await _await(self._client.smembers(f"{self._prefix}breakers")))
+            pipe = self._client.pipeline(transaction=False)
+            for name in names:
+                pipe.hmget(f"{self._prefix}breaker:{name}", list(fields))
+            rows = await pipe.execute() if names else []
+        return {_text(name): _record(row) for name, row in zip(names, rows, strict=True)}
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _record(row: list[object]) -> BreakerRecord:
+    state, opened_at, probe_at, failures = (None if v is None else _text(v) for v in row)
+    times = tuple(float(t) for t in (failures or "").split())
+    return BreakerRecord(
+        state=_state(state or "closed"),
+        opened_at=float(opened_at or 0.0),
+        probe_at=float(probe_at) if probe_at else None,
+        failures=times,
+    )
 
 
 def _state(value: object) -> BreakerStateName:

@@ -90,8 +90,9 @@ def test_completion_through_an_openai_compatible_upstream(serve: Serve, upstream
     )
     completion = raw.parse()
     assert completion.choices[0].message.content == "Hello! How can I assist you today?"
-    assert completion.model == "up/gpt-4o-2024-08-06"  # the model the upstream reported
+    assert completion.model == "up/gpt-4o"  # the configured model that served
     assert raw.headers["x-laneway-model"] == completion.model
+    assert raw.headers["x-laneway-provider-model"] == "gpt-4o-2024-08-06"  # the upstream's name
     assert upstream.seen_auth == ["Bearer sk-provider-secret"]  # the client's key never leaves
     assert "sk-provider-secret" not in raw.text
 

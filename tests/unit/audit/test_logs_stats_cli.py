@@ -116,3 +116,16 @@ def test_logs_prune_deletes_old_requests(cli: typer.Typer, tmp_path: Path) -> No
     assert "pruned 12 requests" in out  # the scenario is from 2023
     assert invoke(cli, "logs", "--json", "--url", f"sqlite:///{path}") == ""
     assert T0 < 1_800_000_000
+
+
+def test_stats_html_writes_only_the_file(cli: typer.Typer, recorded: str, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["stats", "--html", str(page), "--url", recorded])
+    assert result.exit_code == 0, result.output
+    assert "anthropic/opus" not in result.stdout  # no table on stdout
+    assert f"wrote {page}" in result.stderr
+    assert 'id="stats-table"' in page.read_text()
+
+
+def test_stats_routing_prints_guard_stops(cli: typer.Typer, recorded: str) -> None:
+    assert "guard stops: 0" in invoke(cli, "stats", "--routing", "--url", recorded)

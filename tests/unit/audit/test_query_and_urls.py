@@ -8,7 +8,17 @@ import pytest
 
 from laneway.audit._sql import to_numbered
 from laneway.audit.migrations import load_migrations
-from laneway.audit.query import is_budget_driven, is_fallback, parse_duration, percentile
+from laneway.audit.query import (
+    NOT_SERVED,
+    is_budget_driven,
+    is_fallback,
+    is_guard_stop,
+    parse_duration,
+    percentile,
+    routing_stats,
+    served_model,
+    summarize,
+)
 from laneway.audit.records import RequestRow, dump_json
 from laneway.config.store_urls import parse_store_url, redact_url
 from laneway.errors import ConfigError
@@ -87,3 +97,36 @@ def test_budget_driven_decisions() -> None:
     assert is_budget_driven(_row(decision_method="budget"))
     assert is_budget_driven(_row(decision_method="static", decision_reasoning="Budget low"))
     assert not is_budget_driven(_row(decision_method="static", decision_reasoning="rule 0"))
+
+
+def _guard_stop() -> RequestRow:
+    """What the engine files when a lane's guard refuses the input (Gateway._guard)."""
+    return RequestRow(
+        "g",
+        0.0,
+        "rejected",
+        "coding",
+        decision_model="zai/glm-4.7",
+        decision_method="guard",
+        provider="laneway",
+        model="laneway/guard:safety",
+        attempts=dump_json([{"model": "local/safety", "code": "success"}]),
+    )
+
+
+def test_a_guard_stop_is_counted_as_such_never_as_a_fallback() -> None:
+    rows = [_guard_stop(), _row(decision_model="a/x", model="b/y")]
+    assert is_guard_stop(rows[0])
+    assert not is_fallback(rows[0])
+    stats = routing_stats(rows, [])
+    assert (stats.guard_stops, stats.fallbacks) == (1, 1)
+    assert stats.served_models == {"b/y": 1}
+
+
+def test_requests_are_attributed_to_the_model_that_served_them() -> None:
+    failed = _row(decision_model="a/x", attempts=dump_json([{"model": "a/x", "code": "timeout"}]))
+    assert served_model(failed) == NOT_SERVED
+    assert served_model(_guard_stop()) == NOT_SERVED
+    assert served_model(_row(decision_model="a/x", model="b/y")) == "b/y"
+    groups = summarize([failed, _row(decision_model="a/x", model="b/y")], "model")
+    assert sorted(g.key for g in groups) == [NOT_SERVED, "b/y"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from audit_scenario import record_run
 
+from laneway.audit.records import RequestRow
 from laneway.audit.report import render_report
 from laneway.audit.sqlite import SqliteStore
 from laneway.audit.store import RequestFilter
@@ -109,3 +110,33 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
         assert f'id="{chart}"' in dom
     assert dom.count("<rect") > 10
     assert "<polyline" in dom
+    assert "<rect" in _figure(dom, "chart-spend")  # the spend chart draws bars
+    assert "(not served)" in _figure(dom, "chart-requests")
+
+
+def _figure(page: str, chart: str) -> str:
+    start = page.index(f'id="{chart}"')
+    return page[start : page.index("</figure>", start)]
+
+
+async def test_report_attributes_spend_and_requests_to_the_serving_model(tmp_path: Path) -> None:
+    page = await _page(tmp_path)
+    spend = _figure(page, "chart-spend")
+    assert spend.count('class="bar"') >= 5
+    assert "anthropic/opus" in spend
+    assert "zai/glm" in spend
+    assert "(not served)" not in spend  # a failure spends nothing
+    requests = _figure(page, "chart-requests")
+    assert "(not served)" in requests  # the timeout, not under its decided model
+    assert "</i>-</span>" not in page  # no legend entry "-"
+    assert "2023-11-14" in requests  # dates carry the year
+    assert "generated 2023-11-15" in page
+
+
+def test_a_report_without_prices_says_so_instead_of_an_empty_axis() -> None:
+    row = RequestRow("r", 1_700_000_000.0, "success", "demo", model="local/echo", cost_usd=0.0)
+    page = render_report([row], [], title="t", generated_ts=1_700_000_000.0)
+    spend = _figure(page, "chart-spend")
+    assert "no spend recorded" in spend
+    assert "1.0000" not in spend
+    assert 'class="bar"' not in spend

@@ -208,3 +208,28 @@ async def test_a_version_2_log_moves_its_pending_rows_to_audit_pending(tmp_path:
     conn.close()
     assert "audit_requests_pending" not in indexes
     assert in_flight == 0
+
+
+async def test_the_upstream_model_name_is_kept_beside_the_served_model(tmp_path: Path) -> None:
+    """Schema 4: `model` is the configured model, `provider_model` the upstream's name."""
+    from laneway.audit.records import RecordPolicy, final_row
+    from laneway.events import RequestFinished
+    from laneway.types import ModelRef, TaskContext
+
+    event = RequestFinished(
+        "r1",
+        T0,
+        TaskContext(lane="coding"),
+        "success",
+        12.0,
+        model=ModelRef("zai", "glm-4.7"),
+        provider_model="glm-4.7-20251222",
+    )
+    row = final_row(event, RecordPolicy(host="h", pid=1))
+    store = SqliteStore(tmp_path / "a.db", clock=FakeClock())
+    await store.open()
+    await store.write(WriteBatch(pending=[], finals=[row]))
+    (stored,) = await store.select_requests(RequestFilter())
+    await store.aclose()
+    assert (stored.model, stored.provider_model) == ("zai/glm-4.7", "glm-4.7-20251222")
+    assert max(m.version for m in load_migrations("sqlite")) == 4

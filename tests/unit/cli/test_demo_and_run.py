@@ -26,6 +26,30 @@ def test_demo_shows_routing_fallback_guard_and_budget(runner: CliRunner, tmp_pat
     assert "guard/safety:stop(high)" in out
     assert "job 'job-42' would pass its USD budget" in out
     assert db.exists()
+    assert f"Every request above is in sqlite:///{db}" in out
+
+
+def test_demo_leaves_the_working_directory_alone_and_shows_answers(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["demo"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert list(tmp_path.iterdir()) == []  # no laneway.db: the demo's store was temporary
+    lines = [line.rstrip() for line in result.output.splitlines()]
+    assert "  answer    metered answer" in lines  # each answer's text
+    assert "  answer    plan the database migration" in lines
+    assert "  stopped   by the guard lane; it answered: Stopped: unsafe command." in lines
+    assert any(line.startswith("  refused   job 'job-42' would pass") for line in lines)
+    assert "served by refused" not in result.output
+    assert all(len(line) <= 80 for line in lines)
+    # a wrapped value continues in its own column, never under the labels
+    wrapped = [line for line in lines if line.startswith(" ") and not line.startswith("  ")]
+    assert wrapped == []
+    for line in lines:
+        if line.startswith("   "):
+            assert line.startswith(" " * 12), line
+    assert "temporary store" in result.output
 
 
 def test_run_prints_the_answer_and_explains(

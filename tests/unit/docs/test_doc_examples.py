@@ -9,7 +9,10 @@ regenerated here and must still appear there, word for word.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -210,3 +213,172 @@ def test_python_example_prints_what_the_doc_says(
         for name in set(default_registry.names()) - set(before):
             default_registry.unregister(name)
     assert capsys.readouterr().out == output
+
+
+# -- every snippet meant to run, runs --------------------------------------------------
+#
+# Every ```python, ```bash and ```sh block of README.md and docs/*.md is run:
+# - python: as a program in a workspace holding the `laneway init` config with
+#   its hosted providers replaced by the scripted `fake` provider (the same
+#   models, prices and capabilities, no key); blocks talking to a server
+#   (`OpenAI(base_url=...)`) are run against a real one by
+#   tests/integration/server/test_doc_sdk_snippets.py; blocks marked PY_MARKER
+#   are run above, their output compared;
+# - bash/sh: each `laneway ...` line, in that workspace, must exit 0.
+# A block that is not meant to run says so, and why, on the line before it:
+# `<!-- not run: reason -->`. Nothing else is skipped, so a new snippet is
+# tested the day it is written.
+
+SNIPPET_FILES = (ROOT / "README.md", *sorted(DOCS.glob("*.md")))
+NOT_RUN = re.compile(r"<!-- not run: [^>]+ -->\s*$")
+_RUNNABLE = re.compile(r"^```(python|bash|sh)[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
+SDK_MARKS = ("OpenAI(base_url=", "Anthropic(base_url=")
+
+
+def snippets(language: str) -> list[Any]:
+    """(file, index, code) of each runnable block in `language`, unless marked not run."""
+    found: list[Any] = []
+    for path in SNIPPET_FILES:
+        text = path.read_text(encoding="utf-8")
+        for index, match in enumerate(_RUNNABLE.finditer(text)):
+            before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+            if NOT_RUN.search(before):
+                continue
+            lang = "bash" if match.group(1) == "sh" else match.group(1)
+            if lang == language:
+                found.append(pytest.param(match.group(2), id=f"{path.name}#{index}"))
+    return found
+
+
+def program_snippets() -> list[Any]:
+    return [
+        p
+        for p in snippets("python")
+        if not any(mark in p.values[0] for mark in SDK_MARKS)
+        and not p.values[0].startswith(PY_MARKER)
+    ]
+
+
+def workspace(path: Path) -> Path:
+    """`laneway init`'s config, its hosted providers faked, in `path`; audit in laneway.db."""
+    from laneway.cli.init import example_config
+
+    config = path / "laneway.yaml"
+    config.write_text(example_config(), encoding="utf-8")
+    faked(config)
+    return path
+
+
+def faked(config: Path) -> None:
+    from laneway.cli.simulation import simulated_config
+    from laneway.config.yaml_reader import read_yaml
+
+    raw, _ = read_yaml(config.read_text(encoding="utf-8"), str(config))
+    data = simulated_config(load_config(config, env={}), raw, "sqlite:///laneway.db")
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def child_env() -> dict[str, str]:
+    """No provider key, no laneway setting from the developer's shell; this venv first."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LANEWAY_") and not k.endswith(("_API_KEY", "_TOKEN"))
+    }
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def test_every_document_has_its_snippets_found() -> None:
+    """The collector sees the blocks it should (a broken regex would test nothing)."""
+    assert len(program_snippets()) >= 2  # README's library example, resilience.md's
+    assert len(snippets("bash")) >= 2  # README's `Use it`, configuration.md's schema line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("code", program_snippets())
+def test_python_snippet_runs(code: str, tmp_path: Path) -> None:
+    (workspace(tmp_path) / "snippet.py").write_text(code, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "snippet.py"],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("code", snippets("bash"))
+def test_shell_snippet_runs(code: str, tmp_path: Path) -> None:
+    """Each `laneway` line in order; `laneway init` runs first in the empty directory, then
+    its providers are faked. `laneway serve` must start and is then stopped."""
+    lines = [line.split("  #")[0].strip() for line in code.splitlines()]
+    commands = [line for line in lines if line]
+    assert all(c.startswith("laneway ") for c in commands), (
+        "a block with other commands needs a `<!-- not run: reason -->` line before it"
+    )
+    if not any(c.startswith("laneway init") for c in commands):
+        workspace(tmp_path)
+    for command in commands:
+        if command.startswith("laneway serve"):
+            assert_serve_starts(command, tmp_path)
+            continue
+        done = subprocess.run(
+            ["bash", "-c", command],
+            cwd=tmp_path,
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        if command.startswith("laneway init"):
+            faked(tmp_path / "laneway.yaml")
+
+
+def assert_serve_starts(command: str, cwd: Path) -> None:
+    """The server prints its lanes and listens; port 0 instead of the snippet's."""
+    args = re.sub(r"--port \d+", "--port 0", command)
+    seen: list[str] = []
+    with subprocess.Popen(
+        ["bash", "-c", f"exec {args}"],
+        cwd=cwd,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as child:
+        try:
+            assert child.stdout is not None
+            for line in child.stdout:  # blocks until the child writes; EOF if it dies
+                seen.append(line)
+                if "Uvicorn running on" in line:
+                    break
+        finally:
+            child.terminate()
+            child.wait(timeout=30)
+    output = "".join(seen)
+    assert "Uvicorn running on" in output, output
+    assert "coding: ready" in output
+
+
+def test_pasted_simulate_output_is_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from laneway.cli.main import app
+
+    monkeypatch.chdir(tmp_path)  # the built-in default, as the doc says
+    args = ["simulate", "--down", "anthropic", "--requests", "10", "--concurrency", "1"]
+    env = {"ANTHROPIC_API_KEY": "sk-ant-doc", "OPENAI_API_KEY": "sk-doc", "COLUMNS": "200"}
+    for var in ("GEMINI_API_KEY", "ZAI_API_KEY", "GITHUB_TOKEN", "OPENROUTER_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    result = CliRunner().invoke(app, [*args, "--lane", "planning"], env=env)
+    assert result.exit_code == 0, result.output
+    text = doc_text("resilience.md")
+    assert f"$ laneway {' '.join(args)} --lane planning\n" in text
+    assert squash(result.output) in squash(text)

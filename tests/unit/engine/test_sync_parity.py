@@ -33,7 +33,7 @@ def test_the_sync_facade_has_every_public_method_of_the_gateway() -> None:
 
 
 #: properties, not methods: they have no parameters to compare
-PROPERTIES = {"config", "metrics"}
+PROPERTIES = {"config", "metrics", "state_store"}
 
 
 @pytest.mark.parametrize("name", sorted(public(Gateway) - ONLY_ASYNC - PROPERTIES))

@@ -80,3 +80,43 @@ def test_the_command_prints_the_note_at_start_up(
     assert started
     assert "built without --enable-optimizations" in result.output
     assert "/opt/python-from-source" in result.output
+
+
+def _lane_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, dict[str, str]]:
+    """`laneway serve` on the `laneway init` config, up to uvicorn: its output, by lane."""
+    import laneway.cli.serve as serve
+    from laneway.cli.init import example_config
+
+    config = tmp_path / "laneway.yaml"
+    config.write_text(example_config())
+    monkeypatch.setattr(serve, "_serve_one", lambda *args: None)
+    result = CliRunner().invoke(app, ["serve", "--config", str(config)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    lines = {line.split(":")[0].strip(): line for line in result.output.splitlines()}
+    return result.output, lines
+
+
+def test_the_command_says_which_lanes_it_can_serve_and_why_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without keys only `safety` (in-process) can be served."""
+    for var in ("ANTHROPIC_API_KEY", "ZAI_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    output, lines = _lane_lines(tmp_path, monkeypatch)
+    assert "ready (local/safety)" in lines["safety"]
+    assert "cannot be served" in lines["coding"]
+    assert "ZAI_API_KEY" in lines["coding"]
+    assert "ANTHROPIC_API_KEY" in lines["coding"]
+    assert "cannot be served" in lines["planning"]
+    assert "503 not_configured" in output
+
+
+def test_a_lane_with_one_keyed_model_is_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("ZAI_API_KEY", "zk-test")
+    output, lines = _lane_lines(tmp_path, monkeypatch)
+    assert "ready (zai/glm-4.7)" in lines["coding"]
+    assert "ready (zai/glm-4.7)" in lines["planning"]
+    assert "zk-test" not in output

@@ -1,0 +1,128 @@
+"""What the state store says right now: breakers, budgets, rate-limit windows.
+
+One report for `GET /admin/status` (a server's own memory) and for `laneway
+status` reading a shared Redis directly, so both show the same thing. Times
+are wall-clock seconds; a breaker's next probe is the first admission after
+`breaker.open_s`. Credential quarantines are listed when the state store
+keeps them (`quarantined_credentials` is None when it has no such record).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from laneway.state.base import from_nanos
+
+if TYPE_CHECKING:
+    from laneway.config.model import Config
+    from laneway.server.auth import Principal
+    from laneway.server.limits import KeySpend, RateLimits
+    from laneway.state.base import StateStore
+    from laneway.state.breaker_record import BreakerRecord
+
+
+async def status_report(
+    state: StateStore,
+    config: Config,
+    *,
+    now: float,
+    principals: tuple[Principal, ...],
+    limits: RateLimits | None,
+    spend: KeySpend | None = None,
+) -> dict[str, Any]:
+    """The JSON `laneway status` prints; see the module docstring."""
+    return {
+        "now": now,
+        "state_url": state.url,
+        "breakers": await _breakers(state, config, now),
+        "quarantined_credentials": await _quarantines(state),
+        "budgets": await _budgets(state, config),
+        "keys": _keys(principals, spend),
+        "rate_limits": [] if limits is None else await limits.windows(principals),
+    }
+
+
+async def _breakers(state: StateStore, config: Config, now: float) -> list[dict[str, Any]]:
+    open_s = config.spec.breaker.open_s
+    records: dict[str, BreakerRecord] | None = None
+    reader = getattr(state.breakers, "records", None)
+    if reader is not None:
+        records = await reader()
+    if records is None:  # a store without whole records: states only
+        states = await state.breakers.states()
+        return [{"model": m, "state": s} for m, s in sorted(states.items()) if s != "closed"]
+    rows: list[dict[str, Any]] = []
+    for model, record in sorted(records.items()):
+        if record.state == "closed" and not record.failures:
+            continue
+        row: dict[str, Any] = {"model": model, "state": record.state}
+        if record.state == "open":
+            row["opened_at"] = record.opened_at
+            row["next_probe_at"] = record.opened_at + open_s  # past: the next request probes
+        elif record.state == "half_open":
+            row["probe_since"] = record.probe_at
+        else:
+            row["recent_failures"] = len(record.failures)
+        rows.append(row)
+    return rows
+
+
+async def _quarantines(state: StateStore) -> list[dict[str, Any]] | None:
+    """None: this state store keeps no credential quarantine (see the module docstring)."""
+    reader = getattr(state, "quarantined", None)
+    if reader is None:
+        return None
+    found = await reader()
+    return [dict(item) if isinstance(item, dict) else {"credential": str(item)} for item in found]
+
+
+async def _budgets(state: StateStore, config: Config) -> list[dict[str, Any]]:
+    limits = _scope_limits(config)
+    rows: list[dict[str, Any]] = []
+    for scope, usage in sorted((await state.budgets.snapshot()).items()):
+        spent, reserved = from_nanos(usage.spent_nanos), from_nanos(usage.reserved_nanos)
+        limit = limits.get(scope) or limits.get(scope.partition(":")[0])
+        rows.append(
+            {
+                "scope": scope,
+                "spent_usd": spent,
+                "reserved_usd": reserved,
+                "limit_usd": limit,
+                "left_usd": None if limit is None else max(0.0, limit - spent - reserved),
+            }
+        )
+    return rows
+
+
+def _scope_limits(config: Config) -> dict[str, float]:
+    """USD limits by scope: `key:<name>` from server.keys, `job` when every lane agrees."""
+    limits: dict[str, float] = {}
+    for spec in config.spec.server.keys:
+        if spec.name and spec.budget_usd is not None:
+            limits[f"key:{spec.name}"] = spec.budget_usd
+    per_job = {
+        lane.spec.budget.usd_per_job
+        for lane in config.lanes.values()
+        if lane.spec.budget is not None and lane.spec.budget.usd_per_job is not None
+    }
+    if len(per_job) == 1:
+        limits["job"] = per_job.pop()
+    return limits
+
+
+def _keys(principals: tuple[Principal, ...], spend: KeySpend | None) -> list[dict[str, Any]]:
+    spent = spend.report() if spend is not None else {}
+    rows = []
+    for principal in principals:
+        if principal.budget_usd is None:
+            continue
+        used = spent.get(principal.name, {}).get("spent_usd", 0.0)
+        rows.append(
+            {
+                "key": principal.name,
+                "budget_usd": principal.budget_usd,
+                "spent_usd": used if spend is not None else None,
+                "left_usd": max(0.0, principal.budget_usd - used) if spend is not None else None,
+            }
+        )
+    return rows
