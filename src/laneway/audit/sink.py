@@ -210,7 +210,7 @@ class StoreSink:
         """Rows for one commit, built with one type lookup per event.
 
         A final row is inserted with what only the pending row knew, taken
-        from the request's start (`records.merge_started`). A request that
+        from the request's start (`records.final_row`). A request that
         starts and finishes within one batch (batched durability, a request
         shorter than the linger) gets no pending row at all; otherwise the
         batch deletes the pending row an earlier one wrote (`WriteBatch.ended`).
@@ -226,8 +226,7 @@ class StoreSink:
         starts: dict[str, int] = {}  # request id -> its start's index; -1: started twice
         for event in events:
             if isinstance(event, RequestFinished):
-                final = records.final_row(event, policy)
-                request_id = final.request_id
+                request_id = event.request_id
                 start = ended.pop(request_id, None)
                 at = starts.pop(request_id, -1)
                 if at >= 0:  # started in this batch: no pending row to delete
@@ -238,9 +237,7 @@ class StoreSink:
                     batch.ended.append(request_id)
                     if start is None:
                         batch.orphans.append(request_id)
-                if start is not None:
-                    final = records.merge_started(final, start, policy)
-                finals.append(final)
+                finals.append(records.final_row(event, policy, start))
             elif isinstance(event, RequestStarted):
                 request_id = event.request_id
                 starts[request_id] = -1 if request_id in starts else len(pending)
