@@ -215,7 +215,7 @@ class StoreSink:
         """Rows for one commit, built with one type lookup per event.
 
         A final row is inserted with what only the pending row knew, taken
-        from the request's start (`records.merge_started`). A request that
+        from the request's start (`records.final_row`). A request that
         starts and finishes within one batch (batched durability, a request
         shorter than the linger) gets no pending row at all; otherwise the
         batch deletes the pending row an earlier one wrote (`WriteBatch.ended`).
@@ -231,12 +231,12 @@ class StoreSink:
         starts: dict[str, int] = {}  # request id -> its start's index; -1: started twice
         for event in events:
             if isinstance(event, RequestFinished):
-                final = records.final_row(event, policy)
-                request_id = final.request_id
+                request_id = event.request_id
                 start = ended.pop(request_id, None)
                 at = starts.pop(request_id, -1)
                 if start is None and at < 0 and event.status == "rejected" and refused(event):
-                    finals.append(final)  # refused by the server: it never had a pending row
+                    # refused before any start: no pending row to delete or move
+                    finals.append(records.final_row(event, policy))
                     continue
                 if at >= 0:  # started in this batch: no pending row to delete
                     start = pending[at]
@@ -246,9 +246,7 @@ class StoreSink:
                     batch.ended.append(request_id)
                     if start is None:
                         batch.orphans.append(request_id)
-                if start is not None:
-                    final = records.merge_started(final, start, policy)
-                finals.append(final)
+                finals.append(records.final_row(event, policy, start))
             elif isinstance(event, RequestStarted):
                 request_id = event.request_id
                 starts[request_id] = -1 if request_id in starts else len(pending)

@@ -24,6 +24,9 @@ class PriceSpec(Strict):
 
     input: Annotated[float, Field(ge=0)]
     output: Annotated[float, Field(ge=0)]
+    #: prompt-cache reads and writes (Anthropic-format providers); unset: the input price
+    cache_read: Annotated[float, Field(ge=0)] | None = None
+    cache_write: Annotated[float, Field(ge=0)] | None = None
 
 
 class ModelSpec(Strict):
@@ -102,10 +105,16 @@ class OpenAICompatibleProvider(ProviderBase):
     org: str | None = None  # GitHub Models: org-attributed inference path
 
 
+AnthropicPreset = Literal["zai", "deepseek", "moonshot", "minimax"]
+
+
 class AnthropicProvider(ProviderBase):
+    """Anthropic, or a vendor serving its Messages API (`preset` fills base_url and key)."""
+
     kind: Literal["anthropic"]
     anthropic_version: str = "2023-06-01"
     default_max_tokens: Annotated[int, Field(gt=0)] = 4096
+    preset: AnthropicPreset | None = None
 
 
 class GeminiProvider(ProviderBase):
@@ -307,6 +316,10 @@ class ServerSpec(Strict):
 
     #: a file of more client keys (digests only), kept by `laneway keys`; relative to the config
     keys_file: str | None = None
+    #: client model names (exact, or a glob such as `claude-opus-*`) -> a lane or provider/model
+    aliases: dict[str, str] = {}
+    #: pass the Messages API's `metadata.user_id` on to Anthropic-format providers
+    forward_user_id: bool = False
     #: `/readyz` answers within this, naming the checks that did not answer in time
     readyz_timeout_s: Annotated[float, Field(gt=0, le=60)] = 1.0
 

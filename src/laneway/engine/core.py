@@ -216,8 +216,7 @@ class EngineCore:
     def priced(self, usage: Usage, candidate: Candidate) -> Usage:
         if usage.cost_usd is not None or candidate.info.price is None:
             return usage
-        cost = candidate.info.price.cost_usd(usage.input_tokens, usage.output_tokens)
-        return Usage(usage.input_tokens, usage.output_tokens, cost)
+        return usage.priced(candidate.info.price)
 
     # -- budgets -----------------------------------------------------------------
 

@@ -394,7 +394,8 @@ class Gateway:
         )
         run = RequestRun(
             self._core,
-            replace(request, stream=False, tools=(), response_format=None),
+            # the guard model judges the text alone: never the client's own wire body
+            replace(request, stream=False, tools=(), response_format=None, wire=None),
             guard_ctx,
             guard_lane,
             decision,
@@ -499,4 +500,5 @@ def _deidentified(request: CompletionRequest, names: Sequence[str]) -> Completio
         )
         return replace(message, content=parts)
 
-    return replace(request, messages=tuple(clean(m) for m in request.messages))
+    # the client's wire body holds the names too: only the cleaned translation goes out
+    return replace(request, messages=tuple(clean(m) for m in request.messages), wire=None)

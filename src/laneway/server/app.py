@@ -23,6 +23,7 @@ from laneway.audit.sampling import RefusalSampler
 from laneway.clock import Clock, SystemClock
 from laneway.engine.tasks import TaskSupervisor
 from laneway.server import admin, probes
+from laneway.server.anthropic_errors import respond_anthropic_error
 from laneway.server.asgi import (
     ASGIApp,
     ClientGone,
@@ -40,6 +41,7 @@ from laneway.server.context import HEADER_FIELDS, LaneResolver
 from laneway.server.errors import ApiError, internal_error, shutting_down
 from laneway.server.key_limits import KeySlots, KeySpend, period_start
 from laneway.server.limits import RateLimits
+from laneway.server.messages import count_tokens, messages
 from laneway.server.metrics import HttpMetrics
 from laneway.server.refusals import RefusalAudit
 from laneway.server.request_guard import RequestGuard
@@ -55,6 +57,8 @@ Handler = Callable[[ServerState, Request, Receive, Send], Awaitable[int]]
 
 ROUTES: Mapping[tuple[str, str], Handler] = {
     ("POST", "/v1/chat/completions"): chat_completions,
+    ("POST", "/v1/messages"): messages,
+    ("POST", "/v1/messages/count_tokens"): count_tokens,
     ("GET", "/v1/models"): probes.models,
     ("GET", "/healthz"): probes.healthz,
     ("GET", "/readyz"): probes.readyz,
@@ -260,11 +264,15 @@ async def _no_route(req: Request, send: Send) -> int:
     else:
         error = ApiError(
             404,
-            f"no endpoint {req.path}; laneway serves /v1/chat/completions and /v1/models",
+            f"no endpoint {req.path}; laneway serves /v1/chat/completions, /v1/messages "
+            "and /v1/models",
             type="not_found_error",
             code="unknown_endpoint",
         )
-    await respond_error(send, error, [(b"x-request-id", req.request_id.encode("ascii"))])
+    headers = [(b"x-request-id", req.request_id.encode("ascii"))]
+    if req.path.startswith(_ANTHROPIC_PATHS):  # an Anthropic client: its own error shape
+        return await respond_anthropic_error(send, error, headers, req.request_id)
+    await respond_error(send, error, headers)
     return error.status
 
 
@@ -304,10 +312,15 @@ class ErrorGuard:
             log.exception("unhandled error in request %s", request_id)
             path = scope.get("path", "")
             self.state.metrics.observe(path if path in _PATHS else "other", 500, 0.0)
-            if not started:
+            if not started and str(path).startswith(_ANTHROPIC_PATHS):
+                await respond_anthropic_error(send, internal_error(request_id), [], request_id)
+            elif not started:
                 await respond_error(send, internal_error(request_id), _id_header(scope))
             else:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+_ANTHROPIC_PATHS = "/v1/messages"
 
 
 def _id_header(scope: Scope) -> Headers:

@@ -19,6 +19,13 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, cast
 
 from laneway.errors import ErrorCode, LanewayError, ProviderError
+from laneway.server.answers import DEGRADED as _DEGRADED
+from laneway.server.answers import SSE_HEADERS as _SSE_HEADERS
+from laneway.server.answers import call_engine as _call
+from laneway.server.answers import degraded_message as _has_degraded
+from laneway.server.answers import error_headers as _error_headers
+from laneway.server.answers import not_configured_error
+from laneway.server.answers import route_headers as _route_headers
 from laneway.server.asgi import (
     JSON,
     DisconnectWatch,
@@ -37,7 +44,6 @@ from laneway.server.errors import (
     ApiError,
     kill_switch_on,
     late_stream_error,
-    not_configured,
     to_api_error,
 )
 from laneway.server.openai_wire import (
@@ -48,12 +54,12 @@ from laneway.server.openai_wire import (
     render_completion,
     render_degraded,
 )
+from laneway.server.refusals import Admission
 from laneway.types import (
     Completion,
     ErrorDelta,
     FinishDelta,
     Outcome,
-    RoutingDecision,
     StreamDone,
     StreamEvent,
     StreamOpened,
@@ -68,40 +74,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("laneway.server")
 
-_NONE = b"none"
-_SSE_HEADERS = (
-    (b"content-type", b"text/event-stream"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-)
-_DEGRADED = (b"x-laneway-degraded", b"true")
-
-
-def _route_headers(
-    request_id: str,
-    model: str | None,
-    decision: RoutingDecision | None,
-    trace: tuple[str, ...],
-    values: Callable[[str, int], bytes] = header_value,
-) -> Headers:
-    """The four headers every answer of this endpoint carries; `none` where not known."""
-    return [
-        (b"x-request-id", request_id.encode("ascii")),
-        (b"x-laneway-model", values(model, 256) if model else _NONE),
-        (
-            b"x-laneway-decision",
-            values(f"{decision.method}: {decision.reasoning}", 512) if decision else _NONE,
-        ),
-        (b"x-laneway-trace", values(",".join(trace), 1024) if trace else _NONE),
-    ]
-
-
-def _error_headers(request_id: str, exc: BaseException) -> Headers:
-    """No model served the answer; the engine's decision and trace say what was tried."""
-    if isinstance(exc, LanewayError):
-        return _route_headers(request_id, None, exc.decision, exc.trace)
-    return _route_headers(request_id, None, None, ())
-
 
 async def chat_completions(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
     """Answer one request; return the status sent (for metrics).
@@ -109,19 +81,12 @@ async def chat_completions(state: ServerState, req: Request, receive: Receive, s
     A refusal before the engine is audited here (`refusals.py`); what the engine
     runs, it records itself: one row per request either way.
     """
-    admission = _Admission(state.clock.monotonic())
+    admission = Admission(state.clock.monotonic())
     try:
         chat, ctx, principal = await _admit(state, req, receive, admission)
         lease = await state.slots.acquire(principal)
     except ApiError as exc:
-        state.refusals.record(
-            req,
-            exc,
-            started=admission.started,
-            principal=admission.principal,
-            lane=admission.lane,
-            trace=_refusal_trace(exc),
-        )
+        admission.audit(state, req, exc)
         await respond_error(send, exc, _error_headers(req.request_id, exc))
         return exc.status
     try:
@@ -136,27 +101,8 @@ async def chat_completions(state: ServerState, req: Request, receive: Receive, s
             await state.slots.release(lease)
 
 
-class _Admission:
-    """What the guards learnt before one refused: for the refusal's audit row."""
-
-    __slots__ = ("lane", "principal", "started")
-
-    def __init__(self, started: float) -> None:
-        self.started = started
-        self.principal: Principal | None = None
-        self.lane = ""
-
-
-def _refusal_trace(exc: ApiError) -> tuple[str, ...]:
-    if exc.code == "state_unavailable":  # which concern needed the store, and the cause
-        cause = exc.__cause__
-        reason = type(cause).__name__ if cause is not None else "unknown"
-        return (f"server:{exc.code}", f"state_store:{reason}")
-    return (f"server:{exc.code}",)
-
-
 async def _admit(
-    state: ServerState, req: Request, receive: Receive, admission: _Admission
+    state: ServerState, req: Request, receive: Receive, admission: Admission
 ) -> tuple[ChatRequest, TaskContext, Principal]:
     """Every guard that runs before the engine; raises `ApiError`."""
     if state.kill_switch.on:
@@ -193,11 +139,6 @@ async def _admit(
     return chat, ctx, principal
 
 
-def _has_degraded(state: ServerState, lane: str) -> str | None:
-    degraded = state.config.lanes[lane].spec.degraded
-    return degraded.message if degraded is not None else None
-
-
 async def _complete(
     state: ServerState,
     chat: ChatRequest,
@@ -209,7 +150,7 @@ async def _complete(
     request_id = ctx.request_id or ""
     try:
         async with DisconnectWatch(receive, state.supervisor):
-            result = await _call(state, chat, ctx)
+            result = await _call(state, chat.request, ctx)
             if isinstance(result, Outcome):
                 if result.code == ErrorCode.NOT_CONFIGURED.value:
                     return await _send_not_configured(result, request_id, send)
@@ -229,14 +170,6 @@ async def _complete(
     return 200
 
 
-async def _call(state: ServerState, chat: ChatRequest, ctx: TaskContext) -> Completion | Outcome:
-    """`complete`, or for a lane with a degraded answer `run` (its Outcome when degraded)."""
-    if _has_degraded(state, ctx.lane) is None:
-        return await state.gateway.complete(chat.request, ctx)
-    outcome = await state.gateway.run(chat.request, ctx)
-    return outcome if outcome.completion is None else outcome.completion
-
-
 def _completion_headers(
     request_id: str, completion: Completion, values: Callable[[str, int], bytes]
 ) -> Headers:
@@ -251,9 +184,7 @@ def _completion_headers(
 async def _send_not_configured(outcome: Outcome, request_id: str, send: Send) -> int:
     """A lane its config cannot serve is the operator's to fix: a 503 naming what to set,
     never the lane's degraded answer (that is for providers that fail)."""
-    error = to_api_error(outcome.errors[0], request_id) if outcome.errors else None
-    if error is None or error.code != ErrorCode.NOT_CONFIGURED.value:
-        error = not_configured(outcome.error or "a provider of the lane lacks its credentials")
+    error = not_configured_error(outcome, request_id)
     headers = _route_headers(request_id, None, outcome.decision, outcome.trace)
     await respond_error(send, error, headers)
     return error.status

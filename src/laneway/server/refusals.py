@@ -26,8 +26,42 @@ from laneway.types import TaskContext
 
 if TYPE_CHECKING:
     from laneway.audit.sink import AuditSink
+    from laneway.server.state import ServerState
 
 SUMMARY_CODE = "refusals_sampled_out"
+
+
+class Admission:
+    """What an endpoint's guards learnt before one refused: for the refusal's audit row."""
+
+    __slots__ = ("lane", "principal", "started")
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.principal: Principal | None = None
+        self.lane = ""
+
+    def audit(self, state: ServerState, req: Request, error: ApiError) -> None:
+        """Queue the refusal's row (the server's `RefusalAudit`; never waits)."""
+        state.refusals.record(
+            req,
+            error,
+            started=self.started,
+            principal=self.principal,
+            lane=self.lane,
+            trace=refusal_trace(error),
+        )
+
+
+def refusal_trace(error: ApiError) -> tuple[str, ...]:
+    """`server:<code>`; for `state_unavailable` also the store's error class."""
+    if error.code == "state_unavailable":
+        cause = error.__cause__
+        return (
+            f"server:{error.code}",
+            f"state_store:{type(cause).__name__ if cause else 'unknown'}",
+        )
+    return (f"server:{error.code}",)
 
 
 def unknown_key_label(authorization: bytes | None) -> str | None:
@@ -70,8 +104,9 @@ class RefusalAudit:
         client: str | None = None
         if principal is not None:
             client = principal.name
-        elif code == "invalid_api_key":
-            client = unknown_key_label(req.authorization)
+        elif code == "invalid_api_key":  # the Anthropic SDKs send `x-api-key`
+            key = b"Bearer " + req.api_key.strip() if req.api_key else req.authorization
+            client = unknown_key_label(key)
         ctx = TaskContext(lane=lane, client_key=client, client_request_id=req.client_request_id)
         sink.record(
             RequestFinished(

@@ -170,3 +170,24 @@ def test_a_keys_spend_survives_a_restart_on_memory_state(tmp_path: Path) -> None
     assert again.json()["error"]["code"] == "budget_exceeded"
     served = [row for row in rows(db) if row["status"] == "success"]
     assert [(row["client_key"], row["cost_usd"]) for row in served] == [("team", 1.0)]
+
+
+def test_a_messages_api_refusal_is_one_row_naming_the_x_api_key_digest(tmp_path: Path) -> None:
+    """`/v1/messages` (the Anthropic SDKs send `x-api-key`) audits its refusals too."""
+    db = tmp_path / "audit.db"
+    config = fake_config(
+        audit={"enabled": True, "url": f"sqlite:///{db}"}, server={"keys": [{"key": "good"}]}
+    )
+    server, stop = start_server(config)
+    body = {"model": "chat", "max_tokens": 16, "messages": HI}
+    answer = httpx.post(
+        f"{server.url}/v1/messages",
+        json=body,
+        headers={"x-api-key": "sk-ant-stranger", "anthropic-version": "2023-06-01"},
+    )
+    stop()
+    assert answer.status_code == 401
+    [row] = rows(db)
+    digest = hashlib.sha256(b"sk-ant-stranger").hexdigest()[:12]
+    assert (row["status"], row["error_code"]) == ("rejected", "invalid_api_key")
+    assert row["client_key"] == f"unknown:sha256:{digest}"
