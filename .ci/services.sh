@@ -29,6 +29,11 @@ if ! port_open 6379; then
   for _ in $(seq 50); do port_open 6379 && break; sleep 0.2; done
 fi
 
+# the cluster test (tests/integration/cluster) starts a private redis-server it may SIGSTOP
+if ! command -v redis-server >/dev/null 2>&1; then
+  (apt-get update -qq && apt-get install -y -qq redis-server) >/dev/null 2>&1 || echo "could not install redis-server"
+fi
+
 if [ ! -x .tools/node_modules/.bin/prism ] && command -v npm >/dev/null 2>&1; then
   echo "installing Stoplight Prism into .tools/"
   npm install --silent --no-audit --no-fund --prefix .tools @stoplight/prism-cli@5.14.2 >/dev/null 2>&1 \

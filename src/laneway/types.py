@@ -67,9 +67,19 @@ class Price:
 
     input: float
     output: float
+    #: prompt tokens read from or written to a provider's prompt cache; None: as `input`
+    cache_read: float | None = None
+    cache_write: float | None = None
 
-    def cost_usd(self, tokens_in: int, tokens_out: int) -> float:
-        return (tokens_in * self.input + tokens_out * self.output) / 1_000_000
+    def cost_usd(
+        self, tokens_in: int, tokens_out: int, cache_read: int = 0, cache_write: int = 0
+    ) -> float:
+        """`tokens_in` counts every prompt token, the cached ones included."""
+        read = self.input if self.cache_read is None else self.cache_read
+        write = self.input if self.cache_write is None else self.cache_write
+        fresh = max(0, tokens_in - cache_read - cache_write)
+        total = fresh * self.input + cache_read * read + cache_write * write
+        return (total + tokens_out * self.output) / 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +133,8 @@ class TaskContext:
     tags: frozenset[str] = frozenset()
     #: the server's client-key name for this request (`policies:` `when: {key: ...}`)
     client_key: str | None = None
+    #: the client's own X-Request-Id, kept apart from `request_id` (for the audit row)
+    client_request_id: str | None = None
 
     def with_request_id(self, request_id: str) -> TaskContext:
         """A copy carrying `request_id`."""
@@ -199,6 +211,26 @@ class ResponseFormat:
 
 
 @dataclass(frozen=True, slots=True)
+class WirePayload:
+    """A request as the client sent it in one provider's wire format.
+
+    The server's edge for that format fills it; only an adapter speaking the
+    same `format` reads `body` and `headers`, so fields laneway does not change
+    (signatures, cache hints, new fields) reach the provider unchanged. Other
+    adapters use the translated `CompletionRequest` and refuse the request
+    when `untranslatable` names a feature their wire cannot say.
+    """
+
+    format: str
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    #: features only `format` can carry, named for the 400 another wire answers
+    untranslatable: tuple[str, ...] = ()
+    #: features a translation leaves out on purpose (hints such as thinking, cache_control)
+    dropped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CompletionRequest:
     """The canonical request every adapter translates. No caller identity in it."""
 
@@ -212,6 +244,8 @@ class CompletionRequest:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     stream: bool = False
+    #: the client's own request, for an adapter of the same wire format (pass-through)
+    wire: WirePayload | None = None
 
     @classmethod
     def from_prompt(cls, prompt: str, *, system: str | None = None) -> CompletionRequest:
@@ -227,13 +261,24 @@ class CompletionRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """`input_tokens` counts every prompt token; the cache counts say how many of them
+    were read from or written to the provider's prompt cache (priced differently)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = None
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+    def priced(self, price: Price) -> Usage:
+        """This usage with its cost at `price`, cache reads and writes at their own rates."""
+        read, write = self.cache_read_tokens, self.cache_write_tokens
+        cost = price.cost_usd(self.input_tokens, self.output_tokens, read, write)
+        return replace(self, cost_usd=cost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +376,8 @@ class Completion:
     #: the model name the upstream reported (a dated version, an alias's target);
     #: `provider`/`model` are the configured model that served
     provider_model: str | None = None
+    #: the provider's answer as it came, when the request carried a `WirePayload` of its format
+    wire: Mapping[str, Any] | None = None
 
     @property
     def model_ref(self) -> ModelRef:
@@ -393,7 +440,21 @@ class ErrorDelta:
     trace: tuple[str, ...] = ()
 
 
-Delta = TextDelta | ToolCallDelta | UsageDelta | FinishDelta | ErrorDelta
+@dataclass(frozen=True, slots=True)
+class WireEvent:
+    """One server-sent event exactly as the provider sent it (pass-through streams only).
+
+    The adapter yields it after the deltas it stands for; text events are not
+    repeated here (their `TextDelta`s carry them, screened), everything else is.
+    """
+
+    event: str
+    data: str
+    #: a content block's start or delta (e.g. thinking): the stream has begun its answer
+    content: bool = False
+
+
+Delta = TextDelta | ToolCallDelta | UsageDelta | FinishDelta | ErrorDelta | WireEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -270,3 +270,19 @@ async def test_rows_from_other_versions_read_tolerantly(store: AuditStore) -> No
     ]
     assert row.trace_list() == []
     assert row.extra_dict() == {"x": 1}
+
+
+async def test_spend_by_client_sums_final_rows_since_a_time(store: AuditStore) -> None:
+    """What a restarted server on memory state rebuilds each key's spend from."""
+    rows = [
+        final("a1", ts=T0, cost_usd=0.25, client_key="team", client_request_id="mine"),
+        final("a2", ts=T0 + 10, cost_usd=0.5, client_key="team"),
+        final("a3", ts=T0 + 10, cost_usd=2.0, client_key="other"),
+        final("old", ts=T0 - 100, cost_usd=9.0, client_key="team"),
+        final("r1", "rejected", ts=T0 + 20, cost_usd=None, client_key="team"),
+        final("anon", ts=T0 + 20, cost_usd=1.0),
+    ]
+    await store.write(WriteBatch(finals=rows))
+    assert await store.spend_by_client(T0) == {"team": 0.75, "other": 2.0}
+    [mine] = await store.select_requests(RequestFilter(request_id="a1"))
+    assert (mine.client_key, mine.client_request_id) == ("team", "mine")

@@ -409,6 +409,46 @@ async def test_report_lists_every_held_scope_until_it_is_forgotten(store: StateS
     assert list(await ledger.report()) == ["job:build-42"]
 
 
+# -- client-key limits -----------------------------------------------------------------
+
+
+async def test_key_leases_admit_up_to_the_limit_then_free_on_release(store: StateStore) -> None:
+    leases = store.key_limits
+    assert await leases.acquire("k", "a", 2, T0, 30.0) == -1
+    assert await leases.acquire("k", "b", 2, T0, 30.0) == -1
+    assert await leases.acquire("k", "c", 2, T0, 30.0) == 2
+    assert await leases.acquire("other", "c", 2, T0, 30.0) == -1  # keys are apart
+    await leases.release("k", "a")
+    assert await leases.acquire("k", "c", 2, T0, 30.0) == -1
+
+
+async def test_key_leases_expire_unless_renewed(store: StateStore) -> None:
+    leases = store.key_limits
+    assert await leases.acquire("k", "kept", 2, T0, 30.0) == -1
+    assert await leases.acquire("k", "lost", 2, T0, 30.0) == -1
+    assert await leases.renew("k", "kept", T0 + 20, 30.0)
+    assert await leases.acquire("k", "new", 2, T0 + 31, 30.0) == -1  # "lost" expired
+    assert not await leases.renew("k", "lost", T0 + 31, 30.0)
+    assert await leases.acquire("k", "more", 2, T0 + 31, 30.0) == 2  # "kept" and "new"
+
+
+async def test_concurrent_lease_requests_never_pass_the_limit(store: StateStore) -> None:
+    leases = store.key_limits
+    results = await asyncio.gather(*(leases.acquire("k", f"l{i}", 4, T0, 30.0) for i in range(20)))
+    assert results.count(-1) == 4
+
+
+async def test_key_spend_adds_per_period(store: StateStore) -> None:
+    spend = store.key_limits
+    assert await spend.spent("k", "day:2026-12-07") == 0
+    assert await spend.add_spend("k", "day:2026-12-07", 400, 172_800.0) == 400
+    assert await spend.add_spend("k", "day:2026-12-07", 100, 172_800.0) == 500
+    assert await spend.spent("k", "day:2026-12-07") == 500
+    assert await spend.add_spend("k", "total", 7, None) == 7
+    assert await spend.add_spend("k", "day:2026-12-08", 1, 172_800.0) == 1
+    assert await spend.spent("k", "day:2026-12-08") == 1
+
+
 # -- credential quarantine ------------------------------------------------------------
 
 PROFILE = "anthropic[team-a]"

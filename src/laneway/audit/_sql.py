@@ -73,6 +73,12 @@ INTERRUPT_PENDING = (
     "FROM audit_pending WHERE request_id = ?" + _KEEP_FIRST
 )
 
+#: (since_ts,): what each client key spent since then (`memory://` state rebuilds key spend)
+SPEND_BY_CLIENT = (
+    "SELECT client_key, SUM(cost_usd) FROM audit_requests "
+    "WHERE client_key IS NOT NULL AND cost_usd IS NOT NULL AND ts >= ? GROUP BY client_key"
+)
+
 PRUNE_EVENTS = "DELETE FROM audit_routing_events WHERE ts < ?"
 PRUNE_REQUESTS = "DELETE FROM audit_requests WHERE ts < ?"  # requests in flight are elsewhere
 

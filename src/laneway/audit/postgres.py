@@ -159,6 +159,10 @@ class PostgresStore:
             conn, self._conn = self._conn, None
             await conn.close()
 
+    async def spend_by_client(self, since_ts: float) -> dict[str, float]:
+        rows = await self._fetch(_sql.SPEND_BY_CLIENT, [since_ts])
+        return {str(key): float(usd) for key, usd in rows}
+
     async def _fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         async def run(conn: Any) -> list[tuple[Any, ...]]:
             return [tuple(r) for r in await conn.fetch(_q(sql), *params)]

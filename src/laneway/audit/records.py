@@ -25,7 +25,7 @@ import json
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
@@ -110,6 +110,8 @@ class RequestRow:
     host: str | None = None
     pid: int | None = None
     provider_model: str | None = None  # the upstream's own name for `model` (schema 4)
+    client_key: str | None = None
+    client_request_id: str | None = None
 
     def attempt_list(self) -> list[dict[str, Any]]:
         return [item for item in load_json_list(self.attempts) if isinstance(item, dict)]
@@ -166,6 +168,8 @@ FINAL_COLUMNS: tuple[str, ...] = (
     "output",
     "extra",
     "provider_model",
+    "client_key",
+    "client_request_id",
 )
 
 
@@ -301,10 +305,16 @@ def pending_row(event: RequestStarted, policy: RecordPolicy) -> RequestRow:
 PENDING_VALUES = attrgetter(*PENDING_COLUMNS)
 
 
-def final_row(event: RequestFinished, policy: RecordPolicy) -> RequestRow:
+def final_row(
+    event: RequestFinished, policy: RecordPolicy, started: RequestStarted | None = None
+) -> RequestRow:
     """The completed row; written as an upsert so a lost `pending` row does not lose the request.
 
-    Built positionally in column order, without helper dicts: this runs once per request.
+    With the request's `started` event, the row also holds what its `pending` row
+    would (`pending_row(started, policy)`): inserting it stores what moving the
+    pending row into `audit_requests` and upserting the final would, without
+    building either of those rows. Built positionally in column order, without
+    helper dicts or a copy: this runs once per request.
     """
     ctx = event.context
     usage = event.usage
@@ -314,9 +324,9 @@ def final_row(event: RequestFinished, policy: RecordPolicy) -> RequestRow:
     model = event.model
     return RequestRow(
         event.request_id,
-        event.ts - event.duration_ms / 1000.0,
+        event.ts - event.duration_ms / 1000.0 if started is None else started.ts,
         event.status,
-        ctx.lane,
+        ctx.lane if started is None else started.context.lane,
         ctx.phase,
         None if complexity is None else str(complexity),
         ctx.job_id,
@@ -338,33 +348,17 @@ def final_row(event: RequestFinished, policy: RecordPolicy) -> RequestRow:
         usage.input_tokens,
         usage.output_tokens,
         usage.cost_usd,
-        None,  # payload_sha256: kept from `pending`
+        None if started is None else started.payload_sha256,  # else kept from `pending`
         event.output_sha256,
-        None,  # content: kept from `pending`
+        started.content if started is not None and policy.store_content else None,
         event.output if policy.store_content else None,
         _scalar_extra(event.extra),
         event.ts,
         policy.host,
         policy.pid,
         event.provider_model,
-    )
-
-
-def merge_started(final: RequestRow, started: RequestStarted, policy: RecordPolicy) -> RequestRow:
-    """`final` with what the request's `pending` row holds (`pending_row(started, policy)`),
-    without building that row.
-
-    For every final whose start the sink holds: inserting this row stores what
-    moving the pending row into `audit_requests` and upserting `final` would.
-    """
-    return replace(
-        final,
-        ts=started.ts,
-        lane=started.context.lane,
-        payload_sha256=started.payload_sha256,
-        content=started.content if policy.store_content else None,
-        host=policy.host,
-        pid=policy.pid,
+        ctx.client_key,
+        ctx.client_request_id,
     )
 
 

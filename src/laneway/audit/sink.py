@@ -189,6 +189,11 @@ class StoreSink:
     async def flush(self) -> None:
         await self.writer.flush()
 
+    async def spend_by_client(self, since_ts: float) -> dict[str, float]:
+        """USD spent per client key since `since_ts` (for rebuilding key budgets at start)."""
+        await self.open()
+        return await self.store.spend_by_client(since_ts)
+
     async def ready(self) -> bool:
         """Whether the store opens and answers a query now (the server's `/readyz`)."""
         try:
@@ -210,7 +215,7 @@ class StoreSink:
         """Rows for one commit, built with one type lookup per event.
 
         A final row is inserted with what only the pending row knew, taken
-        from the request's start (`records.merge_started`). A request that
+        from the request's start (`records.final_row`). A request that
         starts and finishes within one batch (batched durability, a request
         shorter than the linger) gets no pending row at all; otherwise the
         batch deletes the pending row an earlier one wrote (`WriteBatch.ended`).
@@ -226,10 +231,13 @@ class StoreSink:
         starts: dict[str, int] = {}  # request id -> its start's index; -1: started twice
         for event in events:
             if isinstance(event, RequestFinished):
-                final = records.final_row(event, policy)
-                request_id = final.request_id
+                request_id = event.request_id
                 start = ended.pop(request_id, None)
                 at = starts.pop(request_id, -1)
+                if start is None and at < 0 and event.status == "rejected" and refused(event):
+                    # refused before any start: no pending row to delete or move
+                    finals.append(records.final_row(event, policy))
+                    continue
                 if at >= 0:  # started in this batch: no pending row to delete
                     start = pending[at]
                     assert start is not None  # each index leaves `starts` once
@@ -238,9 +246,7 @@ class StoreSink:
                     batch.ended.append(request_id)
                     if start is None:
                         batch.orphans.append(request_id)
-                if start is not None:
-                    final = records.merge_started(final, start, policy)
-                finals.append(final)
+                finals.append(records.final_row(event, policy, start))
             elif isinstance(event, RequestStarted):
                 request_id = event.request_id
                 starts[request_id] = -1 if request_id in starts else len(pending)
@@ -251,6 +257,15 @@ class StoreSink:
                     rows.append(routing)
         batch.pending = [records.pending_row(e, policy) for e in pending if e is not None]
         return batch
+
+
+#: `RequestFinished.extra` key the server sets on a refusal it records itself
+REFUSED_BY = "refused_by"
+
+
+def refused(event: RequestFinished) -> bool:
+    """A refusal the server recorded before any engine start (no pending row to delete)."""
+    return event.extra is not None and REFUSED_BY in event.extra
 
 
 def build_audit_sink(
@@ -274,4 +289,4 @@ def build_audit_sink(
     )
 
 
-__all__ = ["AuditSink", "NullSink", "StoreSink", "build_audit_sink"]
+__all__ = ["REFUSED_BY", "AuditSink", "NullSink", "StoreSink", "build_audit_sink", "refused"]

@@ -102,6 +102,10 @@ class SqliteStore:
         rows = await self._run(self._select_sync, sql, params)
         return [RoutingEventRow(*row) for row in rows]
 
+    async def spend_by_client(self, since_ts: float) -> dict[str, float]:
+        rows = await self._run(self._select_sync, _sql.SPEND_BY_CLIENT, [since_ts])
+        return {str(key): float(usd) for key, usd in rows}
+
     async def aclose(self) -> None:
         if self._checkpoint is not None:
             await asyncio.shield(self._checkpoint)

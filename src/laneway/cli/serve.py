@@ -1,4 +1,4 @@
-"""`laneway serve`: the OpenAI-compatible HTTP server on uvicorn (uvloop + httptools).
+"""`laneway serve`: the OpenAI- and Anthropic-compatible server on uvicorn (uvloop + httptools).
 
 Without client keys the server is open, so it binds to 127.0.0.1 only;
 binding elsewhere without keys needs `--insecure-no-auth`. On SIGINT/SIGTERM
@@ -79,7 +79,7 @@ def serve_command(
     access_log: Annotated[bool, typer.Option(help="Log every request (costs throughput).")] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Serve the OpenAI-compatible API: POST /v1/chat/completions, GET /v1/models."""
+    """Serve the OpenAI and Anthropic APIs: /v1/chat/completions, /v1/messages, /v1/models."""
     env = environment()
     resolved = load_cli_config(config, env)
     server = resolved.spec.server

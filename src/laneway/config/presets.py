@@ -38,7 +38,28 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+#: vendors serving the Anthropic Messages API themselves (`kind: anthropic, preset: ...`);
+#: each base URL is the one the vendor documents for ANTHROPIC_BASE_URL
+ANTHROPIC_PRESETS: dict[str, Preset] = {
+    # https://docs.z.ai/scenario-example/develop-tools/claude
+    "zai": Preset("https://api.z.ai/api/anthropic", "ZAI_API_KEY", "Z.AI (GLM), Anthropic API"),
+    # https://api-docs.deepseek.com/guides/anthropic_api
+    "deepseek": Preset(
+        "https://api.deepseek.com/anthropic", "DEEPSEEK_API_KEY", "DeepSeek, Anthropic API"
+    ),
+    # https://platform.moonshot.ai (Claude Code guide): the /anthropic route
+    "moonshot": Preset(
+        "https://api.moonshot.ai/anthropic", "MOONSHOT_API_KEY", "Moonshot Kimi, Anthropic API"
+    ),
+    # https://platform.minimax.io/docs/api-reference/text-anthropic-api
+    "minimax": Preset(
+        "https://api.minimax.io/anthropic", "MINIMAX_API_KEY", "MiniMax, Anthropic API"
+    ),
+}
+
+
 def preset_for(kind: str, preset: str | None) -> Preset | None:
     if preset is not None:
-        return PRESETS.get(preset)
+        table = ANTHROPIC_PRESETS if kind == "anthropic" else PRESETS
+        return table.get(preset)
     return KIND_DEFAULTS.get(kind)

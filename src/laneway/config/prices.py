@@ -32,6 +32,9 @@ GENAI_PROVIDERS: Mapping[str, tuple[str, ...]] = {
     "openrouter": ("openrouter",),
     "groq": ("groq",),
     "together": ("together",),
+    "deepseek": ("deepseek",),
+    "moonshot": ("moonshotai",),
+    "minimax": ("minimax",),
 }
 
 _SAMPLE_TOKENS = 1_000
@@ -55,7 +58,10 @@ def lookup_price(spec: ProviderSpec, model: str) -> Price | None:
     """
     declared = spec.models.get(model)
     if declared is not None and declared.price is not None:
-        return Price(declared.price.input, declared.price.output)
+        spec_price = declared.price
+        return Price(
+            spec_price.input, spec_price.output, spec_price.cache_read, spec_price.cache_write
+        )
     if spec.kind in FREE_KINDS:
         return ZERO
     for provider_id, name in genai_provider_ids(spec, model):
@@ -76,4 +82,24 @@ def genai_price(provider_id: str, model: str) -> Price | None:
     except LookupError:
         return None
     scale = 1_000_000 / _SAMPLE_TOKENS
-    return Price(float(result.input_price) * scale, float(result.output_price) * scale)
+    base = float(result.input_price)
+    # The same prompt again, half of it a cache read (then a cache write): the
+    # difference is the cache's own rate (Anthropic's are 0.1x and 1.25x input).
+    half = _SAMPLE_TOKENS // 2
+    reads = calc_price(
+        Usage(input_tokens=_SAMPLE_TOKENS, cache_read_tokens=half, output_tokens=0),
+        model_ref=model,
+        provider_id=provider_id,
+    )
+    writes = calc_price(
+        Usage(input_tokens=_SAMPLE_TOKENS, cache_write_tokens=half, output_tokens=0),
+        model_ref=model,
+        provider_id=provider_id,
+    )
+    per_cached = 1_000_000 / half
+    return Price(
+        base * scale,
+        float(result.output_price) * scale,
+        cache_read=round((float(reads.input_price) - base / 2) * per_cached, 9),
+        cache_write=round((float(writes.input_price) - base / 2) * per_cached, 9),
+    )

@@ -322,6 +322,16 @@ class _Resolver:
                     )
             for position, model in enumerate(key.models):
                 self._check_key_model(model, ("server", "keys", index, "models", position))
+        for name, target in self.spec.server.aliases.items():
+            provider, sep, model = target.partition("/")
+            if target in lanes or (sep and model and provider in self.spec.providers):
+                continue
+            raise self.error(
+                f"alias {name!r} names {target!r}, which is neither a lane nor a "
+                "provider/model of a configured provider",
+                ("server", "aliases", name),
+                f"use a lane ({', '.join(sorted(lanes))}) or provider/model",
+            )
 
     def _check_key_model(self, model: str, path: PathKey) -> None:
         """A key's `models:` entry: `provider/model`, globs allowed, its provider configured."""

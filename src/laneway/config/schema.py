@@ -24,6 +24,9 @@ class PriceSpec(Strict):
 
     input: Annotated[float, Field(ge=0)]
     output: Annotated[float, Field(ge=0)]
+    #: prompt-cache reads and writes (Anthropic-format providers); unset: the input price
+    cache_read: Annotated[float, Field(ge=0)] | None = None
+    cache_write: Annotated[float, Field(ge=0)] | None = None
 
 
 class ModelSpec(Strict):
@@ -102,10 +105,16 @@ class OpenAICompatibleProvider(ProviderBase):
     org: str | None = None  # GitHub Models: org-attributed inference path
 
 
+AnthropicPreset = Literal["zai", "deepseek", "moonshot", "minimax"]
+
+
 class AnthropicProvider(ProviderBase):
+    """Anthropic, or a vendor serving its Messages API (`preset` fills base_url and key)."""
+
     kind: Literal["anthropic"]
     anthropic_version: str = "2023-06-01"
     default_max_tokens: Annotated[int, Field(gt=0)] = 4096
+    preset: AnthropicPreset | None = None
 
 
 class GeminiProvider(ProviderBase):
@@ -261,6 +270,8 @@ class ClientKeySpec(Strict):
     admin: bool = False
     #: `provider/model` ids (globs: `openai/gpt-4o*`) the key may pin beyond its lanes' models
     models: list[str] = []
+    #: the period `budget_usd` covers: a UTC calendar day or month, or the key's whole life
+    per: Literal["day", "month", "total"] = "total"
 
 
 class ServerSpec(Strict):
@@ -305,6 +316,12 @@ class ServerSpec(Strict):
 
     #: a file of more client keys (digests only), kept by `laneway keys`; relative to the config
     keys_file: str | None = None
+    #: client model names (exact, or a glob such as `claude-opus-*`) -> a lane or provider/model
+    aliases: dict[str, str] = {}
+    #: pass the Messages API's `metadata.user_id` on to Anthropic-format providers
+    forward_user_id: bool = False
+    #: `/readyz` answers within this, naming the checks that did not answer in time
+    readyz_timeout_s: Annotated[float, Field(gt=0, le=60)] = 1.0
 
 
 class AuditSpec(Strict):
@@ -313,10 +330,29 @@ class AuditSpec(Strict):
     store_raw_user_id: bool = False
     durability: Literal["strict", "batched"] = "strict"
     enabled: bool = True
+    #: refusals (401, 429, ...) recorded per second at most; past it they are sampled out,
+    #: counted, and summed up in one `refusals_sampled_out` row per `refusal_summary_s`
+    refusals_per_s: Annotated[float, Field(gt=0)] = 200.0
+    refusal_summary_s: Annotated[float, Field(gt=0)] = 60.0
+
+
+class StateFailPolicySpec(Strict):
+    """Per concern, what a request gets while the state store fails: `open` serves it from
+    this process's memory, `closed` answers 503 `state_unavailable`."""
+
+    limits: Literal["open", "closed"] = "open"
+    breakers: Literal["open", "closed"] = "open"
+    budgets: Literal["open", "closed"] = "closed"
 
 
 class StateSpec(Strict):
     url: str = "memory://"
+    connect_timeout_s: Annotated[float, Field(gt=0, le=30)] = 0.25
+    command_timeout_s: Annotated[float, Field(gt=0, le=30)] = 0.25
+    #: after a failure the store is not asked again for this long (requests go by
+    #: `on_state_error` without waiting), then the next request tries it
+    retry_after_s: Annotated[float, Field(ge=0, le=300)] = 1.0
+    on_state_error: StateFailPolicySpec = StateFailPolicySpec()
 
 
 class TelemetrySpec(Strict):
@@ -462,6 +498,7 @@ __all__ = [
     "RoutingSpec",
     "RuleSpec",
     "ServerSpec",
+    "StateFailPolicySpec",
     "StateSpec",
     "StreamSpec",
     "TelemetrySpec",

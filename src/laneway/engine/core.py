@@ -11,7 +11,7 @@ import itertools
 import os
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from laneway.providers.base import Adapter, AdapterDeps
 from laneway.resilience.backoff import BackoffPolicy
 from laneway.resilience.breaker import Breakers
 from laneway.routing import load_routing_provider
-from laneway.state import open_state
+from laneway.state import open_configured_state
 from laneway.types import (
     Capability,
     ModelInfo,
@@ -113,7 +113,7 @@ class EngineCore:
             )
             for provider_id, spec in config.providers.items()
         }
-        state = open_state(config.spec.state.url)
+        state = open_configured_state(config.spec.state, clock=clock)
         if audit is None and config.spec.audit.enabled:
             from laneway.audit.sink import build_audit_sink
 
@@ -216,8 +216,7 @@ class EngineCore:
     def priced(self, usage: Usage, candidate: Candidate) -> Usage:
         if usage.cost_usd is not None or candidate.info.price is None:
             return usage
-        cost = candidate.info.price.cost_usd(usage.input_tokens, usage.output_tokens)
-        return replace(usage, cost_usd=cost)
+        return usage.priced(candidate.info.price)
 
     # -- budgets -----------------------------------------------------------------
 

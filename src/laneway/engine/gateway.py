@@ -95,7 +95,7 @@ class Gateway:
 
     @property
     def state_store(self) -> StateStore:
-        """The store of breakers and budgets (read-only use: `laneway status`)."""
+        """The store of breakers, budgets and key limits (`laneway status`, the server)."""
         return self._core.state
 
     def subscribe(self, subscriber: Callable[[Event], None]) -> None:
@@ -125,6 +125,11 @@ class Gateway:
 
     async def budget_report(self) -> dict[str, dict[str, float]]:
         return await self._core.budget_report()
+
+    @property
+    def audit_sink(self) -> AuditSink | None:
+        """Where request rows go (None with audit off); the server records refusals there."""
+        return self._core.audit
 
     async def audit_ready(self) -> bool:
         """Whether the audit store opens and answers (True with audit off)."""
@@ -222,6 +227,8 @@ class Gateway:
                 done = blocked
                 async for event in _replay(blocked, self._core.request_id_of(ctx)):
                     yield event
+                # a `return` here skips the record after `try`: the row stayed `pending`
+                self._record_stream_end(ctx, done, late, started)
                 return
             run_ctx = await self._core.with_budget_left(ctx, lane)
             decision = await self._decide(run_ctx, request)
@@ -298,6 +305,15 @@ class Gateway:
     ) -> tuple[TaskContext, Lane, CompletionRequest]:
         if ctx.request_id is None:
             ctx = ctx.with_request_id(self._core.new_request_id())
+        try:
+            return self._checked(request, ctx)
+        except LanewayError as exc:  # refused before its start: still one row for it
+            self._record.refused(ctx, exc)
+            raise
+
+    def _checked(
+        self, request: CompletionRequest, ctx: TaskContext
+    ) -> tuple[TaskContext, Lane, CompletionRequest]:
         lane = self._core.config.lane(ctx.lane)
         if not request.messages:
             raise ProviderError(
@@ -378,7 +394,8 @@ class Gateway:
         )
         run = RequestRun(
             self._core,
-            replace(request, stream=False, tools=(), response_format=None),
+            # the guard model judges the text alone: never the client's own wire body
+            replace(request, stream=False, tools=(), response_format=None, wire=None),
             guard_ctx,
             guard_lane,
             decision,
@@ -483,4 +500,5 @@ def _deidentified(request: CompletionRequest, names: Sequence[str]) -> Completio
         )
         return replace(message, content=parts)
 
-    return replace(request, messages=tuple(clean(m) for m in request.messages))
+    # the client's wire body holds the names too: only the cleaned translation goes out
+    return replace(request, messages=tuple(clean(m) for m in request.messages), wire=None)

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from laneway.audit.sink import REFUSED_BY
 from laneway.errors import (
     BudgetExceededError,
+    ConfigError,
     ErrorCode,
     LanewayError,
     OutputRejectedError,
@@ -23,6 +25,7 @@ from laneway.errors import (
     RoutingExhaustedError,
 )
 from laneway.events import RequestFinished, RequestStarted, RequestStatus
+from laneway.state.base import StateError
 from laneway.types import Completion, CompletionRequest, Outcome, TaskContext
 
 if TYPE_CHECKING:
@@ -108,6 +111,25 @@ class Recorder:
             )
         )
 
+    def refused(self, ctx: TaskContext, error: LanewayError) -> None:
+        """A request refused before its start (unknown lane, unusable schema, no messages):
+        its only row, `rejected`, with no pending row before it."""
+        if not self._core.bus.active:
+            return
+        code = "unknown_lane" if isinstance(error, ConfigError) else status_of(error)[1]
+        self._core.bus.emit(
+            RequestFinished(
+                request_id=self._core.request_id_of(ctx),
+                ts=self._core.clock.wall(),
+                context=ctx,
+                status="rejected",
+                duration_ms=0.0,
+                error_code=code,
+                trace=(f"prepare:{code}",),
+                extra={REFUSED_BY: "engine"},
+            )
+        )
+
     def failure(
         self, ctx: TaskContext, error: LanewayError, started: float, *, degraded: bool
     ) -> None:
@@ -128,6 +150,11 @@ class Recorder:
     ) -> None:
         if not self._core.bus.active:
             return
+        trace = error.trace if error else ()
+        extra = None
+        if isinstance(error, StateError):  # its own code, and where it happened
+            trace = (*trace, "state_store:unavailable")
+            extra = {"state_error": error.message}
         self._core.bus.emit(
             RequestFinished(
                 request_id=self._core.request_id_of(ctx),
@@ -138,7 +165,8 @@ class Recorder:
                 decision=error.decision if error else None,
                 error_code=error_code,
                 attempts=error.attempts if error else (),
-                trace=error.trace if error else (),
+                trace=trace,
+                extra=extra,
             )
         )
 
@@ -159,6 +187,8 @@ def status_of(error: LanewayError) -> tuple[RequestStatus, str]:
         return "failed", ErrorCode.BAD_REQUEST.value
     if isinstance(error, PolicyDeniedError):
         return "failed", ErrorCode.POLICY_DENIED.value
+    if isinstance(error, StateError):
+        return "failed", "state_unavailable"
     return "failed", ErrorCode.UNKNOWN.value
 
 

@@ -514,6 +514,7 @@ class RequestRun:
             request_id=self.request_id,
             credential=credential.label if credential is not None else None,
             provider_model=completion.provider_model or completion.model,
+            wire=completion.wire,
         )
 
 

@@ -38,6 +38,7 @@ from laneway.types import (
     ToolCallDelta,
     Usage,
     UsageDelta,
+    WireEvent,
 )
 
 
@@ -73,7 +74,9 @@ class StreamRun(RequestRun):
                         error = delta.error
                         break
                     pending.append(delta)
-                    if isinstance(delta, TextDelta | ToolCallDelta):
+                    if isinstance(delta, TextDelta | ToolCallDelta) or (
+                        isinstance(delta, WireEvent) and delta.content  # e.g. thinking
+                    ):
                         content = True
                         break
                     content = content or isinstance(delta, FinishDelta)

@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
 
 import aiohttp
 from aiohttp.connector import Connection
@@ -98,6 +98,7 @@ class AiohttpTransport(TransportBase):
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}  # few distinct values
+        self._stream_timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._proxies: dict[str, str | None] = {}  # host -> proxy: adapters call few hosts
 
     def _client(self) -> aiohttp.ClientSession:
@@ -134,6 +135,20 @@ class AiohttpTransport(TransportBase):
                 total=timeout_s, sock_connect=connect_s, sock_read=timeout_s
             )
             self._timeouts[timeout_s] = timeout
+        return timeout
+
+    def _stream_timeout(self, timeout_s: float) -> aiohttp.ClientTimeout:
+        """A stream's: no total, `timeout_s` for each read; one per distinct value, too."""
+        timeout = self._stream_timeouts.get(timeout_s)
+        if timeout is None:
+            if len(self._stream_timeouts) > 64:
+                self._stream_timeouts.clear()
+            timeout = aiohttp.ClientTimeout(
+                total=None,
+                sock_connect=min(self._settings.connect_timeout_s, timeout_s),
+                sock_read=timeout_s,
+            )
+            self._stream_timeouts[timeout_s] = timeout
         return timeout
 
     def _proxy(self, url: str) -> str | None:
@@ -174,18 +189,14 @@ class AiohttpTransport(TransportBase):
     ) -> HttpStream:
         session = self._client()
         proxy = self._proxy(url)
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=min(self._settings.connect_timeout_s, timeout_s),
-            sock_read=timeout_s,
-        )
-        with self._errors(url, timeout_s, proxy):
+        errors = self._errors(url, timeout_s, proxy)
+        with errors:
             async with asyncio.timeout(timeout_s):
                 response = await session.post(
                     url,
                     data=body,
                     headers=headers,
-                    timeout=timeout,
+                    timeout=self._stream_timeout(timeout_s),
                     allow_redirects=False,
                     proxy=proxy,
                 )
@@ -199,7 +210,7 @@ class AiohttpTransport(TransportBase):
             status=response.status,
             url=url,
             max_body_bytes=self._max_body_bytes,
-            errors=lambda: self._errors(url, timeout_s, proxy),
+            errors=errors,
         )
 
     async def aclose(self) -> None:
@@ -207,16 +218,43 @@ class AiohttpTransport(TransportBase):
             await self._session.close()
         self._session = None
 
-    @contextmanager
-    def _errors(self, url: str, timeout_s: float, proxy: str | None) -> Iterator[None]:
-        try:
-            yield
-        except TransportError:
-            raise
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise _timed_out(url, timeout_s, self._settings.connect_timeout_s, exc) from exc
-        except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
-            raise translate(url, exc, proxy) from exc
+    def _errors(self, url: str, timeout_s: float, proxy: str | None) -> _Translated:
+        return _Translated(url, timeout_s, self._settings.connect_timeout_s, proxy)
+
+
+class _Translated:
+    """A `with` block whose aiohttp, socket and TLS failures leave it as `TransportError`.
+
+    A class rather than a `@contextmanager` generator: every call enters one,
+    every stream twice (opening, reading), and a generator-based context costs
+    several Python calls on the way in and out.
+    """
+
+    __slots__ = ("_connect_timeout_s", "_proxy", "_timeout_s", "_url")
+
+    def __init__(
+        self, url: str, timeout_s: float, connect_timeout_s: float, proxy: str | None
+    ) -> None:
+        self._url = url
+        self._timeout_s = timeout_s
+        self._connect_timeout_s = connect_timeout_s
+        self._proxy = proxy
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None or isinstance(exc, TransportError):
+            return
+        if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+            raise _timed_out(self._url, self._timeout_s, self._connect_timeout_s, exc) from exc
+        if isinstance(exc, aiohttp.ClientError | OSError | ssl.SSLError):
+            raise translate(self._url, exc, self._proxy) from exc
 
 
 class _AiohttpStream(StreamBase):
@@ -227,16 +265,16 @@ class _AiohttpStream(StreamBase):
         status: int,
         url: str,
         max_body_bytes: int,
-        errors: Callable[[], AbstractContextManager[None]],
+        errors: _Translated,
     ) -> None:
         super().__init__(response.headers, status=status)
         self._response = response
         self._url = url
         self._max_body_bytes = max_body_bytes
-        self._scope = errors
+        self._translated = errors
 
-    def _errors(self) -> AbstractContextManager[None]:
-        return self._scope()
+    def _errors(self) -> _Translated:
+        return self._translated
 
     def _chunks(self) -> AsyncIterator[bytes]:
         return self._response.content.iter_any()

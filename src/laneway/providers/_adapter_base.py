@@ -89,7 +89,9 @@ class AdapterBase(ABC, Generic[SpecT]):
             capabilities=frozenset(caps) if caps is not None else self.default_capabilities,
             context_window=(entry.context if entry else None) or self.default_context_window,
             max_output_tokens=entry.max_output if entry else None,
-            price=Price(price.input, price.output) if price else None,
+            price=Price(price.input, price.output, price.cache_read, price.cache_write)
+            if price
+            else None,
         )
 
     async def probe(self, credential: Credential | None = None) -> None:

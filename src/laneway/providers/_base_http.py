@@ -38,7 +38,14 @@ from laneway.providers._wire import (
     with_cost,
 )
 from laneway.providers.base import AdapterDeps
-from laneway.types import Completion, CompletionRequest, Delta, ErrorDelta, UsageDelta
+from laneway.types import (
+    Completion,
+    CompletionRequest,
+    Delta,
+    ErrorDelta,
+    UsageDelta,
+    WirePayload,
+)
 
 PROBE_TIMEOUT_S = 10.0
 
@@ -115,6 +122,8 @@ class HttpAdapterBase(AdapterBase[SpecT]):
     stream_end: ClassVar[str] = "its last event"
     #: the transport ends each call at `timeout_s` (aiohttp / httpx timeouts)
     enforces_timeout = True
+    #: the client wire format this kind passes through unchanged (`WirePayload.format`)
+    wire_format: ClassVar[str | None] = None
 
     def __init__(self, provider_id: str, spec: SpecT, deps: AdapterDeps) -> None:
         super().__init__(provider_id, spec, deps)
@@ -134,6 +143,10 @@ class HttpAdapterBase(AdapterBase[SpecT]):
     @abstractmethod
     def _build_headers(self, secret: str | None, *, stream: bool) -> dict[str, str]:
         """Every request header, the secret's included (see `spec.auth_header`)."""
+
+    def _wire_headers(self, payload: WirePayload) -> Mapping[str, str]:
+        """Client headers a pass-through request forwards (a kind with `wire_format`)."""
+        return {}
 
     @abstractmethod
     def _build_body(
@@ -165,6 +178,8 @@ class HttpAdapterBase(AdapterBase[SpecT]):
         profile = self._profile(credential)
         body = self._body(request, model, profile, stream=False)
         headers = await self._headers(profile, stream=False)
+        if request.wire is not None and request.wire.format == self.wire_format:
+            headers.update(self._wire_headers(request.wire))
         started = self._deps.clock.monotonic()
         try:
             response = await self._deps.transport.post(
@@ -204,6 +219,8 @@ class HttpAdapterBase(AdapterBase[SpecT]):
         profile = self._profile(credential)
         body = self._body(request, model, profile, stream=True)
         headers = await self._headers(profile, stream=True)
+        if request.wire is not None and request.wire.format == self.wire_format:
+            headers.update(self._wire_headers(request.wire))
         opened = await self._open(model, headers, body, profile, timeout_s)
         chunks: AsyncIterator[bytes] | None = None
         try:
@@ -276,6 +293,9 @@ class HttpAdapterBase(AdapterBase[SpecT]):
     def _body(
         self, request: CompletionRequest, model: str, profile: Credential, *, stream: bool
     ) -> bytes:
+        wire = request.wire
+        if wire is not None and wire.untranslatable and wire.format != self.wire_format:
+            raise self._from_wire(WireRequestError(untranslatable(wire)), model, profile)
         try:
             return encode_json(self._build_body(request, model, stream=stream))
         except WireProblem as exc:
@@ -369,6 +389,15 @@ class HttpAdapterBase(AdapterBase[SpecT]):
         return from_transport_error(
             self.provider_id, model, exc, credential=profile.label, base_url=self._base_url
         )
+
+
+def untranslatable(wire: WirePayload) -> str:
+    """The 400's words for a request that uses what only its own wire format can say."""
+    return (
+        f"this request uses {', '.join(wire.untranslatable)}, which only the {wire.format} "
+        f"wire format carries; route it to a lane served by a {wire.format}-format model "
+        "(kind: anthropic), or leave those features out"
+    )
 
 
 def base_url_for(spec: ProviderSpec) -> str:

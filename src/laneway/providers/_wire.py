@@ -20,7 +20,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -281,8 +281,7 @@ def with_cost(usage: Usage, info: ModelInfo | None) -> Usage:
     """`usage` with `cost_usd` filled from the model's price, when one is known."""
     if info is None or info.price is None or usage.cost_usd is not None:
         return usage
-    cost = info.price.cost_usd(usage.input_tokens, usage.output_tokens)
-    return replace(usage, cost_usd=cost)
+    return usage.priced(info.price)
 
 
 #: no answer has more tokens than this; a count past it is garbage, as is a negative one

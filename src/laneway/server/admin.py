@@ -9,6 +9,7 @@
                                                     (server/status.py; `laneway status --url`)
 
 The kill switch flipped here lives in this process (see `state.KillSwitch`).
+A refused call (no key, not an admin key) is audited like any refusal.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from laneway.errors import LanewayError
 from laneway.server.asgi import JSON, Receive, Request, Send, read_body, respond, respond_error
 from laneway.server.auth import admin_required
-from laneway.server.errors import bad_request, to_api_error
+from laneway.server.errors import ApiError, bad_request, to_api_error
 from laneway.server.openai_wire import render_json
 
 if TYPE_CHECKING:
@@ -41,9 +42,14 @@ def admin_only(
 
     async def endpoint(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
         try:
-            principal = state.keys.authenticate(req.authorization)
-            if not principal.admin:
-                raise admin_required()
+            try:
+                principal = state.keys.authenticate(req.authorization)
+                if not principal.admin:
+                    raise admin_required()
+            except ApiError as exc:  # refused: audited (an admin's own calls are not requests)
+                started = state.clock.monotonic()
+                state.refusals.record(req, exc, started=started, principal=None)
+                raise
             value = await handler(state, req, receive)
         except LanewayError as exc:  # ApiError, or the state store's StateError
             error = to_api_error(exc, req.request_id)
@@ -83,17 +89,7 @@ async def _breakers(state: ServerState, req: Request, receive: Receive) -> objec
 
 
 async def _budgets(state: ServerState, req: Request, receive: Receive) -> object:
-    spent = state.spend.report()
-    keys = {}
-    for principal in state.keys.principals:
-        if principal.budget_usd is None:
-            continue
-        used = spent.get(principal.name, {}).get("spent_usd", 0.0)
-        keys[principal.name] = {
-            "budget_usd": principal.budget_usd,
-            "spent_usd": used,
-            "remaining_usd": max(0.0, principal.budget_usd - used),
-        }
+    keys = await state.spend.report(state.keys.principals)
     return {"budgets": await state.gateway.budget_report(), "keys": keys}
 
 
@@ -106,7 +102,6 @@ async def _status(state: ServerState, req: Request, receive: Receive) -> object:
         now=state.clock.wall(),
         principals=state.keys.principals,
         limits=state.limits,
-        spend=state.spend,
     )
 
 

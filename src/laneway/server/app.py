@@ -19,8 +19,11 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
+from laneway.audit.sampling import RefusalSampler
 from laneway.clock import Clock, SystemClock
+from laneway.engine.tasks import TaskSupervisor
 from laneway.server import admin, probes
+from laneway.server.anthropic_errors import respond_anthropic_error
 from laneway.server.asgi import (
     ASGIApp,
     ClientGone,
@@ -36,8 +39,11 @@ from laneway.server.auth import KeyRing, lane_models
 from laneway.server.chat import chat_completions
 from laneway.server.context import HEADER_FIELDS, LaneResolver
 from laneway.server.errors import ApiError, internal_error, shutting_down
-from laneway.server.limits import ConcurrencySlots, KeySpend, RateLimits
+from laneway.server.key_limits import KeySlots, KeySpend, period_start
+from laneway.server.limits import RateLimits
+from laneway.server.messages import count_tokens, messages
 from laneway.server.metrics import HttpMetrics
+from laneway.server.refusals import RefusalAudit
 from laneway.server.request_guard import RequestGuard
 from laneway.server.state import KillSwitch, ServerState
 
@@ -51,6 +57,8 @@ Handler = Callable[[ServerState, Request, Receive, Send], Awaitable[int]]
 
 ROUTES: Mapping[tuple[str, str], Handler] = {
     ("POST", "/v1/chat/completions"): chat_completions,
+    ("POST", "/v1/messages"): messages,
+    ("POST", "/v1/messages/count_tokens"): count_tokens,
     ("GET", "/v1/models"): probes.models,
     ("GET", "/healthz"): probes.healthz,
     ("GET", "/readyz"): probes.readyz,
@@ -62,6 +70,8 @@ ROUTES: Mapping[tuple[str, str], Handler] = {
     ("GET", "/admin/status"): admin.status,
 }
 _PATHS = frozenset(path for _, path in ROUTES)
+#: what `/healthz`, `/readyz`, `/metrics` are not: requests the audit log records
+_AUDITED = ("/v1/", "/admin/")
 CLIENT_CLOSED = 499  # nginx's code for "the client went away first", for metrics only
 
 
@@ -93,19 +103,49 @@ def build_state(
     env = os.environ if env is None else env
     server = config.spec.server
     clock = clock or SystemClock()
+    store = gateway.state_store
+    supervisor = TaskSupervisor()
+    audit = config.spec.audit
+    sampler = RefusalSampler(
+        per_s=audit.refusals_per_s, summary_every_s=audit.refusal_summary_s, clock=clock
+    )
     return ServerState(
         gateway=gateway,
         config=config,
         clock=clock,
         keys=KeyRing.from_spec(server, lane_models(config)),
         lanes=LaneResolver(config),
-        limits=RateLimits(config.spec.state.url, global_rpm=server.global_rpm, clock=clock),
-        slots=ConcurrencySlots(),
-        spend=KeySpend(),
+        limits=RateLimits(
+            config.spec.state.url,
+            global_rpm=server.global_rpm,
+            clock=clock,
+            spec=config.spec.state,
+            health=getattr(store, "health", None),
+        ),
+        slots=KeySlots(store.key_limits, clock=clock, supervisor=supervisor),
+        spend=KeySpend(store.key_limits, clock=clock),
         kill_switch=KillSwitch(env=env, spec=server),
-        metrics=HttpMetrics(),
+        metrics=HttpMetrics(sampled_out=sampler.sampled_out),
+        refusals=RefusalAudit(gateway.audit_sink, sampler, clock),
         telemetry_render=probes.telemetry_renderer(gateway, enabled=config.spec.telemetry.metrics),
+        supervisor=supervisor,
     )
+
+
+async def rebuild_key_spend(state: ServerState) -> None:
+    """On `memory://` state, give each budgeted key what the audit log says it spent in its
+    period, so a restart does not hand it a fresh budget (Redis keeps the counters itself)."""
+    if not state.config.spec.state.url.startswith("memory"):
+        return
+    sink = state.gateway.audit_sink
+    budgeted = tuple(p for p in state.keys.principals if p.budget_usd is not None)
+    if not budgeted or sink is None or not hasattr(sink, "spend_by_client"):
+        return
+    now = state.clock.wall()
+    for per in sorted({p.per for p in budgeted}):
+        start = period_start(per, now)
+        spent = await sink.spend_by_client(0.0 if start is None else start)
+        await state.spend.rebuild(tuple(p for p in budgeted if p.per == per), spent)
 
 
 class Router:
@@ -127,11 +167,15 @@ class Router:
         started = state.clock.monotonic()
         req = read_request(scope, state.new_request_id, HEADER_FIELDS)  # type: ignore[arg-type]
         scope["laneway.request_id"] = req.request_id
+        if req.client_request_id is not None:
+            send = _echoing(send, req.client_request_id)
         handler = ROUTES.get((req.method, req.path))
         route = req.path if handler is not None or req.path in _PATHS else "other"
         refusal = self.guard.refusal(req, takes_body=handler is not None and req.method == "POST")
         try:
             if refusal is not None:
+                if req.path.startswith(_AUDITED):  # one row for every API request
+                    state.refusals.record(req, refusal, started=started, principal=None)
                 status = await _refuse(req, refusal, send)
             elif handler is None:
                 status = await _no_route(req, send)
@@ -145,6 +189,10 @@ class Router:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                try:
+                    await rebuild_key_spend(self.state)
+                except Exception as exc:  # the audit log is down: serve, and say so
+                    log.error("key budgets not rebuilt from the audit log: %s", exc)
                 if self._owns_process:
                     _tune_gc()
                 self.state.ready = True
@@ -158,10 +206,24 @@ class Router:
         """After uvicorn drained in-flight requests: stop watchers, close stores and gateway."""
         state = self.state
         state.ready = False
+        state.refusals.close()
         await state.supervisor.aclose()
         await state.limits.aclose()
         if self._owns_gateway:
             await state.gateway.aclose()
+
+
+def _echoing(send: Send, client_request_id: str) -> Send:
+    """`send` that adds `x-client-request-id` (the caller's own id) to the response head."""
+    echo = (b"x-client-request-id", client_request_id.encode("ascii"))
+
+    async def echoing_send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers")
+            message["headers"] = [*headers, echo] if isinstance(headers, list) else [echo]
+        await send(message)
+
+    return echoing_send  # type: ignore[return-value]
 
 
 #: allocations between young-generation collections (CPython's default: 700)
@@ -202,11 +264,15 @@ async def _no_route(req: Request, send: Send) -> int:
     else:
         error = ApiError(
             404,
-            f"no endpoint {req.path}; laneway serves /v1/chat/completions and /v1/models",
+            f"no endpoint {req.path}; laneway serves /v1/chat/completions, /v1/messages "
+            "and /v1/models",
             type="not_found_error",
             code="unknown_endpoint",
         )
-    await respond_error(send, error, [(b"x-request-id", req.request_id.encode("ascii"))])
+    headers = [(b"x-request-id", req.request_id.encode("ascii"))]
+    if req.path.startswith(_ANTHROPIC_PATHS):  # an Anthropic client: its own error shape
+        return await respond_anthropic_error(send, error, headers, req.request_id)
+    await respond_error(send, error, headers)
     return error.status
 
 
@@ -246,10 +312,15 @@ class ErrorGuard:
             log.exception("unhandled error in request %s", request_id)
             path = scope.get("path", "")
             self.state.metrics.observe(path if path in _PATHS else "other", 500, 0.0)
-            if not started:
+            if not started and str(path).startswith(_ANTHROPIC_PATHS):
+                await respond_anthropic_error(send, internal_error(request_id), [], request_id)
+            elif not started:
                 await respond_error(send, internal_error(request_id), _id_header(scope))
             else:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+_ANTHROPIC_PATHS = "/v1/messages"
 
 
 def _id_header(scope: Scope) -> Headers:

@@ -34,17 +34,22 @@ class Request:
 
     method: str
     path: str
-    request_id: str
+    request_id: str  # always the server's own: it keys the audit row
     authorization: bytes | None
     content_length: int | None
     laneway: dict[str, str]  # X-Laneway-* headers by context field name
     host: bytes | None = None
     origin: bytes | None = None
     content_type: bytes | None = None
+    api_key: bytes | None = None  # X-Api-Key (the Anthropic SDKs' key header)
+    anthropic: dict[str, str] | None = None  # anthropic-* headers, for /v1/messages
+    client_request_id: str | None = None  # the caller's X-Request-Id, echoed and audited
 
 
 def read_request(scope: Scope, new_id: Callable[[], str], fields: dict[bytes, str]) -> Request:
     authorization = content_length = request_id = host = origin = content_type = None
+    api_key: bytes | None = None
+    anthropic: dict[str, str] | None = None
     laneway: dict[str, str] = {}
     for name, value in scope["headers"]:
         if name == b"authorization":
@@ -63,16 +68,24 @@ def read_request(scope: Scope, new_id: Callable[[], str], fields: dict[bytes, st
             field = fields.get(name)
             if field is not None:
                 laneway[field] = value.decode("latin-1").strip()
+        elif name == b"x-api-key":
+            api_key = value
+        elif name.startswith(b"anthropic-"):
+            anthropic = anthropic or {}
+            anthropic[name.decode("latin-1")] = value.decode("latin-1").strip()
     return Request(
         method=scope["method"],
         path=scope["path"],
-        request_id=request_id or new_id(),
+        request_id=new_id(),
         authorization=authorization,
         content_length=content_length,
         laneway=laneway,
         host=host,
         origin=origin,
         content_type=content_type,
+        api_key=api_key,
+        anthropic=anthropic,
+        client_request_id=request_id,
     )
 
 

@@ -48,6 +48,7 @@ class Principal:
     models: frozenset[str] = frozenset()
     #: the key's own `models:` globs, pinnable beyond its lanes' models
     model_globs: tuple[str, ...] = ()
+    per: str = "total"  # the period of `budget_usd`: day, month or total
 
     def may_use(self, lane: str) -> bool:
         return self.lanes is None or lane in self.lanes
@@ -117,6 +118,7 @@ def _principal(
         admin=spec.admin,
         models=models,
         model_globs=tuple(spec.models),
+        per=spec.per,
     )
 
 
@@ -166,6 +168,11 @@ class KeyRing:
         if found is None:
             raise _unauthorized("unknown client key: check the key, or ask for one in server.keys")
         return found
+
+
+def bearer_key(header: bytes | None) -> bytes | None:
+    """The key of an `Authorization: Bearer <key>` header, if it has one."""
+    return _bearer(header)
 
 
 def _bearer(header: bytes | None) -> bytes | None:

@@ -2,8 +2,10 @@
 
 Guards in order, cheapest first and before any provider is called: kill switch,
 client key, rate limits, body size and shape, lane and its permission, the
-key's budget, a concurrency slot. Then the engine runs under a disconnect
-watch, so a client that hangs up cancels the provider call.
+key's budget, a concurrency slot (the last two in the state store, shared by
+every replica). A refusal by any of them is audited as one `rejected` row.
+Then the engine runs under a disconnect watch, so a client that hangs up
+cancels the provider call.
 
 Streams send their headers only once a provider has accepted the stream
 (`StreamOpened`), so every failure before that is a proper HTTP error; a
@@ -13,10 +15,17 @@ failure after it ends the stream with an OpenAI `error` event.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, cast
 
 from laneway.errors import ErrorCode, LanewayError, ProviderError
+from laneway.server.answers import DEGRADED as _DEGRADED
+from laneway.server.answers import SSE_HEADERS as _SSE_HEADERS
+from laneway.server.answers import call_engine as _call
+from laneway.server.answers import degraded_message as _has_degraded
+from laneway.server.answers import error_headers as _error_headers
+from laneway.server.answers import not_configured_error
+from laneway.server.answers import route_headers as _route_headers
 from laneway.server.asgi import (
     JSON,
     DisconnectWatch,
@@ -35,7 +44,6 @@ from laneway.server.errors import (
     ApiError,
     kill_switch_on,
     late_stream_error,
-    not_configured,
     to_api_error,
 )
 from laneway.server.openai_wire import (
@@ -46,12 +54,12 @@ from laneway.server.openai_wire import (
     render_completion,
     render_degraded,
 )
+from laneway.server.refusals import Admission
 from laneway.types import (
     Completion,
     ErrorDelta,
     FinishDelta,
     Outcome,
-    RoutingDecision,
     StreamDone,
     StreamEvent,
     StreamOpened,
@@ -66,61 +74,40 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("laneway.server")
 
-_NONE = b"none"
-_SSE_HEADERS = (
-    (b"content-type", b"text/event-stream"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-)
-_DEGRADED = (b"x-laneway-degraded", b"true")
-
-
-def _route_headers(
-    request_id: str,
-    model: str | None,
-    decision: RoutingDecision | None,
-    trace: tuple[str, ...],
-    values: Callable[[str, int], bytes] = header_value,
-) -> Headers:
-    """The four headers every answer of this endpoint carries; `none` where not known."""
-    return [
-        (b"x-request-id", request_id.encode("ascii")),
-        (b"x-laneway-model", values(model, 256) if model else _NONE),
-        (
-            b"x-laneway-decision",
-            values(f"{decision.method}: {decision.reasoning}", 512) if decision else _NONE,
-        ),
-        (b"x-laneway-trace", values(",".join(trace), 1024) if trace else _NONE),
-    ]
-
-
-def _error_headers(request_id: str, exc: BaseException) -> Headers:
-    """No model served the answer; the engine's decision and trace say what was tried."""
-    if isinstance(exc, LanewayError):
-        return _route_headers(request_id, None, exc.decision, exc.trace)
-    return _route_headers(request_id, None, None, ())
-
 
 async def chat_completions(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
-    """Answer one request; return the status sent (for metrics)."""
+    """Answer one request; return the status sent (for metrics).
+
+    A refusal before the engine is audited here (`refusals.py`); what the engine
+    runs, it records itself: one row per request either way.
+    """
+    admission = Admission(state.clock.monotonic())
     try:
-        chat, ctx, principal = await _admit(state, req, receive)
-        with state.slots.hold(principal):
-            if chat.stream:
-                return await _stream(state, chat, ctx, principal, receive, send)
-            return await _complete(state, chat, ctx, principal, receive, send)
+        chat, ctx, principal = await _admit(state, req, receive, admission)
+        lease = await state.slots.acquire(principal)
+    except ApiError as exc:
+        admission.audit(state, req, exc)
+        await respond_error(send, exc, _error_headers(req.request_id, exc))
+        return exc.status
+    try:
+        if chat.stream:
+            return await _stream(state, chat, ctx, principal, receive, send)
+        return await _complete(state, chat, ctx, principal, receive, send)
     except ApiError as exc:
         await respond_error(send, exc, _error_headers(req.request_id, exc))
         return exc.status
+    finally:
+        if lease is not None:
+            await state.slots.release(lease)
 
 
 async def _admit(
-    state: ServerState, req: Request, receive: Receive
+    state: ServerState, req: Request, receive: Receive, admission: Admission
 ) -> tuple[ChatRequest, TaskContext, Principal]:
     """Every guard that runs before the engine; raises `ApiError`."""
     if state.kill_switch.on:
         raise kill_switch_on()
-    principal = state.keys.authenticate(req.authorization)
+    principal = admission.principal = state.keys.authenticate(req.authorization)
     if state.limits.apply_to(principal):
         await state.limits.hit(principal)
     spec = state.spec
@@ -133,6 +120,7 @@ async def _admit(
     chat = parse_chat_request(raw, max_messages=spec.max_messages)
     named, extra = context_fields(req.laneway, chat.metadata)
     lane, pinned = state.lanes.resolve(chat.model, named.get("lane"))
+    admission.lane = lane
     if not principal.may_use(lane):
         raise forbidden_lane(principal, lane)
     if pinned is not None and not principal.may_pin(str(pinned)):
@@ -143,16 +131,12 @@ async def _admit(
         extra=extra,
         user=chat.user,
         request_id=req.request_id,
-        budget_remaining_usd=state.spend.remaining_usd(principal),
+        budget_remaining_usd=await state.spend.remaining_usd(principal),
         model=pinned,
         client_key=principal.name,
+        client_request_id=req.client_request_id,
     )
     return chat, ctx, principal
-
-
-def _has_degraded(state: ServerState, lane: str) -> str | None:
-    degraded = state.config.lanes[lane].spec.degraded
-    return degraded.message if degraded is not None else None
 
 
 async def _complete(
@@ -166,7 +150,7 @@ async def _complete(
     request_id = ctx.request_id or ""
     try:
         async with DisconnectWatch(receive, state.supervisor, state.clock):
-            result = await _call(state, chat, ctx)
+            result = await _call(state, chat.request, ctx)
             if isinstance(result, Outcome):
                 if result.code == ErrorCode.NOT_CONFIGURED.value:
                     return await _send_not_configured(result, request_id, send)
@@ -178,19 +162,12 @@ async def _complete(
         await respond_error(send, error, _error_headers(request_id, exc))
         return error.status
     completion = result
-    state.spend.record(principal, completion.usage.cost_usd)
+    if principal.budget_usd is not None:  # before the answer: the client's next request,
+        await state.spend.record(principal, completion.usage.cost_usd)  # anywhere, sees it
     headers = _completion_headers(request_id, completion, state.header_value)
     body = render_completion(completion, request_id=request_id, created=state.created())
     await respond(send, 200, body, headers)
     return 200
-
-
-async def _call(state: ServerState, chat: ChatRequest, ctx: TaskContext) -> Completion | Outcome:
-    """`complete`, or for a lane with a degraded answer `run` (its Outcome when degraded)."""
-    if _has_degraded(state, ctx.lane) is None:
-        return await state.gateway.complete(chat.request, ctx)
-    outcome = await state.gateway.run(chat.request, ctx)
-    return outcome if outcome.completion is None else outcome.completion
 
 
 def _completion_headers(
@@ -207,9 +184,7 @@ def _completion_headers(
 async def _send_not_configured(outcome: Outcome, request_id: str, send: Send) -> int:
     """A lane its config cannot serve is the operator's to fix: a 503 naming what to set,
     never the lane's degraded answer (that is for providers that fail)."""
-    error = to_api_error(outcome.errors[0], request_id) if outcome.errors else None
-    if error is None or error.code != ErrorCode.NOT_CONFIGURED.value:
-        error = not_configured(outcome.error or "a provider of the lane lacks its credentials")
+    error = not_configured_error(outcome, request_id)
     headers = _route_headers(request_id, None, outcome.decision, outcome.trace)
     await respond_error(send, error, headers)
     return error.status
@@ -266,9 +241,13 @@ async def _stream(
             )
             headers.extend(_SSE_HEADERS)
             await send({"type": "http.response.start", "status": 200, "headers": headers})
-            usage = await _relay(events, writer, send, request_id, watch)
-            if usage is not None:
-                state.spend.record(principal, usage.cost_usd)
+            settle = None
+            if principal.budget_usd is not None:
+
+                async def settle(usage: Usage) -> None:
+                    await state.spend.record(principal, usage.cost_usd)
+
+            await _relay(events, writer, send, request_id, watch, settle)
         finally:
             await events.aclose()
     return 200
@@ -284,8 +263,12 @@ async def _relay(
     send: Send,
     request_id: str,
     watch: DisconnectWatch,
+    settle: Callable[[Usage], Awaitable[None]] | None = None,
 ) -> Usage | None:
     """Deltas to chunks until the stream ends; the final usage (None without a `StreamDone`).
+
+    `settle(usage)` runs before the closing chunk goes out (a key's spend is counted
+    before its client can ask again).
 
     Every `send` is a socket write, so what carries no new content waits for the
     next write: the opening chunk (the role) goes out with the first delta, and
@@ -309,6 +292,8 @@ async def _relay(
                 held += writer.finish(event)
             elif isinstance(event, StreamDone):
                 usage = event.completion.usage
+                if settle is not None:
+                    await settle(usage)
                 closing = held + writer.usage(usage) + DONE
                 await send({"type": "http.response.body", "body": closing})
                 watch.settle()

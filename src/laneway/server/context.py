@@ -14,7 +14,9 @@ infrastructure), the body's `metadata`, then the body's `model` and `user`.
 Other `metadata` keys become `TaskContext.metadata` (routing rules can match
 them). None of this reaches a provider.
 
-`model` names a lane, or an explicit `provider/model`. A model that is the
+`model` names a lane, an explicit `provider/model`, or an alias from
+`server.aliases` (exact names first, then globs in config order, e.g.
+`claude-opus-*: planning`), which stands for the lane or model it names. A model that is the
 primary of a lane is served by that lane (first in config order), with its
 fallbacks. Any other model of a configured provider is pinned
 (`TaskContext.model`: no routing, no fallback) and runs under the lane named
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from fnmatch import fnmatchcase
 
 from laneway.config.model import Config
 from laneway.server.errors import bad_request, not_found
@@ -55,6 +58,20 @@ class LaneResolver:
                 by_member.setdefault(str(model), name)
         self._by_primary = by_primary
         self._by_member = by_member
+        aliases = config.spec.server.aliases
+        self._exact = {name: to for name, to in aliases.items() if not _is_glob(name)}
+        self._globs = tuple((name, to) for name, to in aliases.items() if _is_glob(name))
+
+    def alias(self, model: str) -> str:
+        """What `model` stands for: its alias's target, else itself (a lane wins over a glob)."""
+        target = self._exact.get(model)
+        if target is not None:
+            return target
+        if self._globs and model not in self._lanes and model not in self._by_primary:
+            for pattern, to in self._globs:
+                if fnmatchcase(model, pattern):
+                    return to
+        return model
 
     @property
     def explicit_models(self) -> Mapping[str, str]:
@@ -63,6 +80,8 @@ class LaneResolver:
 
     def resolve(self, model: str, override: str | None) -> tuple[str, ModelRef | None]:
         """(the lane, the pinned model or None)."""
+        if self._exact or self._globs:
+            model = self.alias(model)
         if override is not None and override not in self._lanes:
             raise not_found(_unknown_lane(override, self._lanes), param="x-laneway-lane")
         if model in self._lanes:
@@ -100,6 +119,10 @@ class LaneResolver:
         return lane, ModelRef(provider, name)
 
 
+def _is_glob(name: str) -> bool:
+    return any(char in name for char in "*?[")
+
+
 def _unknown_lane(name: str, lanes: frozenset[str]) -> str:
     known = ", ".join(sorted(lanes)) or "none"
     return f"unknown lane or model {name[:100]!r} (lanes: {known}); GET /v1/models lists them"
@@ -135,6 +158,7 @@ def build_context(
     budget_remaining_usd: float | None,
     model: ModelRef | None = None,
     client_key: str | None = None,
+    client_request_id: str | None = None,
 ) -> TaskContext:
     tags = named.get("tags")
     return TaskContext(
@@ -150,6 +174,7 @@ def build_context(
         model=model,
         tags=parse_tags(tags) if tags else frozenset(),
         client_key=client_key,
+        client_request_id=client_request_id,
     )
 
 

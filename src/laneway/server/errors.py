@@ -202,12 +202,17 @@ def to_api_error(exc: BaseException, request_id: str = "unknown") -> ApiError:
     return internal_error(request_id)
 
 
-def state_unavailable() -> ApiError:
+def state_unavailable(concern: str | None = None) -> ApiError:
+    """503 with Retry-After; `concern` names what needed the store (e.g. "this key's budget")
+    and the setting that chose to refuse rather than serve from this process's memory."""
+    where = f" for {concern}" if concern else ""
+    policy = " (state.on_state_error says closed)" if concern else ""
     return ApiError(
         503,
-        "the state store (state.url) is unreachable; try again shortly",
+        f"the state store (state.url) is unreachable{where}{policy}; try again shortly",
         type="service_unavailable",
         code="state_unavailable",
+        headers={"retry-after": "1"},
     )
 
 

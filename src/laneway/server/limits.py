@@ -1,32 +1,33 @@
-"""Per-key and global request limits, concurrency slots and per-key spend.
+"""Per-key and global request rates, and the state-store settings they share.
 
 Request rates use the `limits` package with fixed windows (one counter per key
 and window, so a hit is one increment; the moving window's memory backend does
 a thread hand-off per hit, which the hot path cannot afford). The storage comes
 from `state.url`: `memory://` keeps counters in this process, `redis://...`
 shares them between replicas (`async+redis` with redis-py, keys under
-`laneway:limits:`).
+`laneway:limits:`), with the state store's timeouts and health
+(`state.guarded.StoreHealth`): while the store is down, windows are counted in
+this process (`on_state_error.limits: open`) or the request is refused 503.
 
-Concurrency slots and per-key spend are counted in this process: with several
-workers or replicas each one enforces them on its own share of the traffic.
-The engine enforces a key's budget through `TaskContext.budget_remaining_usd`;
-this module only remembers what each key has spent so far.
+A key's concurrency slots and spend live in the state store (`key_limits.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 from laneway.clock import Clock
 from laneway.errors import ConfigError
 from laneway.server.auth import Principal
 from laneway.server.errors import ApiError, rate_limited, state_unavailable
+from laneway.state import StateError
 
 if TYPE_CHECKING:
     from limits import RateLimitItem
     from limits.aio.strategies import FixedWindowRateLimiter
+
+    from laneway.config.schema import StateSpec
+    from laneway.state.guarded import StoreHealth
 
 _KEY_PREFIX = "laneway:limits"
 
@@ -48,11 +49,23 @@ def storage_url(state_url: str) -> str:
 class RateLimits:
     """Requests per minute / hour per key, and a global requests-per-minute cap."""
 
-    def __init__(self, state_url: str, *, global_rpm: int | None, clock: Clock) -> None:
+    def __init__(
+        self,
+        state_url: str,
+        *,
+        global_rpm: int | None,
+        clock: Clock,
+        spec: StateSpec | None = None,
+        health: StoreHealth | None = None,
+    ) -> None:
         self._state_url = state_url
         self._global_rpm = global_rpm
         self._clock = clock
+        self._spec = spec
+        self._health = health
+        self._fail_open = spec is None or spec.on_state_error.limits == "open"
         self._limiter: FixedWindowRateLimiter | None = None
+        self._local: FixedWindowRateLimiter | None = None  # while the shared store is down
         self._items: dict[tuple[str, int], RateLimitItem] = {}
 
     def apply_to(self, principal: Principal) -> bool:
@@ -67,11 +80,22 @@ class RateLimits:
             from limits.storage import storage_from_string
 
             url = storage_url(self._state_url)
-            options: dict[str, str | bool] = {"wrap_exceptions": True}
+            options: dict[str, str | bool | float] = {"wrap_exceptions": True}
             if url.startswith("async+redis"):
                 options |= {"implementation": "redispy", "key_prefix": _KEY_PREFIX}
+                if self._spec is not None:  # redis-py's defaults wait for ever to connect
+                    options["socket_connect_timeout"] = self._spec.connect_timeout_s
+                    options["socket_timeout"] = self._spec.command_timeout_s
             self._limiter = FixedWindowRateLimiter(storage_from_string(url, **options))
         return self._limiter
+
+    def _get_local(self) -> FixedWindowRateLimiter:
+        if self._local is None:
+            from limits.aio.strategies import FixedWindowRateLimiter
+            from limits.storage import storage_from_string
+
+            self._local = FixedWindowRateLimiter(storage_from_string("async+memory://"))
+        return self._local
 
     def _item(self, per: str, amount: int) -> RateLimitItem:
         item = self._items.get((per, amount))
@@ -93,16 +117,35 @@ class RateLimits:
             checks.append((self._item("minute", self._global_rpm), "*global*", "global_rpm"))
         if not checks:
             return
-        limiter = self._get_limiter()
         from limits.errors import StorageError
 
+        health = self._health
         try:
-            for item, identity, setting in checks:
-                if not await limiter.hit(item, identity):
-                    reset, _ = await limiter.get_window_stats(item, identity)
-                    raise _over(setting, item.amount, principal, reset - self._clock.wall())
-        except StorageError as exc:
-            raise state_unavailable() from exc
+            if health is not None:
+                health.check()
+            await self._hit(self._get_limiter(), checks, principal)
+        except (StorageError, StateError) as exc:
+            if health is not None and not health.down:
+                health.failed(exc)
+            if not self._fail_open:
+                raise state_unavailable("rate limits") from exc
+            if health is not None:
+                health.log_fallback("limits", exc)
+            await self._hit(self._get_local(), checks, principal)
+            return
+        if health is not None:
+            health.recovered()
+
+    async def _hit(
+        self,
+        limiter: FixedWindowRateLimiter,
+        checks: list[tuple[RateLimitItem, str, str]],
+        principal: Principal,
+    ) -> None:
+        for item, identity, setting in checks:
+            if not await limiter.hit(item, identity):
+                reset, _ = await limiter.get_window_stats(item, identity)
+                raise _over(setting, item.amount, principal, reset - self._clock.wall())
 
     async def windows(self, principals: tuple[Principal, ...]) -> list[dict[str, object]]:
         """Each limited key's current windows: limit, remaining, when it resets (wall seconds)."""
@@ -143,7 +186,7 @@ class RateLimits:
 
         try:
             return bool(await self._get_limiter().storage.check())
-        except StorageError:
+        except (StorageError, OSError):
             return False
 
     async def aclose(self) -> None:
@@ -161,71 +204,3 @@ def _over(setting: str, amount: int, principal: Principal, retry_after_s: float)
         code="rate_limit_exceeded",
         retry_after_s=retry_after_s,
     )
-
-
-_NO_SLOT: AbstractContextManager[None] = nullcontext()
-
-
-class ConcurrencySlots:
-    """At most `principal.concurrent` requests in flight per key, in this process."""
-
-    def __init__(self) -> None:
-        self._in_flight: dict[str, int] = {}
-
-    def hold(self, principal: Principal) -> AbstractContextManager[None]:
-        """A slot for one request; a key without a limit gets a shared no-op, which costs
-        far less per request than entering a generator-based context manager."""
-        limit = principal.concurrent
-        if limit is None:
-            return _NO_SLOT
-        return self._slot(principal, limit)
-
-    @contextmanager
-    def _slot(self, principal: Principal, limit: int) -> Iterator[None]:
-        name = principal.name
-        current = self._in_flight.get(name, 0)
-        if current >= limit:
-            raise rate_limited(
-                f"this key ({principal.name}) already has {current} requests in flight, "
-                f"its limit (server.keys[].concurrent is {limit}); wait for one to finish",
-                code="concurrency_limit_exceeded",
-                retry_after_s=1.0,
-            )
-        self._in_flight[name] = current + 1
-        try:
-            yield
-        finally:
-            self._in_flight[name] -= 1
-
-    def in_flight(self, principal: Principal) -> int:
-        return self._in_flight.get(principal.name, 0)
-
-
-class KeySpend:
-    """USD spent per key since start-up, for keys with a `budget_usd`."""
-
-    def __init__(self) -> None:
-        self._spent: dict[str, float] = {}
-
-    def remaining_usd(self, principal: Principal) -> float | None:
-        """What the key may still spend, or None when it has no budget."""
-        if principal.budget_usd is None:
-            return None
-        remaining = principal.budget_usd - self._spent.get(principal.name, 0.0)
-        if remaining <= 0:
-            raise ApiError(
-                429,
-                f"this key's ({principal.name}) budget of {principal.budget_usd:g} USD is spent; "
-                "raise server.keys[].budget_usd or restart the budget period",
-                type="insufficient_quota",
-                code="budget_exceeded",
-                headers={"x-should-retry": "false"},
-            )
-        return remaining
-
-    def record(self, principal: Principal, cost_usd: float | None) -> None:
-        if principal.budget_usd is not None and cost_usd:
-            self._spent[principal.name] = self._spent.get(principal.name, 0.0) + cost_usd
-
-    def report(self) -> dict[str, dict[str, float]]:
-        return {name: {"spent_usd": spent} for name, spent in self._spent.items()}

@@ -17,11 +17,13 @@ BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 
 
 
 class HttpMetrics:
-    """Requests by route and status, and request duration per route."""
+    """Requests by route and status, request duration per route, and the refusals the
+    audit log sampled out (`audit/sampling.py`), by reason."""
 
-    def __init__(self) -> None:
+    def __init__(self, sampled_out: dict[str, int] | None = None) -> None:
         self.requests: dict[tuple[str, int], int] = {}
         self._hist: dict[str, list[float]] = {}  # route -> bucket counts, then sum, count
+        self._sampled_out = {} if sampled_out is None else sampled_out  # read at scrape time
 
     def observe(self, route: str, status: int, duration_s: float) -> None:
         key = (route, status)
@@ -55,6 +57,14 @@ class HttpMetrics:
                 buckets.append((bucket, cumulative))
             hist_family.add_metric([route], buckets, sum_value=hist[-2])
         yield hist_family
+        sampled = CounterMetricFamily(
+            "laneway_audit_refusals_sampled_out",
+            "Refusals with no audit row of their own (past audit.refusals_per_s)",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self._sampled_out.items()):
+            sampled.add_metric([reason], count)
+        yield sampled
 
 
 def render(metrics: HttpMetrics, extra: Callable[[], bytes] | None = None) -> tuple[bytes, str]:

@@ -89,8 +89,8 @@ class ChatRequest:
     metadata: Mapping[str, str]
 
 
-def parse_chat_request(raw: bytes, *, max_messages: int) -> ChatRequest:
-    """Parse and validate a body; raise `ApiError` (400) naming the bad field."""
+def load_json_body(raw: bytes) -> dict[str, Any]:
+    """A request body's JSON object; a 400 naming the problem when it is not one."""
     try:
         body = _load(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -102,6 +102,12 @@ def parse_chat_request(raw: bytes, *, max_messages: int) -> ChatRequest:
         raise bad_request("the request body is nested too deeply", code="invalid_json") from None
     if not isinstance(body, dict):
         raise bad_request("the request body must be a JSON object", code="invalid_json")
+    return body
+
+
+def parse_chat_request(raw: bytes, *, max_messages: int) -> ChatRequest:
+    """Parse and validate a body; raise `ApiError` (400) naming the bad field."""
+    body = load_json_body(raw)
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise _field("model", "is required: a lane name (e.g. 'coding') or 'provider/model'")
@@ -239,7 +245,8 @@ def _metadata(value: object) -> Mapping[str, str]:
 # -- messages ----------------------------------------------------------------
 
 
-def _messages(value: object, max_messages: int) -> tuple[Message, ...]:
+def message_list(value: object, max_messages: int) -> list[Any]:
+    """A body's `messages`: a non-empty list within `server.max_messages`, or a 400."""
     if not isinstance(value, list) or not value:
         raise _field("messages", "is required: a non-empty list of messages")
     if len(value) > max_messages:
@@ -249,7 +256,11 @@ def _messages(value: object, max_messages: int) -> tuple[Message, ...]:
             param="messages",
             code="too_many_messages",
         )
-    return tuple([_message(item, i) for i, item in enumerate(value)])
+    return value
+
+
+def _messages(value: object, max_messages: int) -> tuple[Message, ...]:
+    return tuple([_message(item, i) for i, item in enumerate(message_list(value, max_messages))])
 
 
 def _message(value: object, index: int) -> Message:

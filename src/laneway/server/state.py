@@ -6,6 +6,7 @@ build as many servers in one process as they like.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -18,8 +19,10 @@ from laneway.engine.tasks import TaskSupervisor
 from laneway.server.asgi import HeaderValues
 from laneway.server.auth import KeyRing
 from laneway.server.context import LaneResolver
-from laneway.server.limits import ConcurrencySlots, KeySpend, RateLimits
+from laneway.server.key_limits import KeySlots, KeySpend
+from laneway.server.limits import RateLimits
 from laneway.server.metrics import HttpMetrics
+from laneway.server.refusals import RefusalAudit
 
 if TYPE_CHECKING:
     from laneway.config.model import Config
@@ -49,16 +52,17 @@ class ServerState:
     keys: KeyRing
     lanes: LaneResolver
     limits: RateLimits
-    slots: ConcurrencySlots
+    slots: KeySlots
     spend: KeySpend
     kill_switch: KillSwitch
     metrics: HttpMetrics
+    refusals: RefusalAudit
     telemetry_render: Callable[[], bytes] | None = None
     supervisor: TaskSupervisor = field(default_factory=TaskSupervisor)
     header_value: HeaderValues = field(default_factory=HeaderValues)
     body_timeout_s: float = BODY_TIMEOUT_S
     ready: bool = False
-    _id_prefix: str = field(default_factory=lambda: os.urandom(8).hex())
+    _id_key: bytes = field(default_factory=lambda: os.urandom(32))
     _id_counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -66,12 +70,15 @@ class ServerState:
         return self.config.spec.server
 
     def new_request_id(self) -> str:
-        """32 hex digits: a random per-process prefix and a counter.
+        """32 hex digits: a counter keyed-hashed (BLAKE2b) with a random per-process key.
 
-        Unique without a syscall per request (`uuid4` reads os.urandom, which
-        releases the GIL and can then wait behind the audit writer's thread).
+        Unpredictable: one response's id says nothing about any other's, so no
+        caller can aim at another request's audit row. Unique without a syscall
+        per request (`uuid4` reads os.urandom, which releases the GIL and can
+        then wait behind the audit writer's thread).
         """
-        return f"{self._id_prefix}{next(self._id_counter):016x}"
+        counter = next(self._id_counter).to_bytes(8, "big")
+        return hashlib.blake2b(counter, key=self._id_key, digest_size=16).hexdigest()
 
     def created(self) -> int:
         """`created` of an OpenAI object: wall-clock seconds."""

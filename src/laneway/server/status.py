@@ -16,7 +16,7 @@ from laneway.state.base import from_nanos
 if TYPE_CHECKING:
     from laneway.config.model import Config
     from laneway.server.auth import Principal
-    from laneway.server.limits import KeySpend, RateLimits
+    from laneway.server.limits import RateLimits
     from laneway.state.base import StateStore
     from laneway.state.breaker_record import BreakerRecord
 
@@ -28,7 +28,6 @@ async def status_report(
     now: float,
     principals: tuple[Principal, ...],
     limits: RateLimits | None,
-    spend: KeySpend | None = None,
 ) -> dict[str, Any]:
     """The JSON `laneway status` prints; see the module docstring."""
     return {
@@ -37,7 +36,7 @@ async def status_report(
         "breakers": await _breakers(state, config, now),
         "quarantined_credentials": await _quarantines(state, config),
         "budgets": await _budgets(state, config),
-        "keys": _keys(principals, spend),
+        "keys": await _keys(state, principals, now),
         "rate_limits": [] if limits is None else await limits.windows(principals),
     }
 
@@ -114,19 +113,26 @@ def _scope_limits(config: Config) -> dict[str, float]:
     return limits
 
 
-def _keys(principals: tuple[Principal, ...], spend: KeySpend | None) -> list[dict[str, Any]]:
-    spent = spend.report() if spend is not None else {}
+async def _keys(
+    state: StateStore, principals: tuple[Principal, ...], now: float
+) -> list[dict[str, Any]]:
+    """Each budgeted key's spend in its current period, from the state store
+    (`server/key_limits.py`), so a server and `laneway status` on Redis agree."""
+    from laneway.server.key_limits import period_of
+
     rows = []
     for principal in principals:
         if principal.budget_usd is None:
             continue
-        used = spent.get(principal.name, {}).get("spent_usd", 0.0)
+        period, _ = period_of(principal.per, now)
+        used = from_nanos(await state.key_limits.spent(principal.name, period))
         rows.append(
             {
                 "key": principal.name,
                 "budget_usd": principal.budget_usd,
-                "spent_usd": used if spend is not None else None,
-                "left_usd": max(0.0, principal.budget_usd - used) if spend is not None else None,
+                "period": period,
+                "spent_usd": used,
+                "left_usd": max(0.0, principal.budget_usd - used),
             }
         )
     return rows

@@ -10,13 +10,14 @@ from laneway.state.base import (
     BreakerStore,
     BudgetStore,
     DecisionCache,
+    KeyLimitStore,
     Refusal,
     ScopeLimit,
     ScopeUsage,
     StateError,
     StateStore,
 )
-from laneway.state.url import open_state
+from laneway.state.url import open_configured_state, open_state
 
 __all__ = [
     "BreakerOutcome",
@@ -24,10 +25,12 @@ __all__ = [
     "BreakerStore",
     "BudgetStore",
     "DecisionCache",
+    "KeyLimitStore",
     "Refusal",
     "ScopeLimit",
     "ScopeUsage",
     "StateError",
     "StateStore",
+    "open_configured_state",
     "open_state",
 ]

@@ -199,6 +199,39 @@ class StateStore(Protocol):
     def decisions(self) -> DecisionCache: ...
 
     @property
+    def key_limits(self) -> KeyLimitStore: ...
+
+    @property
     def quarantines(self) -> QuarantineStore: ...
 
     async def aclose(self) -> None: ...
+
+
+# -- client-key limits --------------------------------------------------------------
+
+
+class KeyLimitStore(Protocol):
+    """A client key's concurrency leases and spend, shared by every replica.
+
+    A lease expires `lease_s` after it was taken or last renewed, so the slots
+    of a replica that died free themselves; a running request renews its lease.
+    Spend is kept per period name (`"total"`, `"day:2026-12-07"`, ...), so a
+    new period starts at zero without anyone resetting it.
+    """
+
+    async def acquire(self, key: str, lease_id: str, limit: int, now: float, lease_s: float) -> int:
+        """Take a lease if fewer than `limit` live leases are held: -1 when taken, else
+        the number of live leases that made it refuse."""
+        ...
+
+    async def renew(self, key: str, lease_id: str, now: float, lease_s: float) -> bool:
+        """Push a held lease's expiry to `now + lease_s`; False when it had expired."""
+        ...
+
+    async def release(self, key: str, lease_id: str) -> None: ...
+
+    async def add_spend(self, key: str, period: str, nanos: int, ttl_s: float | None) -> int:
+        """Add to a key's spend in `period`; the new total. `ttl_s` bounds how long it is kept."""
+        ...
+
+    async def spent(self, key: str, period: str) -> int: ...

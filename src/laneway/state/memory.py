@@ -154,6 +154,51 @@ class MemoryDecisionCache:
         self._entries[key] = (value, now + ttl_s)
 
 
+class MemoryKeyLimitStore:
+    """Leases and spend per client key, in this process (`KeyLimitStore`)."""
+
+    def __init__(self) -> None:
+        self._leases: dict[str, dict[str, float]] = {}  # key -> lease id -> expiry
+        self._spent: dict[tuple[str, str], int] = {}
+        self._period: dict[str, str] = {}  # key -> its latest period, to drop older ones
+
+    async def acquire(self, key: str, lease_id: str, limit: int, now: float, lease_s: float) -> int:
+        leases = self._leases.setdefault(key, {})
+        for held, expiry in list(leases.items()):
+            if expiry <= now:
+                del leases[held]
+        if len(leases) >= limit:
+            return len(leases)
+        leases[lease_id] = now + lease_s
+        return -1
+
+    async def renew(self, key: str, lease_id: str, now: float, lease_s: float) -> bool:
+        leases = self._leases.get(key, {})
+        expiry = leases.get(lease_id)
+        if expiry is None or expiry <= now:
+            return False
+        leases[lease_id] = now + lease_s
+        return True
+
+    async def release(self, key: str, lease_id: str) -> None:
+        leases = self._leases.get(key)
+        if leases is not None:
+            leases.pop(lease_id, None)
+            if not leases:
+                del self._leases[key]
+
+    async def add_spend(self, key: str, period: str, nanos: int, ttl_s: float | None) -> int:
+        previous = self._period.get(key)
+        if previous is not None and previous != period:
+            self._spent.pop((key, previous), None)  # a day or month that has ended
+        self._period[key] = period
+        total = self._spent[(key, period)] = self._spent.get((key, period), 0) + nanos
+        return total
+
+    async def spent(self, key: str, period: str) -> int:
+        return self._spent.get((key, period), 0)
+
+
 class MemoryQuarantineStore:
     def __init__(self) -> None:
         self._records: dict[str, QuarantineRecord] = {}
@@ -184,6 +229,7 @@ class MemoryStateStore:
         self._breakers = MemoryBreakerStore()
         self._budgets = MemoryBudgetStore()
         self._decisions = MemoryDecisionCache()
+        self._key_limits = MemoryKeyLimitStore()
         self._quarantines = MemoryQuarantineStore()
 
     @property
@@ -201,6 +247,10 @@ class MemoryStateStore:
     @property
     def decisions(self) -> MemoryDecisionCache:
         return self._decisions
+
+    @property
+    def key_limits(self) -> MemoryKeyLimitStore:
+        return self._key_limits
 
     @property
     def quarantines(self) -> MemoryQuarantineStore:

@@ -7,8 +7,9 @@ Redis errors are translated to `StateError` here, at this edge. `redis` is
 imported only when this module is, i.e. only when a Redis URL is configured.
 
 Keys are `<prefix>breaker:<name>`, `<prefix>breakers` (the set of names),
-`<prefix>budget:<scope>`, `<prefix>budget-res:<id>`, `<prefix>decision:<key>` and
-`<prefix>quarantine:<provider[profile]>`.
+`<prefix>budget:<scope>`, `<prefix>budget-res:<id>`, `<prefix>decision:<key>`,
+`<prefix>quarantine:<provider[profile]>`, `<prefix>key-leases:<client key>` and
+`<prefix>key-spend:<client key>:<period>`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from importlib import resources
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError, RedisError
 
 from laneway.state.base import (
     BreakerOp,
@@ -275,21 +278,91 @@ class RedisQuarantineStore:
         }
 
 
-class RedisStateStore:
-    """One connection pool shared by the three stores; `aclose` closes it."""
+class RedisKeyLimitStore:
+    """Client-key leases (a sorted set per key) and spend (a counter per key and period)."""
 
-    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._acquire: AsyncScript = client.register_script(load_script("key_lease_acquire.lua"))
+        self._renew: AsyncScript = client.register_script(load_script("key_lease_renew.lua"))
+        self._add: AsyncScript = client.register_script(load_script("key_spend_add.lua"))
+
+    def _leases(self, key: str) -> str:
+        return f"{self._prefix}key-leases:{key}"
+
+    def _spend(self, key: str, period: str) -> str:
+        return f"{self._prefix}key-spend:{key}:{period}"
+
+    async def acquire(self, key: str, lease_id: str, limit: int, now: float, lease_s: float) -> int:
+        with translated(f"taking a concurrency slot of key {key}"):
+            reply = await self._acquire(
+                keys=[self._leases(key)], args=[limit, _num(now), _num(lease_s), lease_id]
+            )
+        return int(reply)
+
+    async def renew(self, key: str, lease_id: str, now: float, lease_s: float) -> bool:
+        with translated(f"renewing a concurrency slot of key {key}"):
+            reply = await self._renew(
+                keys=[self._leases(key)], args=[_num(now), _num(lease_s), lease_id]
+            )
+        return bool(reply)
+
+    async def release(self, key: str, lease_id: str) -> None:
+        with translated(f"releasing a concurrency slot of key {key}"):
+            await _await(self._client.zrem(self._leases(key), lease_id))
+
+    async def add_spend(self, key: str, period: str, nanos: int, ttl_s: float | None) -> int:
+        ttl = "" if ttl_s is None else _num(ttl_s)
+        with translated(f"adding to the spend of key {key}"):
+            reply = await self._add(keys=[self._spend(key, period)], args=[nanos, ttl])
+        return int(reply)
+
+    async def spent(self, key: str, period: str) -> int:
+        with translated(f"reading the spend of key {key}"):
+            value = await self._client.get(self._spend(key, period))
+        return int(value or 0)
+
+
+class RedisStateStore:
+    """One connection pool shared by the stores; `aclose` closes it.
+
+    Every command is bounded by `command_timeout_s` and every connection by
+    `connect_timeout_s` (`state:` sets both, 250 ms by default; None, for a store
+    opened directly, keeps redis-py's defaults, which may wait for ever), and
+    a broken connection is retried once at once; a timeout is not retried, so a
+    hung Redis costs a caller at most the timeout (`guarded.py` then skips it).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        connect_timeout_s: float | None = None,
+        command_timeout_s: float | None = None,
+    ) -> None:
         self._url = url
         try:
             # A blocking pool makes a burst of requests queue for a connection instead of
             # failing; `?max_connections=N` in the URL sizes it (redis-py default 50).
-            pool = aioredis.BlockingConnectionPool.from_url(url, decode_responses=True)
+            # Waiting for a free connection is load, not a failure: it keeps redis-py's
+            # bound (20 s), while each connection's commands are bounded by the timeout.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                url,
+                decode_responses=True,
+                socket_connect_timeout=connect_timeout_s,
+                socket_timeout=command_timeout_s,
+                # a broken connection once more, at once; never a timeout (its time is spent)
+                retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
+            )
             self._client = aioredis.Redis.from_pool(pool)
         except ValueError as exc:
             raise StateError(f"the Redis state URL is not valid: {exc}") from exc
         self._breakers = RedisBreakerStore(self._client, prefix)
         self._budgets = RedisBudgetStore(self._client, prefix)
         self._decisions = RedisDecisionCache(self._client, prefix)
+        self._key_limits = RedisKeyLimitStore(self._client, prefix)
         self._quarantines = RedisQuarantineStore(self._client, prefix)
 
     @property
@@ -307,6 +380,10 @@ class RedisStateStore:
     @property
     def decisions(self) -> RedisDecisionCache:
         return self._decisions
+
+    @property
+    def key_limits(self) -> RedisKeyLimitStore:
+        return self._key_limits
 
     @property
     def quarantines(self) -> RedisQuarantineStore:

@@ -1,4 +1,4 @@
-"""The documents' `openai` SDK snippets, run as written against a real laneway server.
+"""The documents' `openai` and `anthropic` SDK snippets, run as written against a real server.
 
 Only the address (the docs say 127.0.0.1:8080; the test server has its own port)
 and the placeholder key (a key from `laneway keys create`) are substituted. Every
@@ -19,7 +19,7 @@ from server_harness import Serve, fake_config
 from laneway.cli.keys import new_key
 
 ROOT = Path(__file__).resolve().parents[3]
-SDK_MARK = "OpenAI(base_url="
+SDK_MARKS = ("OpenAI(base_url=", "Anthropic(base_url=")
 _PYTHON = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
 
 
@@ -27,13 +27,13 @@ def sdk_snippets() -> list[Any]:
     found = []
     for path in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))):
         for index, code in enumerate(_PYTHON.findall(path.read_text(encoding="utf-8"))):
-            if SDK_MARK in code:
+            if any(mark in code for mark in SDK_MARKS):
                 found.append(pytest.param(code, id=f"{path.name}#{index}"))
     return found
 
 
 def test_the_readme_and_server_doc_have_sdk_snippets() -> None:
-    assert {p.id.split("#")[0] for p in sdk_snippets()} >= {"README.md", "server.md"}
+    assert {p.id.split("#")[0] for p in sdk_snippets()} >= {"README.md", "server.md", "clients.md"}
 
 
 @pytest.mark.parametrize("code", sdk_snippets())

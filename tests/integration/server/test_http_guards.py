@@ -211,7 +211,9 @@ def test_readyz_says_which_store_is_not_ready(serve: Serve, tmp_path: Path) -> N
         "started": True,
         "limits_store": True,
         "audit_store": False,
+        "state_store": True,
     }
+    assert ready.json()["down"] == ["audit_store"]
     working = serve(fake_config(audit={"enabled": True, "url": f"sqlite:///{tmp_path}/a.db"}))
     ready = httpx.get(f"{working.url}/readyz")
     assert ready.status_code == 200
@@ -221,7 +223,10 @@ def test_readyz_says_which_store_is_not_ready(serve: Serve, tmp_path: Path) -> N
 def test_every_response_carries_a_request_id(serve: Serve) -> None:
     server = serve()
     mine = httpx.get(f"{server.url}/healthz", headers={"x-request-id": "abc-123"})
-    assert mine.headers["x-request-id"] == "abc-123"
+    # the caller's id is echoed in its own header; the request id is always the server's
+    assert mine.headers["x-client-request-id"] == "abc-123"
+    assert len(mine.headers["x-request-id"]) == 32
+    assert mine.headers["x-request-id"] != "abc-123"
     unsafe = httpx.get(f"{server.url}/healthz", headers={"x-request-id": "a b\tc"})
-    assert unsafe.headers["x-request-id"] != "a b\tc"
+    assert "x-client-request-id" not in unsafe.headers
     assert len(unsafe.headers["x-request-id"]) == 32

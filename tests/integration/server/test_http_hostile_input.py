@@ -140,21 +140,37 @@ def test_a_bug_mid_stream_ends_it_with_an_error_event_not_a_silent_cut(serve: Se
     assert (finished.status, finished.error_code) == ("failed", "unknown")
 
 
-def test_an_unreachable_state_store_is_503_not_500(serve: Serve) -> None:
-    """Nothing listens on port 1: every state call fails as the store being down."""
+def test_an_unreachable_state_store_serves_what_it_may_and_503s_the_rest(serve: Serve) -> None:
+    """Nothing listens on port 1. By the default `on_state_error`, breakers fail open (a key
+    with no limits is served), a key's budget fails closed (503 `state_unavailable`, never
+    a 500); with `breakers: closed` the breaker check refuses too."""
+    keys = [{"key": "k"}, {"key": "b", "budget_usd": 5.0}]
     server = serve(
-        fake_config(
-            state={"url": "redis://127.0.0.1:1/0"},
-            server={"keys": [{"key": "k"}], "admin_key": "r"},
-        )
+        fake_config(state={"url": "redis://127.0.0.1:1/0"}, server={"keys": keys, "admin_key": "r"})
     )
+    served = server.client("k").chat.completions.create(model="chat", messages=HI)
+    assert served.choices[0].message.content
     with pytest.raises(openai.InternalServerError) as info:
-        server.client("k").chat.completions.create(model="chat", messages=HI)
+        server.client("b").chat.completions.create(model="chat", messages=HI)
     assert info.value.status_code == 503
     assert error_of(info.value)["code"] == "state_unavailable"
+    assert "budget" in error_of(info.value)["message"]
     breakers = httpx.get(f"{server.url}/admin/breakers", headers={"Authorization": "Bearer r"})
-    assert breakers.status_code == 503
-    assert breakers.json()["error"]["code"] == "state_unavailable"
+    assert breakers.status_code == 200  # this process's own breakers, while Redis is down
+
+    closed = serve(
+        fake_config(
+            state={"url": "redis://127.0.0.1:1/0", "on_state_error": {"breakers": "closed"}},
+            server={"keys": keys, "admin_key": "r"},
+        )
+    )
+    with pytest.raises(openai.InternalServerError) as refused:
+        closed.client("k").chat.completions.create(model="chat", messages=HI)
+    assert error_of(refused.value)["code"] == "state_unavailable"
+    finished = closed.wait_for(lambda e: isinstance(e, RequestFinished))
+    assert isinstance(finished, RequestFinished)  # audited with its own code and a trace
+    assert (finished.status, finished.error_code) == ("failed", "state_unavailable")
+    assert "state_store:unavailable" in finished.trace
 
 
 def test_a_deeply_nested_admin_body_is_400(serve: Serve) -> None:

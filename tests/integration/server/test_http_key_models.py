@@ -89,3 +89,18 @@ def test_a_key_model_of_an_unknown_provider_is_a_config_error(serve: Serve) -> N
     bad = fake_config(server={"keys": [{"key": "k", "lanes": ["chat"], "models": ["opai/gpt-4o"]}]})
     with pytest.raises(ConfigError, match="unknown provider 'opai'"):
         serve(bad)
+
+
+def test_the_messages_endpoint_keeps_a_key_to_its_models(server: RunningServer) -> None:
+    """`/v1/messages` applies the same pin rule, answered in Anthropic's error shape."""
+    body = {"model": "fake/d", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+    headers = {
+        "x-api-key": "chat-only",
+        "x-laneway-lane": "chat",
+        "anthropic-version": "2023-06-01",
+    }
+    answer = httpx.post(f"{server.url}/v1/messages", json=body, headers=headers)
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["error"]["type"] == "permission_error"
+    assert "may not pin model 'fake/d'" in answer.json()["error"]["message"]
+    assert server.fake.calls == []

@@ -44,9 +44,21 @@ def test_genai_prices_knows_the_well_known_models(fields: dict[str, str], model:
 
 
 def test_small_request_tier_is_used() -> None:
-    """Sonnet costs more above 200k input tokens; a per-task estimate uses the base tier."""
+    """Sonnet costs more above 200k input tokens; a per-task estimate uses the base tier.
+
+    Its prompt cache is priced too: reads at 0.1x and writes at 1.25x the input
+    price (https://docs.claude.com/en/docs/build-with-claude/prompt-caching#pricing).
+    """
     price = lookup_price(_spec(kind="anthropic"), "claude-sonnet-4-5")
-    assert price == Price(3.0, 15.0)
+    assert price == Price(3.0, 15.0, cache_read=0.3, cache_write=3.75)
+
+
+def test_cache_tokens_are_priced_at_their_own_rates() -> None:
+    """1M prompt tokens of which 600k cache reads and 100k cache writes, 0 output."""
+    price = Price(3.0, 15.0, cache_read=0.3, cache_write=3.75)
+    cost = price.cost_usd(1_000_000, 0, cache_read=600_000, cache_write=100_000)
+    assert cost == pytest.approx(0.3 * 3.0 + 0.6 * 0.3 + 0.1 * 3.75)
+    assert Price(3.0, 15.0).cost_usd(1_000_000, 0, 600_000, 100_000) == pytest.approx(3.0)
 
 
 def test_unknown_model_or_server_has_no_price() -> None:

@@ -1,6 +1,6 @@
 """The user documentation stays true to the code: its examples load and its pasted output is real.
 
-Every ```yaml block of `docs/configuration.md` and `docs/routing.md` whose first
+Every ```yaml block of `docs/configuration.md`, `docs/routing.md` and `docs/clients.md` whose first
 line is `# laneway.yaml` is a complete config and must load through
 `laneway.config.load_config`. Blocks without that marker are fragments and are
 not loaded. The routing reasoning and the load errors pasted into the docs are
@@ -27,7 +27,7 @@ from laneway.types import Capability, Complexity, ModelRef, TaskContext
 ROOT = Path(__file__).resolve().parents[3]
 DOCS = ROOT / "docs"
 BAD_CONFIGS = ROOT / "tests" / "fixtures" / "bad_configs"
-TESTED_DOCS = ("configuration.md", "routing.md")
+TESTED_DOCS = ("configuration.md", "routing.md", "clients.md")
 MARKER = "# laneway.yaml"
 _YAML_BLOCK = re.compile(r"^```yaml[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
 
@@ -77,7 +77,9 @@ def test_marked_example_loads(doc: str, index: int, block: str) -> None:
     assert config.lanes, f"{doc} example {index} declares no lane"
 
 
-@pytest.mark.parametrize(("doc", "minimum"), [("configuration.md", 6), ("routing.md", 1)])
+@pytest.mark.parametrize(
+    ("doc", "minimum"), [("configuration.md", 6), ("routing.md", 1), ("clients.md", 1)]
+)
 def test_docs_keep_their_tested_examples(doc: str, minimum: int) -> None:
     """A lost marker would silently stop testing an example; the count guards it."""
     assert len(marked_examples(doc)) >= minimum
@@ -230,7 +232,7 @@ def test_python_example_prints_what_the_doc_says(
 SNIPPET_FILES = (ROOT / "README.md", *sorted(DOCS.glob("*.md")))
 NOT_RUN = re.compile(r"<!-- not run: [^>]+ -->\s*$")
 _RUNNABLE = re.compile(r"^```(python|bash|sh)[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
-SDK_MARK = "OpenAI(base_url="
+SDK_MARKS = ("OpenAI(base_url=", "Anthropic(base_url=")
 
 
 def snippets(language: str) -> list[Any]:
@@ -252,7 +254,8 @@ def program_snippets() -> list[Any]:
     return [
         p
         for p in snippets("python")
-        if SDK_MARK not in p.values[0] and not p.values[0].startswith(PY_MARKER)
+        if not any(mark in p.values[0] for mark in SDK_MARKS)
+        and not p.values[0].startswith(PY_MARKER)
     ]
 
 

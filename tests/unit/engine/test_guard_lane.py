@@ -106,10 +106,15 @@ async def test_the_main_lanes_providers_do_not_change_the_guard() -> None:
 
 async def test_a_stream_of_a_stopped_input_replays_the_guard_answer() -> None:
     gw = gateway(guarded())
+    seen = Events()
+    gw.subscribe(seen)
     events = [e async for e in gw.stream(ask("explosive"), TaskContext(lane="work"))]
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == STOP_MESSAGE
     assert isinstance(events[-1], StreamDone)
     assert fake(gw).calls == []
+    # the stream's record ends `rejected`, as `complete` does: it used to stay `pending`
+    finished = seen.of(RequestFinished)
+    assert [f.status for f in finished if f.context.lane == "work"] == ["rejected"]
 
 
 async def test_medium_risk_gets_the_configured_pause_response() -> None:

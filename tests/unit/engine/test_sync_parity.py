@@ -19,8 +19,9 @@ from laneway.errors import RoutingExhaustedError
 from laneway.providers.fake import FakeAdapter
 from laneway.types import StreamDone, TaskContext, TextDelta
 
-#: the async close is `aclose`, the sync one `close`; `gateway` reaches the async core
-ONLY_ASYNC = {"aclose"}
+#: the async close is `aclose`, the sync one `close`; `gateway` reaches the async core;
+#: the audit sink is the server's, bound to the gateway's loop
+ONLY_ASYNC = {"aclose", "audit_sink"}
 ONLY_SYNC = {"close", "gateway"}
 
 

@@ -1,4 +1,4 @@
-"""Rate limits (the `limits` package, memory storage), concurrency slots and key spend."""
+"""Rate limits (the `limits` package, memory storage) and their fail policy."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from laneway.clock import SystemClock
 from laneway.errors import ConfigError
 from laneway.server.auth import Principal
 from laneway.server.errors import ApiError
-from laneway.server.limits import ConcurrencySlots, KeySpend, RateLimits, storage_url
+from laneway.server.limits import RateLimits, storage_url
 
 
 def key(**limits: object) -> Principal:
@@ -62,26 +62,29 @@ async def test_no_limits_configured_means_no_storage_at_all() -> None:
         await limits.hit(key())
 
 
-def test_concurrency_slots_refuse_past_the_limit_and_free_on_exit() -> None:
-    slots = ConcurrencySlots()
-    principal = key(concurrent=1)
-    with slots.hold(principal):
-        with pytest.raises(ApiError) as info, slots.hold(principal):
-            pass
-        assert info.value.code == "concurrency_limit_exceeded"
-    with slots.hold(principal):
-        assert slots.in_flight(principal) == 1
-    assert slots.in_flight(principal) == 0
+async def test_a_down_store_counts_windows_in_memory_when_the_policy_is_open() -> None:
+    """Redis refusing connections: with `on_state_error.limits: open` the key's rpm still
+    holds, counted in this process; with `closed` the request is refused 503."""
+    from laneway.clock import FakeClock
+    from laneway.config.schema import StateSpec
+    from laneway.state.guarded import StoreHealth
 
-
-def test_key_spend_blocks_once_the_budget_is_spent() -> None:
-    spend = KeySpend()
-    principal = key(budget_usd=1.0)
-    assert spend.remaining_usd(principal) == 1.0
-    spend.record(principal, 0.4)
-    assert spend.remaining_usd(principal) == pytest.approx(0.6)
-    spend.record(principal, 0.6)
+    clock = FakeClock()
+    url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    health = StoreHealth(clock, retry_after_s=1.0)
+    spec = StateSpec(url=url)
+    limits = RateLimits(url, global_rpm=None, clock=clock, spec=spec, health=health)
+    principal = key(rpm=2)
+    await limits.hit(principal)
+    assert health.down  # the first failure holds the store down: the next calls skip it
+    await limits.hit(principal)
     with pytest.raises(ApiError) as info:
-        spend.remaining_usd(principal)
-    assert (info.value.status, info.value.code) == (429, "budget_exceeded")
-    assert spend.remaining_usd(key()) is None
+        await limits.hit(principal)
+    assert info.value.code == "rate_limit_exceeded"
+
+    closed = StateSpec(url=url, on_state_error={"limits": "closed"})
+    strict = RateLimits(url, global_rpm=None, clock=clock, spec=closed, health=health)
+    with pytest.raises(ApiError) as refused:
+        await strict.hit(principal)
+    assert (refused.value.status, refused.value.code) == (503, "state_unavailable")
+    assert "on_state_error" in refused.value.message

@@ -323,11 +323,10 @@ def parse_usage(usage: object, *, required: bool = False) -> Usage:
         return Usage()
     if required and not isinstance(usage.get("input_tokens"), int):
         raise WireError("usage.input_tokens is missing")
-    tokens_in = sum(
-        as_int(usage.get(name))
-        for name in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
-    )
-    return Usage(tokens_in, as_int(usage.get("output_tokens")))
+    written = as_int(usage.get("cache_creation_input_tokens"))
+    read = as_int(usage.get("cache_read_input_tokens"))
+    tokens_in = as_int(usage.get("input_tokens")) + written + read
+    return Usage(tokens_in, as_int(usage.get("output_tokens")), None, read, written)
 
 
 def str_or_empty(value: object) -> str:

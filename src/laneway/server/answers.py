@@ -1,0 +1,78 @@
+"""What every completion endpoint shares: the engine call and the `x-laneway-*` headers.
+
+`/v1/chat/completions` and `/v1/messages` answer in different wire formats
+but call the engine the same way and say the same things about how an answer
+was made: which model served it, the routing decision and the trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from laneway.errors import ErrorCode, LanewayError
+from laneway.server.asgi import Headers, header_value
+from laneway.server.errors import ApiError, not_configured, to_api_error
+from laneway.types import Completion, CompletionRequest, Outcome, RoutingDecision, TaskContext
+
+if TYPE_CHECKING:
+    from laneway.server.state import ServerState
+
+_NONE = b"none"
+SSE_HEADERS = (
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+)
+DEGRADED = (b"x-laneway-degraded", b"true")
+
+
+def route_headers(
+    request_id: str,
+    model: str | None,
+    decision: RoutingDecision | None,
+    trace: tuple[str, ...],
+    values: Callable[[str, int], bytes] = header_value,
+) -> Headers:
+    """The four headers every answer carries; `none` where not known."""
+    return [
+        (b"x-request-id", request_id.encode("ascii")),
+        (b"x-laneway-model", values(model, 256) if model else _NONE),
+        (
+            b"x-laneway-decision",
+            values(f"{decision.method}: {decision.reasoning}", 512) if decision else _NONE,
+        ),
+        (b"x-laneway-trace", values(",".join(trace), 1024) if trace else _NONE),
+    ]
+
+
+def error_headers(request_id: str, exc: BaseException) -> Headers:
+    """No model served the answer; the engine's decision and trace say what was tried."""
+    if isinstance(exc, LanewayError):
+        return route_headers(request_id, None, exc.decision, exc.trace)
+    return route_headers(request_id, None, None, ())
+
+
+def not_configured_error(outcome: Outcome, request_id: str) -> ApiError:
+    """A lane its config cannot serve is the operator's to fix: the error naming what to
+    set, never the lane's degraded answer (that is for providers that fail)."""
+    error = to_api_error(outcome.errors[0], request_id) if outcome.errors else None
+    if error is None or error.code != ErrorCode.NOT_CONFIGURED.value:
+        error = not_configured(outcome.error or "a provider of the lane lacks its credentials")
+    return error
+
+
+def degraded_message(state: ServerState, lane: str) -> str | None:
+    """The lane's configured degraded answer, if it has one."""
+    degraded = state.config.lanes[lane].spec.degraded
+    return degraded.message if degraded is not None else None
+
+
+async def call_engine(
+    state: ServerState, request: CompletionRequest, ctx: TaskContext
+) -> Completion | Outcome:
+    """`complete`, or for a lane with a degraded answer `run` (its Outcome when degraded)."""
+    if degraded_message(state, ctx.lane) is None:
+        return await state.gateway.complete(request, ctx)
+    outcome = await state.gateway.run(request, ctx)
+    return outcome if outcome.completion is None else outcome.completion
