@@ -20,6 +20,7 @@ from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from laneway.errors import ErrorCode, LanewayError, ProviderError
+from laneway.events import RequestFinished
 from laneway.server.answers import (
     DEGRADED,
     SSE_HEADERS,
@@ -134,7 +135,36 @@ async def count_tokens(state: ServerState, req: Request, receive: Receive, send:
     headers = route_headers(req.request_id, str(model), None, ())
     headers += [JSON, (b"x-laneway-estimate", b"true" if counted is None else b"false")]
     await respond(send, 200, render_json({"input_tokens": tokens}), headers)
+    _audit_count(state, req, ctx, model, admission.started, estimated=counted is None)
     return 200
+
+
+def _audit_count(
+    state: ServerState,
+    req: Request,
+    ctx: TaskContext,
+    model: ModelRef,
+    started: float,
+    *,
+    estimated: bool,
+) -> None:
+    """A served count is a request too: one `success` row, no tokens billed, no cost."""
+    sink = state.gateway.audit_sink
+    if sink is None:
+        return
+    how = "estimate" if estimated else "count_tokens"
+    sink.record(
+        RequestFinished(
+            request_id=req.request_id,
+            ts=state.clock.wall(),
+            context=ctx,
+            status="success",
+            duration_ms=(state.clock.monotonic() - started) * 1000,
+            model=model,
+            trace=(f"{model}:{how}",),
+            extra={"path": req.path, "estimate": estimated},
+        )
+    )
 
 
 async def _upstream_count(

@@ -191,3 +191,24 @@ def test_a_messages_api_refusal_is_one_row_naming_the_x_api_key_digest(tmp_path:
     digest = hashlib.sha256(b"sk-ant-stranger").hexdigest()[:12]
     assert (row["status"], row["error_code"]) == ("rejected", "invalid_api_key")
     assert row["client_key"] == f"unknown:sha256:{digest}"
+
+
+def test_a_served_token_count_is_one_success_row(tmp_path: Path) -> None:
+    """`/v1/messages/count_tokens` makes no completion, but it is a request: one row."""
+    db = tmp_path / "audit.db"
+    config = fake_config(
+        audit={"enabled": True, "url": f"sqlite:///{db}"}, server={"keys": [{"key": "good"}]}
+    )
+    server, stop = start_server(config)
+    answer = httpx.post(
+        f"{server.url}/v1/messages/count_tokens",
+        json={"model": "chat", "messages": HI},
+        headers={"x-api-key": "good", "anthropic-version": "2023-06-01"},
+    )
+    stop()
+    assert answer.status_code == 200, answer.text
+    [row] = rows(db)
+    assert (row["status"], row["model"]) == ("success", answer.headers["x-laneway-model"])
+    assert row["request_id"] == answer.headers["x-request-id"]
+    assert f"{row['model']}:estimate" in row["trace"]  # a fake model: laneway's estimate
+    assert row["cost_usd"] in (None, 0, 0.0)
