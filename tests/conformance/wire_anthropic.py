@@ -81,7 +81,7 @@ ANTHROPIC = Wire(
     stream_deltas=(
         TextDelta("Hello"),
         TextDelta("!"),
-        UsageDelta(Usage(25 + 10, 15)),
+        UsageDelta(Usage(25 + 10, 15, cache_read_tokens=10)),
         FinishDelta(FinishReason.STOP),
     ),
     tool_stream=Answer(
