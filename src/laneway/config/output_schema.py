@@ -134,7 +134,7 @@ def _check(schema: dict[str, Any]) -> _Compiled:
         return _Compiled(problem, None)
     validator = validator_class(schema, registry=Registry())
     try:
-        _violations(validator, None)  # a root that references itself endlessly shows now
+        _violations(validator, None, dry_run=True)  # an endless self-reference shows now
     except _CannotApply as exc:
         return _Compiled(str(exc), None)
     return _Compiled(None, validator)
@@ -252,7 +252,10 @@ class _CannotApply(Exception):
     """The schema itself fails while checking an instance; the message says how."""
 
 
-def _violations(validator: Any, instance: Any) -> list[str]:
+def _violations(validator: Any, instance: Any, *, dry_run: bool = False) -> list[str]:
+    """`dry_run`: the instance is null, so only a schema that expands without end (a
+    loop of in-place references, or one that doubles per link) can be slow or recurse;
+    which of the two limits it meets first depends on the machine's load."""
     import regex
     from referencing.exceptions import Unresolvable
 
@@ -261,6 +264,11 @@ def _violations(validator: Any, instance: Any) -> list[str]:
         errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
     except _TooSlow:
         reason = f"checking the output took over {VALIDATION_BUDGET_S:g} s"
+        if dry_run:
+            reason = (
+                "its references nest too deeply or loop without end "
+                f"(a check of null took over {VALIDATION_BUDGET_S:g} s)"
+            )
     except Unresolvable as exc:
         reason = f"a $ref resolves to nothing ({exc})"
     except RecursionError:
