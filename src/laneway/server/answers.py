@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from laneway.errors import ErrorCode, LanewayError
+from laneway.errors import ErrorCode, LanewayError, ProviderError
 from laneway.server.asgi import Headers, header_value
 from laneway.server.errors import ApiError, not_configured, to_api_error
 from laneway.types import Completion, CompletionRequest, Outcome, RoutingDecision, TaskContext
@@ -66,6 +66,17 @@ def degraded_message(state: ServerState, lane: str) -> str | None:
     """The lane's configured degraded answer, if it has one."""
     degraded = state.config.lanes[lane].spec.degraded
     return degraded.message if degraded is not None else None
+
+
+def degraded_stream_message(state: ServerState, ctx: TaskContext, exc: LanewayError) -> str | None:
+    """What to stream when the engine's stream failed before it opened: the lane's
+    degraded answer for a provider failure, None for an error answer (a lane its config
+    cannot serve, or a refusal the server raised itself)."""
+    if isinstance(exc, ApiError):
+        raise exc
+    if isinstance(exc, ProviderError) and exc.code is ErrorCode.NOT_CONFIGURED:
+        return None
+    return degraded_message(state, ctx.lane)
 
 
 async def call_engine(

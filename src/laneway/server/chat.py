@@ -18,13 +18,12 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, cast
 
-from laneway.errors import ErrorCode, LanewayError, ProviderError
+from laneway.errors import ErrorCode, LanewayError
 from laneway.server.answers import DEGRADED as _DEGRADED
 from laneway.server.answers import SSE_HEADERS as _SSE_HEADERS
 from laneway.server.answers import call_engine as _call
-from laneway.server.answers import degraded_message as _has_degraded
+from laneway.server.answers import degraded_stream_message, not_configured_error
 from laneway.server.answers import error_headers as _error_headers
-from laneway.server.answers import not_configured_error
 from laneway.server.answers import route_headers as _route_headers
 from laneway.server.asgi import (
     JSON,
@@ -219,10 +218,8 @@ async def _stream(
         try:
             opened = await anext(events)
         except LanewayError as exc:
-            if isinstance(exc, ApiError):
-                raise
-            message = _has_degraded(state, ctx.lane)
-            if message is not None and not _is_not_configured(exc):
+            message = degraded_stream_message(state, ctx, exc)
+            if message is not None:
                 return await _degraded_stream(state, chat, ctx, message, exc, send)
             error = to_api_error(exc, request_id)
             await respond_error(send, error, _error_headers(request_id, exc))
@@ -251,10 +248,6 @@ async def _stream(
         finally:
             await events.aclose()
     return 200
-
-
-def _is_not_configured(exc: LanewayError) -> bool:
-    return isinstance(exc, ProviderError) and exc.code is ErrorCode.NOT_CONFIGURED
 
 
 async def _relay(

@@ -25,7 +25,7 @@ from laneway.server.answers import (
     DEGRADED,
     SSE_HEADERS,
     call_engine,
-    degraded_message,
+    degraded_stream_message,
     error_headers,
     not_configured_error,
     route_headers,
@@ -316,11 +316,8 @@ async def _stream(
         try:
             opened = await anext(events)
         except LanewayError as exc:
-            if isinstance(exc, ApiError):
-                raise
-            message = degraded_message(state, ctx.lane)
-            not_set_up = isinstance(exc, ProviderError) and exc.code is ErrorCode.NOT_CONFIGURED
-            if message is not None and not not_set_up:
+            message = degraded_stream_message(state, ctx, exc)
+            if message is not None:
                 return await _degraded_stream(ctx, message, exc, send)
             error = to_api_error(exc, request_id)
             return await respond_anthropic_error(
