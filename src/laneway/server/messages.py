@@ -16,7 +16,7 @@ sent. The answer's `model` is the model that served it.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from laneway.errors import ErrorCode, LanewayError, ProviderError
@@ -332,9 +332,13 @@ async def _stream(
             headers.extend(SSE_HEADERS)
             headers.append((b"request-id", request_id.encode("ascii")))  # the SDKs' `_request_id`
             await send({"type": "http.response.start", "status": 200, "headers": headers})
-            usage = await _relay(events, send, request_id, opened.model.model, watch)
-            if usage is not None:
-                await state.spend.record(principal, usage.cost_usd)
+            settle = None
+            if principal.budget_usd is not None:
+
+                async def settle(usage: Usage) -> None:
+                    await state.spend.record(principal, usage.cost_usd)
+
+            await _relay(events, send, request_id, opened.model.model, watch, settle)
         finally:
             await events.aclose()
     return 200
@@ -346,11 +350,14 @@ async def _relay(
     request_id: str,
     model: str,
     watch: DisconnectWatch,
+    settle: Callable[[Usage], Awaitable[None]] | None = None,
 ) -> Usage | None:
     """Events to SSE until the stream ends; the final usage (None without a `StreamDone`).
 
     The writer is chosen by the first delta: an upstream event (`WireEvent`)
     means the served model speaks this wire format and its events go through.
+    `settle(usage)` runs before the closing events go out (a key's spend is counted
+    before the client can send its next request).
     """
     writer: Writer | None = None
     usage: Usage | None = None
@@ -359,6 +366,8 @@ async def _relay(
             if isinstance(event, StreamDone):
                 writer = writer or TranslatedStream(request_id, model)
                 usage = event.completion.usage
+                if settle is not None:
+                    await settle(usage)
                 await send({"type": "http.response.body", "body": writer.done(event.completion)})
                 watch.settle()
             elif isinstance(event, ErrorDelta):
