@@ -125,15 +125,18 @@ class AiohttpTransport(TransportBase):
         return self._session
 
     def _timeout(self, timeout_s: float) -> aiohttp.ClientTimeout:
-        """One `ClientTimeout` per distinct value: lanes repeat theirs on every call."""
+        """One `ClientTimeout` per distinct value: lanes repeat theirs on every call.
+
+        No `sock_read`: a read deadline of `timeout_s` restarts with every chunk,
+        so `total` (started earlier) always ends the call first, and aiohttp would
+        cancel and re-arm a timer for each chunk received.
+        """
         timeout = self._timeouts.get(timeout_s)
         if timeout is None:
             if len(self._timeouts) > 64:
                 self._timeouts.clear()
             connect_s = min(self._settings.connect_timeout_s, timeout_s)
-            timeout = aiohttp.ClientTimeout(
-                total=timeout_s, sock_connect=connect_s, sock_read=timeout_s
-            )
+            timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_s)
             self._timeouts[timeout_s] = timeout
         return timeout
 
