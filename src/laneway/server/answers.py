@@ -7,15 +7,23 @@ was made: which model served it, the routing decision and the trace.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from laneway.errors import ErrorCode, LanewayError, ProviderError
 from laneway.server.asgi import Headers, header_value
 from laneway.server.errors import ApiError, not_configured, to_api_error
-from laneway.types import Completion, CompletionRequest, Outcome, RoutingDecision, TaskContext
+from laneway.types import (
+    Completion,
+    CompletionRequest,
+    Outcome,
+    RoutingDecision,
+    TaskContext,
+    Usage,
+)
 
 if TYPE_CHECKING:
+    from laneway.server.auth import Principal
     from laneway.server.state import ServerState
 
 _NONE = b"none"
@@ -77,6 +85,20 @@ def degraded_stream_message(state: ServerState, ctx: TaskContext, exc: LanewayEr
     if isinstance(exc, ProviderError) and exc.code is ErrorCode.NOT_CONFIGURED:
         return None
     return degraded_message(state, ctx.lane)
+
+
+def spend_settler(
+    state: ServerState, principal: Principal
+) -> Callable[[Usage], Awaitable[None]] | None:
+    """What counts a streamed answer's cost against its key before the closing events go
+    out (so the key's next request sees it); None for a key without a budget."""
+    if principal.budget_usd is None:
+        return None
+
+    async def settle(usage: Usage) -> None:
+        await state.spend.record(principal, usage.cost_usd)
+
+    return settle
 
 
 async def call_engine(

@@ -22,7 +22,7 @@ from laneway.errors import ErrorCode, LanewayError
 from laneway.server.answers import DEGRADED as _DEGRADED
 from laneway.server.answers import SSE_HEADERS as _SSE_HEADERS
 from laneway.server.answers import call_engine as _call
-from laneway.server.answers import degraded_stream_message, not_configured_error
+from laneway.server.answers import degraded_stream_message, not_configured_error, spend_settler
 from laneway.server.answers import error_headers as _error_headers
 from laneway.server.answers import route_headers as _route_headers
 from laneway.server.asgi import (
@@ -238,13 +238,7 @@ async def _stream(
             )
             headers.extend(_SSE_HEADERS)
             await send({"type": "http.response.start", "status": 200, "headers": headers})
-            settle = None
-            if principal.budget_usd is not None:
-
-                async def settle(usage: Usage) -> None:
-                    await state.spend.record(principal, usage.cost_usd)
-
-            await _relay(events, writer, send, request_id, watch, settle)
+            await _relay(events, writer, send, request_id, watch, spend_settler(state, principal))
         finally:
             await events.aclose()
     return 200

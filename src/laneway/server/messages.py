@@ -29,6 +29,7 @@ from laneway.server.answers import (
     error_headers,
     not_configured_error,
     route_headers,
+    spend_settler,
 )
 from laneway.server.anthropic_errors import respond_anthropic_error
 from laneway.server.anthropic_stream import PassthroughStream, TranslatedStream, Writer
@@ -332,12 +333,7 @@ async def _stream(
             headers.extend(SSE_HEADERS)
             headers.append((b"request-id", request_id.encode("ascii")))  # the SDKs' `_request_id`
             await send({"type": "http.response.start", "status": 200, "headers": headers})
-            settle = None
-            if principal.budget_usd is not None:
-
-                async def settle(usage: Usage) -> None:
-                    await state.spend.record(principal, usage.cost_usd)
-
+            settle = spend_settler(state, principal)
             await _relay(events, send, request_id, opened.model.model, watch, settle)
         finally:
             await events.aclose()

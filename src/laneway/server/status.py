@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from laneway.server.auth import Principal
     from laneway.server.limits import RateLimits
     from laneway.state.base import StateStore
-    from laneway.state.breaker_record import BreakerRecord
 
 
 async def status_report(
@@ -43,15 +42,8 @@ async def status_report(
 
 async def _breakers(state: StateStore, config: Config, now: float) -> list[dict[str, Any]]:
     open_s = config.spec.breaker.open_s
-    records: dict[str, BreakerRecord] | None = None
-    reader = getattr(state.breakers, "records", None)
-    if reader is not None:
-        records = await reader()
-    if records is None:  # a store without whole records: states only
-        states = await state.breakers.states()
-        return [{"model": m, "state": s} for m, s in sorted(states.items()) if s != "closed"]
     rows: list[dict[str, Any]] = []
-    for model, record in sorted(records.items()):
+    for model, record in sorted((await state.breakers.records()).items()):
         if record.state == "closed" and not record.failures:
             continue
         row: dict[str, Any] = {"model": model, "state": record.state}

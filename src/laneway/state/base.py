@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from laneway.errors import StateError as StateError
 from laneway.state.quarantine_record import QuarantineOp, QuarantineRecord, QuarantineVerdict
+
+if TYPE_CHECKING:
+    from laneway.state.breaker_record import BreakerRecord
 
 BreakerStateName = Literal["closed", "open", "half_open"]
 
@@ -83,6 +86,10 @@ class BreakerStore(Protocol):
 
     async def clear(self, key: str) -> None:
         """Forget a key's record: it reads closed again."""
+        ...
+
+    async def records(self) -> dict[str, BreakerRecord]:
+        """Every tripped breaker's whole record (for `laneway status`, not per request)."""
         ...
 
 

@@ -39,6 +39,7 @@ from laneway.state.base import (
     StateError,
     StateStore,
 )
+from laneway.state.breaker_record import BreakerRecord
 from laneway.state.memory import MemoryStateStore
 from laneway.state.quarantine_record import QuarantineOp, QuarantineRecord, QuarantineVerdict
 
@@ -139,6 +140,9 @@ class GuardedBreakers:
 
     async def clear(self, key: str) -> None:
         await self._guard.run(lambda: self._shared.clear(key), lambda: self._local.clear(key))
+
+    async def records(self) -> dict[str, BreakerRecord]:
+        return await self._guard.run(self._shared.records, self._local.records)
 
 
 class GuardedQuarantines:
