@@ -209,16 +209,8 @@ class StreamRun(RequestRun):
                 )
         if failure is not None:
             if not read.settled:  # a failed continuation settled the cut stream already
-                await self._settle(slot, None if caller_fault else failure)
-                await self._release(slot, success=None)
-                self.errors.append(failure)
-                self._record(
-                    model,
-                    failure.code.value,
-                    opened.number,
-                    elapsed_ms,
-                    retried=False,
-                    credential=slot.credential,
+                await self._close_failed(
+                    opened, failure, elapsed_ms, health=not caller_fault, retried=False
                 )
             self.attach(failure)  # the request's record needs the trace of a late failure
             return ErrorDelta(failure, tuple(self.trace))
@@ -229,6 +221,30 @@ class StreamRun(RequestRun):
         final = self._finalize(completion, slot, elapsed_ms)
         await self._release(slot, success=final)
         return StreamDone(final)
+
+    async def _close_failed(
+        self,
+        opened: _Opened,
+        failure: ProviderError,
+        elapsed_ms: float,
+        *,
+        health: bool,
+        retried: bool,
+    ) -> None:
+        """An opened stream that failed: tell the breaker when the provider was at fault
+        (`health`), free its budget and record the attempt."""
+        slot = opened.slot
+        await self._settle(slot, failure if health else None)
+        await self._release(slot, success=None)
+        self.errors.append(failure)
+        self._record(
+            slot.candidate.model,
+            failure.code.value,
+            opened.number,
+            elapsed_ms,
+            retried=retried,
+            credential=slot.credential,
+        )
 
     # -- continuing a cut stream on another model -------------------------------------
 
@@ -244,20 +260,8 @@ class StreamRun(RequestRun):
         candidates = self._continue_candidates(targets, opened.slot.candidate.model)
         if not candidates:
             return None
-        slot = opened.slot
-        model = slot.candidate.model
         elapsed_ms = (self._now() - opened.started) * 1000
-        await self._settle(slot, failure)
-        await self._release(slot, success=None)
-        self.errors.append(failure)
-        self._record(
-            model,
-            failure.code.value,
-            opened.number,
-            elapsed_ms,
-            retried=True,
-            credential=slot.credential,
-        )
+        await self._close_failed(opened, failure, elapsed_ms, health=True, retried=True)
         partial = "".join(read.collector.text)
         prefill = partial.rstrip()
         read.pending_trim = partial[len(prefill) :]
