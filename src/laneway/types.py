@@ -475,3 +475,6 @@ class StreamDone:
 
 
 StreamEvent = StreamOpened | Delta | StreamDone
+#: what `Gateway.stream_batches` yields: `StreamOpened`, the deltas of each upstream read
+#: as one list (never an `ErrorDelta` among them), then `StreamDone` or one `ErrorDelta`
+StreamBatch = StreamOpened | list[Delta] | StreamDone | ErrorDelta

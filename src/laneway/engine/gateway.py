@@ -9,7 +9,7 @@ async for event in gw.stream(request, ctx): ...
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -37,12 +37,14 @@ from laneway.events import DecisionMade, Event
 from laneway.types import (
     Completion,
     CompletionRequest,
+    Delta,
     ErrorDelta,
     FinishReason,
     Message,
     ModelRef,
     Outcome,
     RoutingDecision,
+    StreamBatch,
     StreamDone,
     StreamEvent,
     TaskContext,
@@ -216,6 +218,29 @@ class Gateway:
         validators: Sequence[Validator] = (),
     ) -> AsyncIterator[StreamEvent]:
         """`StreamOpened`, deltas, then `StreamDone`, or an `ErrorDelta` after a late failure."""
+        batches = self.stream_batches(
+            request, ctx, output_model=output_model, validators=validators
+        )
+        try:
+            async for item in batches:
+                if isinstance(item, list):
+                    for delta in item:
+                        yield delta
+                else:
+                    yield item
+        finally:
+            await batches.aclose()
+
+    async def stream_batches(
+        self,
+        request: CompletionRequest,
+        ctx: TaskContext,
+        *,
+        output_model: type[BaseModel] | None = None,
+        validators: Sequence[Validator] = (),
+    ) -> AsyncGenerator[StreamBatch, None]:
+        """`stream` with the deltas of each upstream read in one list (the server's way:
+        one rendering and one send per read)."""
         ctx, lane, request = self._prepare(request, ctx)
         started = self._core.clock.monotonic()
         await self._record.start(request, ctx)
@@ -225,7 +250,7 @@ class Gateway:
             blocked = await self._guard(request, ctx, lane)
             if blocked is not None:
                 done = blocked
-                async for event in _replay(blocked, self._core.request_id_of(ctx)):
+                for event in _replay(blocked, self._core.request_id_of(ctx)):
                     yield event
                 # a `return` here skips the record after `try`: the row stayed `pending`
                 self._record_stream_end(ctx, done, late, started)
@@ -480,14 +505,13 @@ def _pinned(model: ModelRef) -> RoutingDecision:
     )
 
 
-async def _replay(completion: Completion, request_id: str) -> AsyncIterator[StreamEvent]:
+def _replay(completion: Completion, request_id: str) -> list[StreamBatch]:
     from laneway.types import FinishDelta, StreamOpened, TextDelta
 
     assert completion.decision is not None
-    yield StreamOpened(completion.model_ref, completion.decision, completion.trace, request_id)
-    yield TextDelta(completion.content)
-    yield FinishDelta(completion.finish_reason)
-    yield StreamDone(completion)
+    opened = StreamOpened(completion.model_ref, completion.decision, completion.trace, request_id)
+    deltas: list[Delta] = [TextDelta(completion.content), FinishDelta(completion.finish_reason)]
+    return [opened, deltas, StreamDone(completion)]
 
 
 def _deidentified(request: CompletionRequest, names: Sequence[str]) -> CompletionRequest:

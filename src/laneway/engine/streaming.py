@@ -7,6 +7,9 @@ to continue on (`stream.continue_on`) that accept an assistant prefill. Text is
 held back a little so the PII scan sees it before the caller does
 (`stream_guard.py`). The breaker and the credential learn a stream's outcome
 when it ends, not when it opens.
+
+Deltas travel in lists, one per upstream read (`Adapter.stream_batches`): the
+scan sees a read's text at once and the server writes it in one send.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field, replace
 
+from laneway.clock import ReadTimeLimit, TimeLimit
 from laneway.engine.plan import Candidate
 from laneway.engine.run import RequestRun, Slot, timeout_error
 from laneway.engine.stream_guard import StreamPiiGuard
 from laneway.engine.validation import validate_output
 from laneway.errors import ErrorCode, LanewayError, OutputRejectedError, ProviderError
+from laneway.providers.base import stream_batches
 from laneway.resilience.attempts import Call
 from laneway.types import (
     Capability,
@@ -30,8 +35,8 @@ from laneway.types import (
     FinishReason,
     Message,
     ModelRef,
+    StreamBatch,
     StreamDone,
-    StreamEvent,
     StreamOpened,
     TextDelta,
     ToolCall,
@@ -61,25 +66,30 @@ class StreamRun(RequestRun):
         model = step.model
         adapter = self.core.adapters[model.provider]
         started = self._now()
-        pending: list[Delta] = []
-        content = False  # a text, tool call or finish delta among them
+        pending: list[list[Delta]] = []
+        begun = False  # a text, tool call or content wire event among them
+        finished = False  # a finish delta among them
         error: ProviderError | None = None
-        iterator = adapter.stream(
-            slot.request, model.model, timeout_s=step.timeout_s, credential=slot.credential
-        ).__aiter__()
+        iterator = stream_batches(
+            adapter, slot.request, model.model, timeout_s=step.timeout_s, credential=slot.credential
+        )
+        deadline = TimeLimit(asyncio.get_running_loop().time() + step.timeout_s + 0.05)
         try:
-            async with asyncio.timeout(step.timeout_s + 0.05):
-                async for delta in iterator:
-                    if isinstance(delta, ErrorDelta):
-                        error = delta.error
+            with deadline:
+                async for batch in iterator:
+                    pending.append(batch)
+                    for delta in batch:
+                        if isinstance(delta, ErrorDelta):
+                            error = delta.error
+                            break
+                        if isinstance(delta, TextDelta | ToolCallDelta) or (
+                            isinstance(delta, WireEvent) and delta.content  # e.g. thinking
+                        ):
+                            begun = True
+                            break
+                        finished = finished or isinstance(delta, FinishDelta)
+                    if begun or error is not None:
                         break
-                    pending.append(delta)
-                    if isinstance(delta, TextDelta | ToolCallDelta) or (
-                        isinstance(delta, WireEvent) and delta.content  # e.g. thinking
-                    ):
-                        content = True
-                        break
-                    content = content or isinstance(delta, FinishDelta)
         except ProviderError as exc:
             error = exc
         except TimeoutError:
@@ -87,7 +97,7 @@ class StreamRun(RequestRun):
         except BaseException:
             await _close(iterator)
             raise
-        if error is None and not content:
+        if error is None and not (begun or finished):
             error = ProviderError(
                 "the stream ended before any content",
                 provider=model.provider,
@@ -99,11 +109,18 @@ class StreamRun(RequestRun):
             return error
         return _Opened(slot, iterator, pending, started, step.number)
 
-    async def rest(self, opened: _Opened) -> AsyncGenerator[StreamEvent, None]:
-        """`StreamOpened`, the deltas (PII-screened), then `StreamDone` or one `ErrorDelta`;
-        every slot is released when this generator ends or is closed."""
+    async def rest(self, opened: _Opened) -> AsyncGenerator[StreamBatch, None]:
+        """`StreamOpened`, the deltas of each upstream read as one list (PII-screened), then
+        `StreamDone` or one `ErrorDelta`; every slot is released when this generator ends or
+        is closed.
+
+        Each read is bounded by what is left of the lane's deadline (one timer for them
+        all), so the timer never cancels the caller's own handling of a list. The reading
+        loop is here, not in a generator of its own: each layer is paid per read.
+        """
         read = _Read(guard=StreamPiiGuard(self.policy))
         current: _Opened | None = opened
+        loop = asyncio.get_running_loop()
         try:
             model = opened.slot.candidate.model
             yield StreamOpened(
@@ -113,8 +130,40 @@ class StreamRun(RequestRun):
                 self.request_id,
             )
             while current is not None:
-                async for delta in self._screened(current, read):
-                    yield delta
+                iterator, pending = current.iterator, current.pending
+                model = current.slot.candidate.model
+                due = loop.time() + max(0.05, self.deadline.remaining(self._now()))
+                deadline = ReadTimeLimit(due)
+                read.failure = None
+                try:
+                    while True:
+                        if pending:
+                            batch = pending.pop(0)
+                        else:
+                            try:
+                                with deadline:
+                                    batch = await anext(iterator)
+                            except StopAsyncIteration:
+                                break
+                        screened = read.screen(batch, model)
+                        if screened:
+                            yield screened
+                        if read.failure is not None:
+                            break
+                    if read.failure is None and (held := read.guard.flush()):
+                        yield [TextDelta(held)]
+                except TimeoutError:
+                    read.failure = ProviderError(
+                        "the stream passed the lane's deadline",
+                        provider=model.provider,
+                        model=model.model,
+                        code=ErrorCode.TIMEOUT,
+                    )
+                except ProviderError as exc:  # an adapter that raised instead of an ErrorDelta
+                    read.failure = exc
+                finally:
+                    deadline.cancel()
+                    await _close(iterator)
                 follow = await self._continuation(current, read)
                 if follow is None:
                     break
@@ -122,70 +171,13 @@ class StreamRun(RequestRun):
             assert current is not None
             held = read.held_after_failure()
             if held:
-                yield TextDelta(held)
+                yield [TextDelta(held)]
             yield await self._finish(current, read)
             current = None
         finally:
             if current is not None:  # closed early: no verdict on the model or credential
                 await self._release_probes(current.slot)
                 await self._release(current.slot, success=None)
-
-    async def _screened(self, opened: _Opened, read: _Read) -> AsyncGenerator[Delta, None]:
-        """The provider's deltas, text held back until the PII scan has seen it; a failure
-        (cut, timeout, leak) ends it and is left in `read.failure`.
-
-        Each read is bounded by what is left of the lane's deadline, so the timer never
-        cancels the caller's own handling of a delta.
-        """
-        iterator, pending = opened.iterator, opened.pending
-        guard, collector = read.guard, read.collector
-        screening, texts = guard.active, collector.text
-        model = opened.slot.candidate.model
-        due = asyncio.get_running_loop().time() + max(0.05, self.deadline.remaining(self._now()))
-        read.failure = None
-        try:
-            while True:  # per delta: the common case, text, takes the fewest steps
-                if pending:
-                    delta = pending.pop(0)
-                else:
-                    try:
-                        async with asyncio.timeout_at(due):
-                            delta = await anext(iterator)
-                    except StopAsyncIteration:
-                        break
-                if isinstance(delta, TextDelta):
-                    text = read.trim(delta.text)
-                    texts.append(text)
-                    if not screening:
-                        yield TextDelta(text) if text is not delta.text else delta
-                        continue
-                    ready = guard.feed(text)
-                    if ready is None:
-                        read.failure = _pii_failure(model)
-                        return
-                    if ready:
-                        yield TextDelta(ready)
-                    continue
-                if isinstance(delta, ErrorDelta):
-                    read.failure = delta.error
-                    return
-                collector.add(delta)
-                if held := guard.flush():  # a tool call, usage or finish follows the text
-                    yield TextDelta(held)
-                yield delta
-            if held := guard.flush():
-                yield TextDelta(held)
-        except TimeoutError:
-            read.failure = ProviderError(
-                "the stream passed the lane's deadline",
-                provider=model.provider,
-                model=model.model,
-                code=ErrorCode.TIMEOUT,
-            )
-        except ProviderError as exc:  # an adapter that raised instead of yielding ErrorDelta
-            read.failure = exc
-        finally:
-            await _close(iterator)
 
     async def _finish(self, opened: _Opened, read: _Read) -> StreamDone | ErrorDelta:
         """Validate, tell the breaker and the credential how the stream ended, release the
@@ -316,7 +308,7 @@ def _pii_failure(model: ModelRef) -> ProviderError:
     )
 
 
-async def _close(iterator: AsyncIterator[Delta]) -> None:
+async def _close(iterator: AsyncIterator[list[Delta]]) -> None:
     closer = getattr(iterator, "aclose", None)
     if closer is not None:
         try:
@@ -330,8 +322,8 @@ class _Opened:
     """A stream past its first content delta: what `rest` carries on from."""
 
     slot: Slot
-    iterator: AsyncIterator[Delta]
-    pending: list[Delta]  # read already, not yet handed on
+    iterator: AsyncIterator[list[Delta]]
+    pending: list[list[Delta]]  # read already, not yet handed on
     started: float
     number: int  # the attempt's number, for its record
 
@@ -361,6 +353,52 @@ class _Read:
         self.pending_trim = ""
         stripped = text.lstrip()
         return stripped if len(text) - len(stripped) <= len(trim) else text[len(trim) :]
+
+    def screen(self, batch: list[Delta], model: ModelRef) -> list[Delta]:
+        """What of one read's deltas may go out now: each run of text joined into one delta
+        and scanned once, held back until the scan has seen what follows it. A failure
+        (an error delta, a leak) ends them and is left in `failure`."""
+        out: list[Delta] = []
+        text: str | None = None  # the run of text not yet scanned
+        single: TextDelta | None = None  # the run's delta, while it is one
+        for delta in batch:
+            if isinstance(delta, TextDelta):
+                if text is None:
+                    text, single = delta.text, delta
+                else:
+                    text, single = text + delta.text, None
+                continue
+            ready = ""
+            if text is not None:
+                scanned = self._scan(text, model)
+                if scanned is None:
+                    return out
+                ready, text = scanned, None
+            if isinstance(delta, ErrorDelta):
+                if ready:
+                    out.append(TextDelta(ready))
+                self.failure = delta.error
+                return out
+            ready += self.guard.flush()  # a tool call, usage or finish follows all the text
+            if ready:
+                out.append(TextDelta(ready))
+            self.collector.add(delta)
+            out.append(delta)
+        if text is not None and (last := self._scan(text, model)):
+            out.append(single if single is not None and last is single.text else TextDelta(last))
+        return out
+
+    def _scan(self, text: str, model: ModelRef) -> str | None:
+        """Of one run of text, what may go out now; None after a leak (in `failure`)."""
+        text = self.trim(text)
+        self.collector.text.append(text)
+        guard = self.guard
+        if not guard.active:
+            return text
+        ready = guard.feed(text)
+        if ready is None:
+            self.failure = _pii_failure(model)
+        return ready
 
     def held_after_failure(self) -> str:
         """Held text, all scanned clean, may go out when the stream ends on a non-PII fault."""

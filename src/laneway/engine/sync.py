@@ -8,10 +8,10 @@ there, use `Gateway` directly.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -23,6 +23,7 @@ from laneway.types import (
     CompletionRequest,
     Outcome,
     RoutingDecision,
+    StreamBatch,
     StreamEvent,
     TaskContext,
 )
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from laneway.providers.base import Adapter
     from laneway.state.base import StateStore
     from laneway.telemetry.metrics import Metrics
+
+T = TypeVar("T")
 
 
 class SyncGateway:
@@ -116,11 +119,29 @@ class SyncGateway:
         output_model: type[BaseModel] | None = None,
         validators: Sequence[Validator] = (),
     ) -> Iterator[StreamEvent]:
-        events = self._gateway.stream(
-            request, ctx, output_model=output_model, validators=validators
-        ).__aiter__()
+        return self._blocking(
+            self._gateway.stream(request, ctx, output_model=output_model, validators=validators)
+        )
 
-        async def step() -> StreamEvent | None:
+    def stream_batches(
+        self,
+        request: CompletionRequest,
+        ctx: TaskContext,
+        *,
+        output_model: type[BaseModel] | None = None,
+        validators: Sequence[Validator] = (),
+    ) -> Iterator[StreamBatch]:
+        return self._blocking(
+            self._gateway.stream_batches(
+                request, ctx, output_model=output_model, validators=validators
+            )
+        )
+
+    def _blocking(self, items: AsyncIterator[T]) -> Iterator[T]:
+        """An async stream's items, each awaited on this gateway's loop."""
+        events = items.__aiter__()
+
+        async def step() -> T | None:
             try:
                 return await events.__anext__()
             except StopAsyncIteration:

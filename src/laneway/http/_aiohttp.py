@@ -18,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from types import TracebackType
 
 import aiohttp
 from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
 
+from laneway.clock import TimeLimit
 from laneway.http._base import StreamBase, TransportBase, lower
 from laneway.http.settings import UpstreamSettings, proxy_for, shown_proxy, tls_context
 from laneway.http.transport import (
@@ -194,7 +195,7 @@ class AiohttpTransport(TransportBase):
         proxy = self._proxy(url)
         errors = self._errors(url, timeout_s, proxy)
         with errors:
-            async with asyncio.timeout(timeout_s):
+            with TimeLimit(asyncio.get_running_loop().time() + timeout_s):
                 response = await session.post(
                     url,
                     data=body,
@@ -281,6 +282,9 @@ class _AiohttpStream(StreamBase):
 
     def _chunks(self) -> AsyncIterator[bytes]:
         return self._response.content.iter_any()
+
+    def _next_chunk(self) -> Awaitable[bytes]:
+        return self._response.content.readany()
 
     async def _read_all(self) -> bytes:
         return await _read_bounded(self._response, self._url, self._max_body_bytes)

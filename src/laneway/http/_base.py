@@ -4,7 +4,7 @@ reads raise `TransportError`, never the client library's exceptions."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import AbstractContextManager
 
 from laneway.http.transport import HttpResponse
@@ -50,6 +50,14 @@ class StreamBase(ABC):
             async for chunk in self._chunks():
                 yield chunk
 
+    async def next_chunk(self) -> bytes:
+        """The body's next piece as it arrives, b"" once it has ended.
+
+        A call per read, not a generator: a stream pays every layer on every read.
+        """
+        with self._errors():
+            return await self._next_chunk()
+
     async def read(self) -> bytes:
         with self._errors():
             return await self._read_all()
@@ -60,6 +68,10 @@ class StreamBase(ABC):
 
     @abstractmethod
     def _chunks(self) -> AsyncIterator[bytes]: ...
+
+    @abstractmethod
+    def _next_chunk(self) -> Awaitable[bytes]:
+        """The library's read of the next piece; b"" at the end."""
 
     @abstractmethod
     async def _read_all(self) -> bytes: ...

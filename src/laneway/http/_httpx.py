@@ -10,7 +10,7 @@ client: the conformance suite covers only the transports laneway ships for that.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -86,6 +86,7 @@ class _HttpxStream(StreamBase):
         self._response = response
         self._url = url
         self._timeout_s = timeout_s
+        self._pieces: AsyncIterator[bytes] | None = None
 
     def _errors(self) -> AbstractContextManager[None]:
         return _errors(self._url, self._timeout_s)
@@ -93,10 +94,18 @@ class _HttpxStream(StreamBase):
     def _chunks(self) -> AsyncIterator[bytes]:
         return self._response.aiter_bytes()
 
+    def _next_chunk(self) -> Awaitable[bytes]:
+        if self._pieces is None:
+            self._pieces = self._response.aiter_bytes()
+        return anext(self._pieces, b"")
+
     async def _read_all(self) -> bytes:
         return await self._response.aread()
 
     async def aclose(self) -> None:
+        closer = getattr(self._pieces, "aclose", None)  # httpx's generator: close it now
+        if closer is not None:
+            await closer()
         await self._response.aclose()
 
 

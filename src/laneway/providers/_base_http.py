@@ -15,7 +15,7 @@ have expired before the time it stated.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -211,10 +211,32 @@ class HttpAdapterBase(AdapterBase[SpecT]):
     ) -> AsyncIterator[Delta]:
         """Deltas until the reader is finished; any failure after the 200 ends in one ErrorDelta.
 
-        One generator, with SSE parsed here chunk by chunk: every generator layer
-        is paid per delta, and an async generator left unfinished (the reader
-        stops at `[DONE]`) is closed by the event loop in a task of its own
-        (docs/performance.md, `## Server`). The chunk iterator is closed here.
+        `stream_batches`, one delta at a time (the engine reads the batches).
+        """
+        batches = self.stream_batches(request, model, timeout_s=timeout_s, credential=credential)
+        try:
+            async for batch in batches:
+                for delta in batch:
+                    yield delta
+        finally:
+            await batches.aclose()
+
+    async def stream_batches(
+        self,
+        request: CompletionRequest,
+        model: str,
+        *,
+        timeout_s: float,
+        credential: Credential | None = None,
+    ) -> AsyncGenerator[list[Delta], None]:
+        """The deltas of each read of the body, together: what one read brought is screened,
+        rendered and sent downstream at once. Never an empty list; any failure after the
+        200 ends the last one with an ErrorDelta.
+
+        One generator, with SSE parsed here read by read: every generator layer is
+        paid per read, and an async generator left unfinished (the reader stops at
+        `[DONE]`) is closed by the event loop in a task of its own
+        (docs/performance.md, `## Server`).
         """
         profile = self._profile(credential)
         body = self._body(request, model, profile, stream=True)
@@ -222,29 +244,35 @@ class HttpAdapterBase(AdapterBase[SpecT]):
         if request.wire is not None and request.wire.format == self.wire_format:
             headers.update(self._wire_headers(request.wire))
         opened = await self._open(model, headers, body, profile, timeout_s)
-        chunks: AsyncIterator[bytes] | None = None
         try:
             if opened.status >= 300:
                 raise await self._stream_status_error(opened, model, profile)
             reader = self._reader(request, model)
             info = self.capabilities(model)
             parser = SseParser()
-            chunks = opened.iter_bytes()
+            deltas: list[Delta] = []
             try:
                 ended = False
                 while not ended:
-                    chunk = await anext(chunks, None)
-                    ended = chunk is None
-                    for event in parser.end() if chunk is None else parser.feed(chunk):
+                    chunk = await opened.next_chunk()
+                    ended = not chunk
+                    for event in parser.end() if ended else parser.feed(chunk):
                         for delta in reader.parse(event):
                             if isinstance(delta, UsageDelta):
                                 delta = UsageDelta(with_cost(delta.usage, info))
-                            elif isinstance(delta, ErrorDelta):  # the provider's words: they
-                                yield ErrorDelta(self._masked(delta.error))  # may echo a key
+                            elif isinstance(delta, ErrorDelta):
+                                # the provider's words may echo a key we sent
+                                deltas.append(ErrorDelta(self._masked(delta.error)))
+                                yield deltas
                                 return
-                            yield delta
+                            deltas.append(delta)
                         if reader.finished:
+                            if deltas:
+                                yield deltas
                             return
+                    if deltas:
+                        yield deltas
+                        deltas = []
             except TransportError as exc:
                 error = self._transport_error(model, profile, exc)
             except WireProblem as exc:
@@ -257,11 +285,9 @@ class HttpAdapterBase(AdapterBase[SpecT]):
                 if reader.complete:
                     return
                 error = self._cut_error(model, profile)
-            yield ErrorDelta(error)
+            deltas.append(ErrorDelta(error))  # after what this read brought before it
+            yield deltas
         finally:
-            closer = getattr(chunks, "aclose", None)  # a transport's generator: close it now
-            if closer is not None:
-                await closer()
             await opened.aclose()
 
     async def probe(self, credential: Credential | None = None) -> None:

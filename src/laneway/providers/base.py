@@ -8,9 +8,9 @@ the trace.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from laneway.config.credentials import Credential, CredentialStatus
 from laneway.types import Completion, CompletionRequest, Delta, ModelInfo
@@ -69,6 +69,48 @@ class Adapter(Protocol):
     async def aclose(self) -> None: ...
 
 
+class BatchStreamer(Protocol):
+    """An adapter that can hand on what each upstream read brought as one list (the HTTP
+    kinds): the engine screens each list at once and the server writes it in one send."""
+
+    def stream_batches(
+        self,
+        request: CompletionRequest,
+        model: str,
+        *,
+        timeout_s: float,
+        credential: Credential | None = None,
+    ) -> AsyncIterator[list[Delta]]:
+        """`stream`'s deltas in lists, never empty; an `ErrorDelta` ends the last one."""
+        ...
+
+
+def stream_batches(
+    adapter: Adapter,
+    request: CompletionRequest,
+    model: str,
+    *,
+    timeout_s: float,
+    credential: Credential | None,
+) -> AsyncIterator[list[Delta]]:
+    """`adapter`'s stream in lists: by upstream read when it offers `stream_batches`
+    (`BatchStreamer`), else one delta per list."""
+    if getattr(adapter, "stream_batches", None) is not None:
+        streamer = cast(BatchStreamer, adapter)
+        return streamer.stream_batches(request, model, timeout_s=timeout_s, credential=credential)
+    return _one_by_one(adapter.stream(request, model, timeout_s=timeout_s, credential=credential))
+
+
+async def _one_by_one(deltas: AsyncIterator[Delta]) -> AsyncGenerator[list[Delta], None]:
+    try:
+        async for delta in deltas:
+            yield [delta]
+    finally:  # closing this closes the adapter's generator now, not when it is collected
+        closer = getattr(deltas, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
 @dataclass(frozen=True, slots=True)
 class AdapterDeps:
     """What an adapter is built with: injected, so tests swap the transport and clock."""
@@ -79,4 +121,11 @@ class AdapterDeps:
     catalog: Mapping[str, ModelInfo] = field(default_factory=dict)  # model name -> info
 
 
-__all__ = ["Adapter", "AdapterDeps", "Credential", "CredentialStatus"]
+__all__ = [
+    "Adapter",
+    "AdapterDeps",
+    "BatchStreamer",
+    "Credential",
+    "CredentialStatus",
+    "stream_batches",
+]

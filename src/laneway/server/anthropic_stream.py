@@ -1,7 +1,8 @@
 """Anthropic Messages streams for `/v1/messages`: engine events to SSE bytes, pure.
 
 Two writers with one interface (`feed` a delta, `done` at the end, `error`
-after a late failure), each returning the bytes to send now:
+after a late failure), each returning the bytes to send now (`feed_all` feeds
+the deltas of one upstream read, for one send):
 
 - `PassthroughStream`, when the served model speaks this wire format: every
   upstream event goes out as it came (`WireEvent`), thinking and signature
@@ -172,3 +173,10 @@ class TranslatedStream:
 
 
 Writer = PassthroughStream | TranslatedStream
+
+
+def feed_all(writer: Writer, deltas: list[Delta]) -> bytes:
+    """The events of one upstream read's deltas, for one send."""
+    if len(deltas) == 1:
+        return writer.feed(deltas[0])
+    return b"".join([writer.feed(delta) for delta in deltas])

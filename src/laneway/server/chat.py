@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from laneway.errors import ErrorCode, LanewayError
 from laneway.server.answers import DEGRADED as _DEGRADED
@@ -57,14 +57,11 @@ from laneway.server.refusals import Admission
 from laneway.types import (
     Completion,
     ErrorDelta,
-    FinishDelta,
     Outcome,
+    StreamBatch,
     StreamDone,
-    StreamEvent,
     StreamOpened,
     TaskContext,
-    TextDelta,
-    ToolCallDelta,
     Usage,
 )
 
@@ -209,11 +206,11 @@ async def _stream(
     send: Send,
 ) -> int:
     request_id = ctx.request_id or ""
-    # Gateway.stream is an async generator: closing it runs the engine's record
+    # Gateway.stream_batches is an async generator: closing it runs the engine's record
     # (status `interrupted`) when the client goes away mid-stream. A failure before
     # its first event ends it; once it is open, `finally` closes it (not
     # `contextlib.aclosing`, whose two coroutines every stream would pay).
-    events = cast(AsyncGenerator[StreamEvent, None], state.gateway.stream(chat.request, ctx))
+    events = state.gateway.stream_batches(chat.request, ctx)
     async with DisconnectWatch(receive, state.supervisor, state.clock) as watch:
         try:
             opened = await anext(events)
@@ -245,7 +242,7 @@ async def _stream(
 
 
 async def _relay(
-    events: AsyncGenerator[StreamEvent, None],
+    events: AsyncGenerator[StreamBatch, None],
     writer: ChunkWriter,
     send: Send,
     request_id: str,
@@ -258,25 +255,24 @@ async def _relay(
     before its client can ask again).
 
     Every `send` is a socket write, so what carries no new content waits for the
-    next write: the opening chunk (the role) goes out with the first delta, and
-    the finish chunk with the closing usage chunk and `[DONE]`. Those go out as
-    soon as `StreamDone` arrives, before the engine files the request's record;
-    a client that leaves once it has them no longer cancels anything.
+    next write: the opening chunk (the role) goes out with the first content, and
+    a finish that came alone with the closing usage chunk and `[DONE]`. What one
+    upstream read brought goes out in one send. The closing chunks go out as
+    soon as `StreamDone` arrives, before the engine files the request's record; a
+    client that leaves once it has them no longer cancels anything.
     """
     usage: Usage | None = None
     held = writer.opening()
     try:
         async for event in events:
-            if isinstance(event, TextDelta):
-                chunk = writer.text(event)
-                await send({"type": "http.response.body", "body": held + chunk, "more_body": True})
-                held = b""
-            elif isinstance(event, ToolCallDelta):
-                chunk = writer.tool_call(event)
-                await send({"type": "http.response.body", "body": held + chunk, "more_body": True})
-                held = b""
-            elif isinstance(event, FinishDelta):
-                held += writer.finish(event)
+            if isinstance(event, list):
+                chunks, content = writer.deltas(event)
+                if content:
+                    body = held + chunks
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+                    held = b""
+                else:
+                    held += chunks
             elif isinstance(event, StreamDone):
                 usage = event.completion.usage
                 if settle is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from laneway.errors import ErrorCode, LanewayError, ProviderError
 from laneway.events import RequestFinished
@@ -32,7 +32,12 @@ from laneway.server.answers import (
     spend_settler,
 )
 from laneway.server.anthropic_errors import respond_anthropic_error
-from laneway.server.anthropic_stream import PassthroughStream, TranslatedStream, Writer
+from laneway.server.anthropic_stream import (
+    PassthroughStream,
+    TranslatedStream,
+    Writer,
+    feed_all,
+)
 from laneway.server.anthropic_wire import (
     MessagesRequest,
     parse_messages_request,
@@ -65,8 +70,8 @@ from laneway.types import (
     ErrorDelta,
     ModelRef,
     Outcome,
+    StreamBatch,
     StreamDone,
-    StreamEvent,
     StreamOpened,
     TaskContext,
     Usage,
@@ -312,7 +317,7 @@ async def _stream(
 ) -> int:
     """Headers once a provider accepted the stream; then its events (see chat.py's `_stream`)."""
     request_id = ctx.request_id or ""
-    events = cast(AsyncGenerator[StreamEvent, None], state.gateway.stream(parsed.request, ctx))
+    events = state.gateway.stream_batches(parsed.request, ctx)
     async with DisconnectWatch(receive, state.supervisor, state.clock) as watch:
         try:
             opened = await anext(events)
@@ -341,7 +346,7 @@ async def _stream(
 
 
 async def _relay(
-    events: AsyncGenerator[StreamEvent, None],
+    events: AsyncGenerator[StreamBatch, None],
     send: Send,
     request_id: str,
     model: str,
@@ -352,14 +357,26 @@ async def _relay(
 
     The writer is chosen by the first delta: an upstream event (`WireEvent`)
     means the served model speaks this wire format and its events go through.
-    `settle(usage)` runs before the closing events go out (a key's spend is counted
-    before the client can send its next request).
+    What one upstream read brought goes out in one send. `settle(usage)` runs
+    before the closing events go out (a key's spend is counted before the client
+    can send its next request).
     """
     writer: Writer | None = None
     usage: Usage | None = None
     try:
         async for event in events:
-            if isinstance(event, StreamDone):
+            if isinstance(event, list):
+                if writer is None:
+                    passthrough = isinstance(event[0], WireEvent)
+                    writer = (
+                        PassthroughStream(request_id)
+                        if passthrough
+                        else TranslatedStream(request_id, model)
+                    )
+                chunk = feed_all(writer, event)
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            elif isinstance(event, StreamDone):
                 writer = writer or TranslatedStream(request_id, model)
                 usage = event.completion.usage
                 if settle is not None:
@@ -371,17 +388,6 @@ async def _relay(
                 body = writer.error(late_stream_error(event.error))
                 await send({"type": "http.response.body", "body": body})
                 return None
-            elif not isinstance(event, StreamOpened):
-                if writer is None:
-                    passthrough = isinstance(event, WireEvent)
-                    writer = (
-                        PassthroughStream(request_id)
-                        if passthrough
-                        else TranslatedStream(request_id, model)
-                    )
-                chunk = writer.feed(event)
-                if chunk:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
     except Exception as exc:  # the headers are out: the client learns of it in the stream
         if usage is None:
             writer = writer or TranslatedStream(request_id, model)

@@ -25,6 +25,7 @@ from laneway.server.errors import ApiError, bad_request
 from laneway.types import (
     Completion,
     CompletionRequest,
+    Delta,
     FinishDelta,
     ImagePart,
     Message,
@@ -539,6 +540,24 @@ class ChunkWriter:
 
     def finish(self, delta: FinishDelta) -> bytes:
         return self._event({}, delta.finish_reason.value)
+
+    def deltas(self, deltas: list[Delta]) -> tuple[bytes, bool]:
+        """The chunks of one upstream read's deltas, and whether any carries content (text
+        or a tool call). Usage goes in the closing chunk; wire events are another format's."""
+        if len(deltas) == 1 and isinstance(first := deltas[0], TextDelta):  # the usual read
+            return self.text(first), True
+        parts: list[bytes] = []
+        content = False
+        for delta in deltas:
+            if isinstance(delta, TextDelta):
+                parts.append(self.text(delta))
+                content = True
+            elif isinstance(delta, ToolCallDelta):
+                parts.append(self.tool_call(delta))
+                content = True
+            elif isinstance(delta, FinishDelta):
+                parts.append(self.finish(delta))
+        return b"".join(parts), content
 
     def text_answer(self, message: str) -> bytes:
         """A whole answer in one content chunk plus its finish (degraded lanes)."""

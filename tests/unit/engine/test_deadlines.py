@@ -1,9 +1,11 @@
-"""Deadlines are `asyncio.timeout`: they never swallow a cancellation from outside.
+"""Deadlines (`clock.TimeLimit`, `ReadTimeLimit`) never swallow a cancellation from outside.
 
-The hand-written `ReadDeadline` this replaced turned a cancellation that landed in
-the same pass of the loop as its own expiry into a TimeoutError: the caller who
-cancelled a stream got an `ErrorDelta` and a stream that went on. The loop runs
-on virtual time (`virtual_time.py`), so both land at exactly the same instant.
+An earlier hand-written `ReadDeadline` turned a cancellation that landed in the
+same pass of the loop as its own expiry into a TimeoutError: the caller who
+cancelled a stream got an `ErrorDelta` and a stream that went on. Today's tell
+the two apart by the task's `cancelling()` count, as `asyncio.timeout` does. The
+loop runs on virtual time (`virtual_time.py`), so both land at exactly the same
+instant.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 from engine_scenario import ask, config, fake, gateway
 from virtual_time import run_on_virtual_time
 
+from laneway.clock import ReadTimeLimit, TimeLimit
 from laneway.types import CompletionRequest, Delta, StreamEvent, TaskContext, TextDelta
 
 WORK = TaskContext(lane="work")
@@ -68,3 +71,115 @@ async def deadline_alone() -> None:
     await gw.aclose()
     assert type(events[-1]).__name__ == "ErrorDelta"
     assert "lane's deadline" in str(getattr(events[-1], "error", ""))
+
+
+# -- the deadlines themselves --------------------------------------------------------
+
+
+async def _stall() -> None:
+    await asyncio.Event().wait()
+
+
+def test_a_deadline_past_its_time_ends_the_block_in_a_timeout() -> None:
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        with pytest.raises(TimeoutError), TimeLimit(loop.time() + 2.0):
+            await _stall()
+        return loop.time()
+
+    assert run_on_virtual_time(main()) == pytest.approx(2.0)
+
+
+def test_a_deadline_met_leaves_no_timer_behind() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        with TimeLimit(loop.time() + 1.0) as deadline:
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)  # past the deadline, outside its block: nothing cancels
+        assert not deadline.expired
+
+    run_on_virtual_time(main())
+
+
+@pytest.mark.parametrize("deadline_first", [True, False])
+def test_a_cancellation_at_the_deadlines_instant_stays_a_cancellation(
+    deadline_first: bool,
+) -> None:
+    async def guarded() -> None:
+        loop = asyncio.get_running_loop()
+        with TimeLimit(loop.time() + 1.0):
+            await _stall()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.create_task(guarded())
+        await asyncio.sleep(0)  # the block is entered: its timer is armed first
+        if deadline_first:
+            loop.call_at(loop.time() + 1.0, task.cancel)
+        else:  # armed before the block's own timer could be: runs first at that instant
+            await asyncio.sleep(0.5)
+            loop.call_at(loop.time() + 0.5, task.cancel)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert task.cancelled()
+
+    run_on_virtual_time(main())
+
+
+def test_a_read_deadline_cancels_the_read_it_lands_in() -> None:
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        deadline = ReadTimeLimit(loop.time() + 1.0)
+        steps: list[str] = []
+        try:
+            with deadline:
+                await asyncio.sleep(0.4)
+            steps.append("read")
+            with pytest.raises(TimeoutError), deadline:
+                await _stall()
+            steps.append(f"timed out at {loop.time():g}")
+        finally:
+            deadline.cancel()
+        return steps
+
+    assert run_on_virtual_time(main()) == ["read", "timed out at 1"]
+
+
+def test_a_read_deadline_never_cancels_the_work_between_reads() -> None:
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        deadline = ReadTimeLimit(loop.time() + 1.0)
+        steps: list[str] = []
+        with deadline:
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(2.0)  # the caller's own work, past the deadline: not cancelled
+        steps.append("work done")
+        with pytest.raises(TimeoutError), deadline:  # the next read fails at once
+            steps.append("read begun")
+        steps.append(f"at {loop.time():g}")
+        deadline.cancel()
+        return steps
+
+    assert run_on_virtual_time(main()) == ["work done", "at 2.5"]
+
+
+def test_a_cancellation_at_a_read_deadlines_instant_stays_a_cancellation() -> None:
+    async def reads() -> None:
+        loop = asyncio.get_running_loop()
+        deadline = ReadTimeLimit(loop.time() + 1.0)
+        try:
+            with deadline:
+                await _stall()
+        finally:
+            deadline.cancel()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.create_task(reads())
+        await asyncio.sleep(0)
+        loop.call_at(loop.time() + 1.0, task.cancel)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert task.cancelled()
+
+    run_on_virtual_time(main())
