@@ -408,6 +408,10 @@ class _Read:
         return self.guard.flush()
 
 
+_NO_USAGE = Usage()  # immutable: one for every stream that reports none
+_STOP = FinishReason.STOP
+
+
 class _Collector:
     """Builds the final Completion from a stream's deltas.
 
@@ -419,8 +423,8 @@ class _Collector:
         self.text: list[str] = []
         self.calls: dict[int, list[str]] = {}
         self.call_meta: dict[int, tuple[str, str]] = {}
-        self.usage = Usage()
-        self.finish = FinishReason.STOP
+        self.usage = _NO_USAGE
+        self.finish = _STOP
 
     def add(self, delta: Delta) -> None:
         if isinstance(delta, ToolCallDelta):

@@ -21,8 +21,15 @@ class SseError(Exception):
     """The stream is not server-sent events laneway can hold (one event past the bound)."""
 
 
+#: one event as the parser hands it on: its name ("message" when the stream names none)
+#: and its data. A pair, not an object: it is made for every event of every stream.
+Event = tuple[str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class SseEvent:
+    """One event as a value, for the pure parsers that take one (`StateReader`)."""
+
     event: str  # "message" when the stream names none
     data: str
 
@@ -37,7 +44,7 @@ class SseParser:
         self._event = ""
         self._data: list[str] = []
 
-    def feed(self, chunk: bytes) -> list[SseEvent]:
+    def feed(self, chunk: bytes) -> list[Event]:
         """Every event `chunk` completes.
 
         The usual framing (LF line ends, one `data:` line per event, as every
@@ -61,20 +68,20 @@ class SseParser:
         if self._data or self._event or _CR in buffer:
             return self._feed_lines(buffer)
         *blocks, rest = buffer.split(b"\n\n")
-        events: list[SseEvent] = []
+        events: list[Event] = []
         for block in blocks:
             if block.startswith(b"data:") and _LF not in block:
                 value = block[6:] if block[5:6] == b" " else block[5:]
-                events.append(SseEvent("message", value.decode("utf-8", errors="replace")))
+                events.append(("message", value.decode("utf-8", errors="replace")))
             elif block:  # comments, named events, multi-line data: the general rules
                 events += self._feed_lines(block + b"\n\n")
         self._buffer = rest
         return events
 
-    def _feed_lines(self, buffer: bytes) -> list[SseEvent]:
+    def _feed_lines(self, buffer: bytes) -> list[Event]:
         """Line by line, for any framing. Lines are found with `bytes.find` (C speed) and
         the buffer is cut once per feed, not once per line."""
-        events: list[SseEvent] = []
+        events: list[Event] = []
         pos, size = 0, len(buffer)
         while pos < size:
             lf = buffer.find(b"\n", pos)
@@ -94,7 +101,7 @@ class SseParser:
         self._buffer = buffer[pos:]
         return events
 
-    def end(self) -> list[SseEvent]:
+    def end(self) -> list[Event]:
         """The last event of a stream that ended without its closing blank line."""
         return self.feed(b"\n\n")
 
@@ -102,12 +109,12 @@ class SseParser:
     def pending(self) -> bool:
         return bool(self._data or self._buffer.strip() or self._held)
 
-    def _process(self, line: str) -> SseEvent | None:
+    def _process(self, line: str) -> Event | None:
         if not line:
             if not self._data:
                 self._event = ""
                 return None
-            event = SseEvent(self._event or "message", "\n".join(self._data))
+            event = (self._event or "message", "\n".join(self._data))
             self._event, self._data = "", []
             return event
         if line.startswith(":"):

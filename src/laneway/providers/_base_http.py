@@ -79,8 +79,9 @@ class StreamReader(Protocol):
         """A close here is a normal end, not a cut."""
         ...
 
-    def parse(self, event: SseEvent) -> list[Delta]:
-        """The deltas of one event; raises `WireProblem` or `ProviderError` on a bad one."""
+    def parse(self, name: str, data: str) -> list[Delta]:
+        """The deltas of one event (`name` is "message" when the stream names none); raises
+        `WireProblem` or `ProviderError` on a bad one."""
         ...
 
 
@@ -107,8 +108,8 @@ class StateReader(Generic[StateT]):
     def complete(self) -> bool:
         return self.state.finished
 
-    def parse(self, event: SseEvent) -> list[Delta]:
-        return self._parse(event, self.state)
+    def parse(self, name: str, data: str) -> list[Delta]:
+        return self._parse(SseEvent(name, data), self.state)
 
 
 class HttpAdapterBase(AdapterBase[SpecT]):
@@ -256,8 +257,8 @@ class HttpAdapterBase(AdapterBase[SpecT]):
                 while not ended:
                     chunk = await opened.next_chunk()
                     ended = not chunk
-                    for event in parser.end() if ended else parser.feed(chunk):
-                        for delta in reader.parse(event):
+                    for name, data in parser.end() if ended else parser.feed(chunk):
+                        for delta in reader.parse(name, data):
                             if isinstance(delta, UsageDelta):
                                 delta = UsageDelta(with_cost(delta.usage, info))
                             elif isinstance(delta, ErrorDelta):

@@ -39,6 +39,9 @@ from laneway.types import (
     WireEvent,
 )
 
+#: `message_start`'s usage: nothing counted yet
+_NO_USAGE = usage_json(Usage())
+
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
@@ -111,7 +114,7 @@ class TranslatedStream:
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": usage_json(Usage()),
+            "usage": _NO_USAGE,
         }
         return sse("message_start", {"type": "message_start", "message": message})
 

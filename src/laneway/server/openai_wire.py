@@ -27,6 +27,7 @@ from laneway.types import (
     CompletionRequest,
     Delta,
     FinishDelta,
+    FinishReason,
     ImagePart,
     Message,
     Part,
@@ -485,6 +486,11 @@ DONE = b"data: [DONE]\n\n"
 _OPENING_CHOICE = (
     b'{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null,"logprobs":null}'
 )
+#: the finish chunk's one choice, by reason: rendered once, not per stream
+_FINISH_CHOICES = {
+    reason: _dump({"index": 0, "delta": {}, "finish_reason": reason.value, "logprobs": None})
+    for reason in FinishReason
+}
 
 
 class ChunkWriter:
@@ -539,7 +545,7 @@ class ChunkWriter:
         return self._event({"tool_calls": [call]})
 
     def finish(self, delta: FinishDelta) -> bytes:
-        return self._event({}, delta.finish_reason.value)
+        return self._head + _FINISH_CHOICES[delta.finish_reason] + self._tail
 
     def deltas(self, deltas: list[Delta]) -> tuple[bytes, bool]:
         """The chunks of one upstream read's deltas, and whether any carries content (text

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from laneway.http.sse import MAX_PENDING_BYTES, SseError, SseEvent, SseParser
+from laneway.http.sse import MAX_PENDING_BYTES, Event, SseError, SseParser
 
 texts = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=30
@@ -43,17 +43,17 @@ def test_events_are_the_same_however_the_bytes_are_split(
     raw = encode(stream, newline, comment)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=8)))
     parser = SseParser()
-    got: list[SseEvent] = []
+    got: list[Event] = []
     for start, end in zip([0, *cuts], [*cuts, len(raw)], strict=True):
         got += parser.feed(raw[start:end])
     got += parser.feed(b"\n\n")
-    assert got == [SseEvent(name or "message", "\n".join(lines)) for name, lines in stream]
+    assert got == [(name or "message", "\n".join(lines)) for name, lines in stream]
 
 
 def test_a_cr_at_the_end_of_a_piece_waits_for_a_possible_lf() -> None:
     parser = SseParser()
     assert parser.feed(b"data: a\r") == []
-    assert parser.feed(b"\n\r\n") == [SseEvent("message", "a")]
+    assert parser.feed(b"\n\r\n") == [("message", "a")]
 
 
 def test_one_lf_chunk_with_every_kind_of_block() -> None:
@@ -68,13 +68,13 @@ def test_one_lf_chunk_with_every_kind_of_block() -> None:
     )
     parser = SseParser()
     assert parser.feed(raw) == [
-        SseEvent("message", "plain"),
-        SseEvent("message", "no-space"),
-        SseEvent("delta", "named"),
-        SseEvent("message", "two\nlines"),
+        ("message", "plain"),
+        ("message", "no-space"),
+        ("delta", "named"),
+        ("message", "two\nlines"),
     ]
     assert parser.pending
-    assert parser.feed(b"\n\n") == [SseEvent("message", "partial")]
+    assert parser.feed(b"\n\n") == [("message", "partial")]
 
 
 def test_a_long_line_in_many_chunks_is_held_not_rescanned_and_still_one_event() -> None:
@@ -89,7 +89,7 @@ def test_a_long_line_in_many_chunks_is_held_not_rescanned_and_still_one_event() 
     assert events == []
     assert parser.pending
     events += parser.feed(b"\n\n")
-    assert [len(e.data) for e in events] == [1_000_000]
+    assert [len(data) for _, data in events] == [1_000_000]
 
 
 def test_an_event_past_the_limit_is_an_sse_error() -> None:

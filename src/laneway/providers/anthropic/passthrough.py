@@ -22,7 +22,6 @@ from typing import Any
 
 import orjson
 
-from laneway.http.sse import SseEvent
 from laneway.providers._base_http import StateReader
 from laneway.providers._wire import decode_event
 from laneway.providers.anthropic.stream import StreamState, parse_stream_event
@@ -63,16 +62,15 @@ class PassthroughReader(StateReader[StreamState]):
     def __init__(self, state: StreamState) -> None:
         super().__init__(parse_stream_event, state)
 
-    def parse(self, event: SseEvent) -> list[Delta]:
-        deltas = super().parse(event)
-        name = event.event
+    def parse(self, name: str, data: str) -> list[Delta]:
+        deltas = super().parse(name, data)
         if name == "message":  # an event without its name line: its `type` names it
-            name = str(decode_event(event.data, what="stream event").get("type") or name)
+            name = str(decode_event(data, what="stream event").get("type") or name)
         if not deltas or not isinstance(deltas[0], TextDelta):
-            return [*deltas, WireEvent(name, event.data, name in _CONTENT_EVENTS)]
+            return [*deltas, WireEvent(name, data, name in _CONTENT_EVENTS)]
         if name == "content_block_delta":
             return deltas  # text: its TextDelta carries it (screened) to the server
         # a text block that starts with text: the block opens empty, its text follows
-        data = decode_event(event.data, what="stream event")
-        data["content_block"] = {**data["content_block"], "text": ""}
-        return [WireEvent(name, orjson.dumps(data).decode(), True), *deltas]
+        start = decode_event(data, what="stream event")
+        start["content_block"] = {**start["content_block"], "text": ""}
+        return [WireEvent(name, orjson.dumps(start).decode(), True), *deltas]

@@ -17,7 +17,6 @@ from typing import Any
 from laneway.config.credentials import Credential
 from laneway.config.schema import OpenAICompatibleProvider, OpenAIProvider
 from laneway.errors import ProviderError
-from laneway.http.sse import SseEvent
 from laneway.providers._base_http import HttpAdapterBase, StreamReader
 from laneway.providers._wire import invalid_response
 from laneway.providers.base import AdapterDeps
@@ -107,11 +106,11 @@ class _ChunkReader:
         self.finished = False
         self.complete = False
 
-    def parse(self, event: SseEvent) -> list[Delta]:
-        if event.data.strip() == "[DONE]":
+    def parse(self, name: str, data: str) -> list[Delta]:
+        if data[:1] != "{" and data.strip() == "[DONE]":  # a chunk's data is not copied
             self.finished = self.complete = True
             return []
-        deltas = parse_stream_event(event.data, provider=self._provider, model=self._model)
+        deltas = parse_stream_event(data, provider=self._provider, model=self._model)
         if not self.complete:  # a loop, not any(genexpr): this runs for every event
             for delta in deltas:
                 if isinstance(delta, FinishDelta):
