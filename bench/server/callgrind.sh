@@ -3,8 +3,9 @@
 # 300- and a 1,300-request run (SMALL, LARGE), divided by the difference in requests,
 # so start-up cancels out.
 #
-#   bash bench/server/callgrind.sh [json|stream|long] [batched|strict|off|minimal] [metrics 0|1]
-#   (long: a stream of 200 content deltas; try SMALL=20 LARGE=120, it is slow under valgrind)
+#   bash bench/server/callgrind.sh [json|stream|long|drip] [batched|strict|off|minimal] [metrics 0|1]
+#   (long: a stream of 200 content deltas the upstream writes at once; drip: the same, an
+#   event per write, so each read brings one; try SMALL=20 LARGE=80, slow under valgrind)
 #   PY=/path/to/python   another interpreter or venv (default .venv/bin/python)
 #   CONCURRENCY=N        requests in flight at once (default 32; 1: one at a time)
 #

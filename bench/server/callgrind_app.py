@@ -8,10 +8,12 @@ so that its batching does not depend on valgrind's speed; the GC is tuned as
 `laneway serve` tunes it. Run twice with two
 request counts; the difference per request cancels start-up:
 
-    bash bench/server/callgrind.sh [json|stream|long] [batched|strict|off|minimal] [metrics 0|1]
+    bash bench/server/callgrind.sh [json|stream|long|drip] [batched|strict|off|minimal] [0|1]
 
-(`long`: a stream of 200 content deltas, for the cost per delta; `minimal`: the floor,
-a bare forwarding app on laneway's client, JSON only)
+(`long`: a stream of 200 content deltas, for the cost per delta, that the upstream
+writes at once, so that a read brings many of them; `drip`: the same 200 written one
+per pass of the loop, so that each read brings one, as a model's tokens arrive;
+`minimal`: the floor, a bare forwarding app on laneway's client, JSON only)
 
 (the script prints instructions per request). Directly, without valgrind:
 
@@ -70,16 +72,28 @@ def _response(body: bytes, content_type: bytes) -> bytes:
 JSON_RESPONSE = _response(JSON_BODY, b"application/json")
 SSE_RESPONSE = _response(SSE_BODY, b"text/event-stream")
 LONG_RESPONSE = _response(_long_stream(), b"text/event-stream")
+#: the long stream's head with its first event, then each further event on its own
+_DRIP_EVENTS = [event + b"\n\n" for event in _long_stream().split(b"\n\n")]
+_DRIP_EVENTS[-1] = _DRIP_EVENTS[-1][:-2]
+DRIP_HEAD = LONG_RESPONSE[: len(LONG_RESPONSE) - len(b"".join(_DRIP_EVENTS[1:]))]
 
 
 class Upstream(bench_transport.Upstream):
-    """Answers with the SSE fixture under `/sse/`, the long stream under `/long/`, the JSON
-    fixture elsewhere."""
+    """Answers with the SSE fixture under `/sse/`, the long stream under `/long/` (at
+    once) and `/drip/` (an event per pass of the loop), the JSON fixture elsewhere."""
 
     def answer(self, head: bytes) -> bytes:
         if head.startswith(b"POST /sse/"):
             return SSE_RESPONSE
+        if head.startswith(b"POST /drip/"):
+            asyncio.get_running_loop().call_soon(self._drip, 1)
+            return DRIP_HEAD
         return LONG_RESPONSE if head.startswith(b"POST /long/") else JSON_RESPONSE
+
+    def _drip(self, index: int) -> None:
+        if index < len(_DRIP_EVENTS) and not self.transport.is_closing():
+            self.transport.write(_DRIP_EVENTS[index])
+            asyncio.get_running_loop().call_soon(self._drip, index + 1)
 
 
 def config(port: int, audit: str, metrics: bool) -> dict[str, Any]:
@@ -89,11 +103,13 @@ def config(port: int, audit: str, metrics: bool) -> dict[str, Any]:
             "up": {"kind": "openai_compatible", "base_url": f"http://127.0.0.1:{port}/v1"},
             "upsse": {"kind": "openai_compatible", "base_url": f"http://127.0.0.1:{port}/sse/v1"},
             "uplong": {"kind": "openai_compatible", "base_url": f"http://127.0.0.1:{port}/long/v1"},
+            "updrip": {"kind": "openai_compatible", "base_url": f"http://127.0.0.1:{port}/drip/v1"},
         },
         "lanes": {
             "bench": {"primary": "up/gpt-4o"},
             "bench_stream": {"primary": "upsse/gpt-4o"},
             "bench_long": {"primary": "uplong/gpt-4o"},
+            "bench_drip": {"primary": "updrip/gpt-4o"},
         },
         "server": {"keys": [{"key": "bench-key", "name": "bench"}]},
         "audit": {"enabled": False}
@@ -126,8 +142,11 @@ def scope(body: bytes) -> dict[str, Any]:
 
 
 def request_body(kind: str) -> bytes:
-    """The client's request for `kind` (json, stream or long), to the lane that serves it."""
-    model = {"stream": "bench_stream", "long": "bench_long"}.get(kind, "bench")
+    """The client's request for `kind` (json, stream, long or drip), to the lane that
+    serves it."""
+    model = {"stream": "bench_stream", "long": "bench_long", "drip": "bench_drip"}.get(
+        kind, "bench"
+    )
     stream = "false" if kind == "json" else "true"
     return (
         f'{{"model":"{model}","stream":{stream},'

@@ -136,19 +136,29 @@ class TimeLimit:
 class ReadTimeLimit:
     """One deadline over many reads with other work between them (a stream's), on one timer.
 
-    `with deadline:` around each read. Past `when`, the read in progress is
+    `with limit:` around each read. Past `when`, the read in progress is
     cancelled and ends in `TimeoutError` (as under `TimeLimit`), and a read begun
     later fails at once; the work between reads is never cancelled. `cancel()`
     once no read follows.
     """
 
-    __slots__ = ("_cancelling", "_handle", "_reading", "expired")
+    __slots__ = ("_armed", "_cancelling", "_handle", "_reading", "_when", "expired")
 
     def __init__(self, when: float) -> None:
         self._reading: asyncio.Task[object] | None = None
         self._cancelling = 0
         self.expired = False
+        self._when = self._armed = when
         self._handle = asyncio.get_running_loop().call_at(when, self._expire)
+
+    def reschedule(self, when: float) -> None:
+        """Move the deadline. A later one costs nothing now: the timer, when it fires at the
+        earlier time, arms itself again for the later."""
+        if when < self._armed:
+            self._handle.cancel()
+            self._armed = when
+            self._handle = asyncio.get_running_loop().call_at(when, self._expire)
+        self._when = when
 
     def __enter__(self) -> None:
         if self.expired:
@@ -160,6 +170,10 @@ class ReadTimeLimit:
         self._cancelling = task.cancelling()
 
     def _expire(self) -> None:
+        if self._when > self._armed:  # moved later since the timer was armed
+            self._armed = self._when
+            self._handle = asyncio.get_running_loop().call_at(self._when, self._expire)
+            return
         self.expired = True
         if self._reading is not None:
             self._reading.cancel()

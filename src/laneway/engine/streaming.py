@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field, replace
 
-from laneway.clock import ReadTimeLimit, TimeLimit
+from laneway.clock import ReadTimeLimit
 from laneway.engine.plan import Candidate
 from laneway.engine.run import RequestRun, Slot, timeout_error
 from laneway.engine.stream_guard import StreamPiiGuard
@@ -73,9 +73,10 @@ class StreamRun(RequestRun):
         iterator = stream_batches(
             adapter, slot.request, model.model, timeout_s=step.timeout_s, credential=slot.credential
         )
-        deadline = TimeLimit(asyncio.get_running_loop().time() + step.timeout_s + 0.05)
+        loop = asyncio.get_running_loop()
+        limit = ReadTimeLimit(loop.time() + step.timeout_s + 0.05)
         try:
-            with deadline:
+            with limit:
                 async for batch in iterator:
                     pending.append(batch)
                     for delta in batch:
@@ -95,6 +96,7 @@ class StreamRun(RequestRun):
         except TimeoutError:
             error = timeout_error(model, f"no first token within {step.timeout_s:.1f}s")
         except BaseException:
+            limit.cancel()
             await _close(iterator)
             raise
         if error is None and not (begun or finished):
@@ -105,9 +107,12 @@ class StreamRun(RequestRun):
                 code=ErrorCode.INVALID_RESPONSE,
             )
         if error is not None:
+            limit.cancel()
             await _close(iterator)
             return error
-        return _Opened(slot, iterator, pending, started, step.number)
+        # from here on the lane's deadline bounds each read, on the same timer
+        limit.reschedule(loop.time() + max(0.05, self.deadline.remaining(self._now())))
+        return _Opened(slot, iterator, pending, started, step.number, limit)
 
     async def rest(self, opened: _Opened) -> AsyncGenerator[StreamBatch, None]:
         """`StreamOpened`, the deltas of each upstream read as one list (PII-screened), then
@@ -115,12 +120,12 @@ class StreamRun(RequestRun):
         is closed.
 
         Each read is bounded by what is left of the lane's deadline (one timer for them
-        all), so the timer never cancels the caller's own handling of a list. The reading
+        all, the opening's), so the timer never cancels the caller's own handling of a
+        list. The reading
         loop is here, not in a generator of its own: each layer is paid per read.
         """
         read = _Read(guard=StreamPiiGuard(self.policy))
         current: _Opened | None = opened
-        loop = asyncio.get_running_loop()
         try:
             model = opened.slot.candidate.model
             yield StreamOpened(
@@ -130,10 +135,8 @@ class StreamRun(RequestRun):
                 self.request_id,
             )
             while current is not None:
-                iterator, pending = current.iterator, current.pending
+                iterator, pending, limit = current.iterator, current.pending, current.limit
                 model = current.slot.candidate.model
-                due = loop.time() + max(0.05, self.deadline.remaining(self._now()))
-                deadline = ReadTimeLimit(due)
                 read.failure = None
                 try:
                     while True:
@@ -141,7 +144,7 @@ class StreamRun(RequestRun):
                             batch = pending.pop(0)
                         else:
                             try:
-                                with deadline:
+                                with limit:
                                     batch = await anext(iterator)
                             except StopAsyncIteration:
                                 break
@@ -162,7 +165,7 @@ class StreamRun(RequestRun):
                 except ProviderError as exc:  # an adapter that raised instead of an ErrorDelta
                     read.failure = exc
                 finally:
-                    deadline.cancel()
+                    limit.cancel()
                     await _close(iterator)
                 follow = await self._continuation(current, read)
                 if follow is None:
@@ -326,6 +329,7 @@ class _Opened:
     pending: list[list[Delta]]  # read already, not yet handed on
     started: float
     number: int  # the attempt's number, for its record
+    limit: ReadTimeLimit  # the lane's deadline over each read
 
     @property
     def label(self) -> str:
@@ -390,7 +394,8 @@ class _Read:
 
     def _scan(self, text: str, model: ModelRef) -> str | None:
         """Of one run of text, what may go out now; None after a leak (in `failure`)."""
-        text = self.trim(text)
+        if self.pending_trim:
+            text = self.trim(text)
         self.collector.text.append(text)
         guard = self.guard
         if not guard.active:

@@ -53,10 +53,14 @@ class StreamBase(ABC):
     async def next_chunk(self) -> bytes:
         """The body's next piece as it arrives, b"" once it has ended.
 
-        A call per read, not a generator: a stream pays every layer on every read.
+        A call per read, not a generator: a stream pays every layer on every read. The
+        library's exception is translated when there is one, not a context entered per read.
         """
-        with self._errors():
+        try:
             return await self._next_chunk()
+        except BaseException:
+            with self._errors():
+                raise
 
     async def read(self) -> bytes:
         with self._errors():

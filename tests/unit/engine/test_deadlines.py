@@ -183,3 +183,19 @@ def test_a_cancellation_at_a_read_deadlines_instant_stays_a_cancellation() -> No
         assert task.cancelled()
 
     run_on_virtual_time(main())
+
+
+@pytest.mark.parametrize(("moved_to", "fires_at"), [(3.0, 3.0), (0.5, 0.5)])
+def test_a_read_deadline_moved_fires_at_its_new_time(moved_to: float, fires_at: float) -> None:
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        limit = ReadTimeLimit(loop.time() + 1.0)
+        limit.reschedule(loop.time() + moved_to)
+        try:
+            with pytest.raises(TimeoutError), limit:
+                await _stall()
+        finally:
+            limit.cancel()
+        return loop.time()
+
+    assert run_on_virtual_time(main()) == pytest.approx(fires_at)
