@@ -56,11 +56,15 @@ async def test_chunks_past_the_limit_are_413_at_once() -> None:
     assert info.value.code == "request_too_large"
 
 
+@pytest.mark.virtual_time  # the 30 s pass on the loop's virtual clock (tests/virtual_time.py)
 async def test_a_stalled_body_is_408_and_the_task_is_not_left_cancelled() -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     receive = receiver({"type": "http.request", "body": b"{", "more_body": True})
     with pytest.raises(ApiError) as info:
-        await read_body(receive, limit=10, declared=None, timeout_s=0.001)
+        await read_body(receive, limit=10, declared=None, timeout_s=30)
     assert info.value.status == 408
+    assert loop.time() - started == pytest.approx(30)
     task = asyncio.current_task()
     assert task is not None
     assert task.cancelling() == 0
