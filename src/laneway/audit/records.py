@@ -280,27 +280,6 @@ def pending_values(event: RequestStarted, policy: RecordPolicy) -> tuple[Any, ..
     )
 
 
-def pending_row(event: RequestStarted, policy: RecordPolicy) -> RequestRow:
-    (request_id, ts, lane, phase, complexity, job_id, user_hash, user_id, version, payload_sha256,
-     content, host, pid) = pending_values(event, policy)  # fmt: skip
-    return RequestRow(
-        request_id,
-        ts,
-        "pending",
-        lane,
-        phase,
-        complexity,
-        job_id,
-        user_hash,
-        user_id,
-        version,
-        payload_sha256=payload_sha256,
-        content=content,
-        host=host,
-        pid=pid,
-    )
-
-
 #: a pending row's values in `PENDING_COLUMNS` order, in one C call
 PENDING_VALUES = attrgetter(*PENDING_COLUMNS)
 
