@@ -3,6 +3,7 @@ adapters over `httpx.MockTransport` (`adapters`), for the unit and conformance s
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import os
 import socket
@@ -17,9 +18,20 @@ from laneway.clock import FakeClock
 from laneway.http import HttpxTransport
 from laneway.providers.base import AdapterDeps
 from laneway.types import ModelInfo
+from virtual_time import new_virtual_loop
 from wire_helpers import AdapterMaker
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Async tests (and their fixtures) marked `virtual_time` run on a virtual-time loop
+    (virtual_time.py); every other test on a plain asyncio loop."""
+    if item.get_closest_marker("virtual_time") is not None:
+        return {"virtual_time": new_virtual_loop}
+    return {"asyncio": asyncio.new_event_loop}
 
 
 def _port_open(port: int) -> bool:

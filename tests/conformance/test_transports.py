@@ -5,8 +5,12 @@ the wire an attacker or a broken server would send, framed against RFC 9112
 (HTTP/1.1 message syntax) and RFC 9110 (semantics: 1xx, 101, 3xx, CONNECT).
 A case passes when the transport answers correctly or fails with a
 `TransportError` of the right kind, within the call's timeout, and never hands
-one request's answer to another. Timeouts here are short (a few tenths of a
-second) and are the only real waits.
+one request's answer to another.
+
+The upstreams run in the test's own event loop, on virtual time
+(tests/virtual_time.py): an upstream that drips or stalls waits on the same clock
+as the transport's timeouts, so a timeout fires at exactly its virtual instant
+and nothing waits for real.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from laneway.http import (
 from laneway.providers.base import AdapterDeps
 from laneway.providers.openai_compatible import OpenAIAdapter
 from laneway.types import CompletionRequest
+
+pytestmark = pytest.mark.virtual_time
 
 Make = Callable[[UpstreamSettings, Mapping[str, str]], HttpTransport]
 
@@ -155,20 +161,24 @@ async def test_late_bytes_on_an_idle_connection_are_never_the_next_answer(
     A late message under way closes the connection; a fragment of a head is
     dropped when the next request starts a fresh parse.
     """
-    idle = asyncio.Event()
+    idle, sent = asyncio.Event(), asyncio.Event()
 
     async def script(request: Request, conn: Conn) -> None:
         if request.target == "/a":
             await conn.send(answer("200 OK", b"first"))
             await idle.wait()
             await conn.send(late)
+            sent.set()
         else:
             await conn.send(answer("429 Too Many Requests", b"mine"))
 
     up = await serve(upstreams, script)
     assert await post(http, f"{up.url}/a") == b"first"
     idle.set()
-    await asyncio.sleep(0.05)  # the late bytes reach the idle pooled connection
+    await sent.wait()
+    # a virtual second: the loop polls its sockets before its clock moves, so the late
+    # bytes have reached the idle pooled connection
+    await asyncio.sleep(1)
     second = await http.post(f"{up.url}/b", headers={}, body=b"{}", timeout_s=2)
     assert (second.status, second.body, second.headers.get("x-evil")) == (429, b"mine", None)
     if late.endswith(b"late") or late.endswith(b"evil"):  # a message was under way: closed
@@ -343,19 +353,22 @@ async def test_a_huge_head_is_refused(http: HttpTransport, upstreams) -> None:
 async def test_a_drip_fed_answer_times_out_at_the_call_timeout(
     http: HttpTransport, upstreams
 ) -> None:
+    """A byte every half second never trips a read timeout: only a bound on the whole
+    call ends it (without one, the 100 bytes take 50 s, then the read stalls)."""
+
     async def drip(request: Request, conn: Conn) -> None:
         await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
         for _ in range(100):
             await conn.send(b"a")
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.5)
 
     up = await serve(upstreams, drip)
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(TransportError) as caught:
-        await post(http, f"{up.url}/a", timeout_s=0.3)
+        await post(http, f"{up.url}/a", timeout_s=2)
     assert caught.value.kind == "timeout"
-    assert loop.time() - started < 1.0
+    assert loop.time() - started == pytest.approx(2)
 
 
 # -- ends --------------------------------------------------------------------------------
@@ -402,11 +415,17 @@ async def test_a_stalled_stream_times_out_between_chunks(http: HttpTransport, up
         await stall.wait()
 
     up = await serve(upstreams, stalls)
-    stream = await http.open_stream(f"{up.url}/a", headers={}, body=b"{}", timeout_s=0.3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    stream = await http.open_stream(f"{up.url}/a", headers={}, body=b"{}", timeout_s=2)
+    chunks: list[bytes] = []
     try:
         with pytest.raises(TransportError) as caught:
-            await drain(stream, [])
+            async with asyncio.timeout(60):  # a stream with no read timeout would hang here
+                await drain(stream, chunks)
         assert caught.value.kind == "timeout"
+        assert chunks == [b"data: 1\n\n"]
+        assert loop.time() - started == pytest.approx(2)  # the read after the first chunk
     finally:
         stall.set()
         await stream.aclose()

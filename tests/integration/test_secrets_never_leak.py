@@ -47,6 +47,7 @@ import pytest
 import uvicorn
 from openai.types.chat import ChatCompletionMessageParam
 from typer.testing import CliRunner
+from uvicorn_thread import serve_in_thread
 
 from laneway.audit.backends import open_for_reading
 from laneway.audit.query import routing_stats, summarize
@@ -355,28 +356,20 @@ def start_server(config: Path, upstream: Upstream, seen: Seen, tracer: Any) -> S
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            log_config=None,  # records go to the root logger, where caplog listens
-            log_level="debug",
-            access_log=True,
-            timeout_graceful_shutdown=2,
-        )
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_config=None,  # records go to the root logger, where caplog listens
+        log_level="debug",
+        access_log=True,
+        timeout_graceful_shutdown=2,
     )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    pause = threading.Event()
-    while not server.started and thread.is_alive():
-        pause.wait(0.005)  # uvicorn offers no start signal but this flag
-    assert server.started, "the test server did not start"
+    stop_serving = serve_in_thread(config, sock)
 
     def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=10)
+        stop_serving()
         sock.close()
 
     return Server(f"http://127.0.0.1:{port}", stop)

@@ -21,7 +21,7 @@ from laneway.audit.records import (
     RequestRow,
     RoutingEventRow,
 )
-from laneway.audit.store import Interrupted, RequestFilter
+from laneway.audit.store import Interrupted, RequestFilter, WriteBatch
 
 _REQ_COLS = ", ".join(REQUEST_COLUMNS)
 _REQ_MARKS = ", ".join("?" for _ in REQUEST_COLUMNS)
@@ -106,6 +106,20 @@ def pending_params(row: RequestRow) -> tuple[Any, ...]:
     return values
 
 
+def pending_rows(batch: WriteBatch) -> list[tuple[Any, ...]]:
+    """The batch's pending rows, as `INSERT_PENDING`'s parameters."""
+    if not batch.pending:
+        return batch.pending_values
+    return [*batch.pending_values, *map(pending_params, batch.pending)]
+
+
+def final_rows(batch: WriteBatch) -> list[tuple[Any, ...]]:
+    """The batch's final rows, as `UPSERT_FINAL`'s parameters."""
+    if not batch.finals:
+        return batch.final_values
+    return [*batch.final_values, *map(request_params, batch.finals)]
+
+
 def journaled_params(values: Sequence[Any]) -> tuple[Any, ...]:
     """`INSERT_PENDING`'s parameters from a journal line (`intents.read_rows`); anything
     but a scalar reads as NULL."""
@@ -136,9 +150,10 @@ class NonNullInserts:
         self,
         table: str,
         columns: Sequence[str],
-        values: Callable[[Any], tuple[Any, ...]],
+        values: Callable[[Any], tuple[Any, ...]] | None = None,
         suffix: str = "",
     ) -> None:
+        """`values`: a row's values in column order; None: the rows are those values."""
         self._head = f"INSERT INTO {table} ("
         self._columns = tuple(columns)
         self._values = values
@@ -147,7 +162,8 @@ class NonNullInserts:
 
     def params(self, rows: Sequence[Any]) -> tuple[str, list[tuple[Any, ...]]]:
         """The statement for `rows` (rows, not empty) and the parameters it binds."""
-        columns = list(zip(*map(self._values, rows), strict=True))
+        values = self._values
+        columns = list(zip(*(rows if values is None else map(values, rows)), strict=True))
         empty = (None,) * len(rows)
         shape: Shape = tuple([column != empty for column in columns])
         if not any(shape):  # nothing to name: bind the NULLs themselves
@@ -167,8 +183,9 @@ class NonNullInserts:
         return sql
 
 
-PENDING_INSERTS = NonNullInserts("audit_pending", PENDING_COLUMNS, PENDING_VALUES, _KEEP_FIRST)
-FINAL_UPSERTS = NonNullInserts("audit_requests", REQUEST_COLUMNS, _REQUEST_VALUES, _FINAL_CONFLICT)
+#: pending and final rows come as their values (`pending_rows`, `final_rows`)
+PENDING_INSERTS = NonNullInserts("audit_pending", PENDING_COLUMNS, suffix=_KEEP_FIRST)
+FINAL_UPSERTS = NonNullInserts("audit_requests", REQUEST_COLUMNS, suffix=_FINAL_CONFLICT)
 EVENT_INSERTS = NonNullInserts("audit_routing_events", EVENT_COLUMNS, _EVENT_VALUES)
 
 

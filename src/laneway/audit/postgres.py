@@ -96,16 +96,14 @@ class PostgresStore:
     async def write(self, batch: WriteBatch) -> None:
         async def run(conn: Any) -> None:
             async with conn.transaction():
-                if batch.pending:
-                    await conn.executemany(
-                        _q(_sql.INSERT_PENDING), [_sql.pending_params(r) for r in batch.pending]
-                    )
+                pending = _sql.pending_rows(batch)
+                if pending:
+                    await conn.executemany(_q(_sql.INSERT_PENDING), pending)
                 if batch.orphans:
                     await conn.executemany(_q(_sql.MOVE_PENDING), [(rid,) for rid in batch.orphans])
-                if batch.finals:
-                    await conn.executemany(
-                        _q(_sql.UPSERT_FINAL), [_sql.request_params(r) for r in batch.finals]
-                    )
+                finals = _sql.final_rows(batch)
+                if finals:
+                    await conn.executemany(_q(_sql.UPSERT_FINAL), finals)
                 if batch.ended:
                     await conn.executemany(_q(_sql.DELETE_PENDING), [(rid,) for rid in batch.ended])
                 if batch.events:

@@ -42,7 +42,7 @@ from laneway.events import (
     RetryScheduled,
     RoutingCall,
 )
-from laneway.types import Attempt, ModelRef
+from laneway.types import Attempt, ModelRef, RoutingDecision
 
 FINAL_STATUSES = frozenset(
     {
@@ -280,27 +280,6 @@ def pending_values(event: RequestStarted, policy: RecordPolicy) -> tuple[Any, ..
     )
 
 
-def pending_row(event: RequestStarted, policy: RecordPolicy) -> RequestRow:
-    (request_id, ts, lane, phase, complexity, job_id, user_hash, user_id, version, payload_sha256,
-     content, host, pid) = pending_values(event, policy)  # fmt: skip
-    return RequestRow(
-        request_id,
-        ts,
-        "pending",
-        lane,
-        phase,
-        complexity,
-        job_id,
-        user_hash,
-        user_id,
-        version,
-        payload_sha256=payload_sha256,
-        content=content,
-        host=host,
-        pid=pid,
-    )
-
-
 #: a pending row's values in `PENDING_COLUMNS` order, in one C call
 PENDING_VALUES = attrgetter(*PENDING_COLUMNS)
 
@@ -308,13 +287,22 @@ PENDING_VALUES = attrgetter(*PENDING_COLUMNS)
 def final_row(
     event: RequestFinished, policy: RecordPolicy, started: RequestStarted | None = None
 ) -> RequestRow:
-    """The completed row; written as an upsert so a lost `pending` row does not lose the request.
+    """The completed row (`final_values` as a `RequestRow`)."""
+    return RequestRow(*final_values(event, policy, started))
+
+
+def final_values(
+    event: RequestFinished, policy: RecordPolicy, started: RequestStarted | None = None
+) -> tuple[Any, ...]:
+    """The completed row's values in `REQUEST_COLUMNS` order; written as an upsert so a
+    lost `pending` row does not lose the request.
 
     With the request's `started` event, the row also holds what its `pending` row
-    would (`pending_row(started, policy)`): inserting it stores what moving the
+    would (`pending_values(started, policy)`): inserting it stores what moving the
     pending row into `audit_requests` and upserting the final would, without
-    building either of those rows. Built positionally in column order, without
-    helper dicts or a copy: this runs once per request.
+    building either of those rows. A tuple, not a `RequestRow`: it is what the
+    INSERT binds, and a frozen row's constructor costs more than the rest of it
+    (docs/performance.md, "Measurements behind the code"). Runs once per request.
     """
     ctx = event.context
     usage = event.usage
@@ -322,7 +310,8 @@ def final_row(
     complexity = ctx.complexity
     decision = event.decision
     model = event.model
-    return RequestRow(
+    attempts = event.attempts
+    return (
         event.request_id,
         event.ts - event.duration_ms / 1000.0 if started is None else started.ts,
         event.status,
@@ -333,16 +322,11 @@ def final_row(
         None if user_id is None else _user_hash(user_id, policy),
         user_id if policy.store_raw_user_id else None,
         ctx.prompt_version,
-        None if decision is None else str(decision.model),
-        None if decision is None else decision.method,
-        None if decision is None else decision.rule_index,
-        None if decision is None else decision.reasoning,
-        None if decision is None else _model_list(decision.fallback_chain),
-        None if decision is None else decision.estimated_cost_usd,
+        *(_NO_DECISION if decision is None else _decision_values(decision)),
         None if model is None else model.provider,
         None if model is None else str(model),
         event.error_code,
-        dump_json(list(map(attempt_to_dict, event.attempts))),
+        _attempts_json(attempts) if attempts else "[]",
         dump_json(event.trace),
         event.duration_ms,
         usage.input_tokens,
@@ -360,6 +344,26 @@ def final_row(
         ctx.client_key,
         ctx.client_request_id,
     )
+
+
+_NO_DECISION = (None,) * 6
+
+
+def _decision_values(decision: RoutingDecision) -> tuple[Any, ...]:
+    """The six `decision_*` columns."""
+    chain = decision.fallback_chain
+    return (
+        str(decision.model),
+        decision.method,
+        decision.rule_index,
+        decision.reasoning,
+        _model_list(chain) if chain else "[]",
+        decision.estimated_cost_usd,
+    )
+
+
+def _attempts_json(attempts: tuple[Attempt, ...]) -> str:
+    return dump_json(list(map(attempt_to_dict, attempts)))
 
 
 def _scalar_extra(extra: dict[str, Any] | None) -> str | None:

@@ -47,7 +47,7 @@ DEFAULT_STALE_AFTER_S = 3600.0
 #: before their commit; a strict start or a flush writes them at once
 DEFAULT_LINGER_S = 0.02
 _MAX_TRACKED = 100_000
-#: events whose facts the final request row stores (`records.final_row`)
+#: events whose facts the final request row stores (`records.final_values`)
 HELD_BY_REQUEST_ROW = (DecisionMade, AttemptFinished)
 
 
@@ -215,7 +215,7 @@ class StoreSink:
         """Rows for one commit, built with one type lookup per event.
 
         A final row is inserted with what only the pending row knew, taken
-        from the request's start (`records.final_row`). A request that
+        from the request's start (`records.final_values`). A request that
         starts and finishes within one batch (batched durability, a request
         shorter than the linger) gets no pending row at all; otherwise the
         batch deletes the pending row an earlier one wrote (`WriteBatch.ended`).
@@ -224,7 +224,7 @@ class StoreSink:
         policy = self._policy
         batch = WriteBatch()
         pending: list[RequestStarted | None] = []  # rows built at the end, for those left
-        finals = batch.finals
+        finals = batch.final_values
         rows = batch.events
         seq = self._seq
         ended = self._ended
@@ -236,7 +236,7 @@ class StoreSink:
                 at = starts.pop(request_id, -1)
                 if start is None and at < 0 and event.status == "rejected" and refused(event):
                     # refused before any start: no pending row to delete or move
-                    finals.append(records.final_row(event, policy))
+                    finals.append(records.final_values(event, policy))
                     continue
                 if at >= 0:  # started in this batch: no pending row to delete
                     start = pending[at]
@@ -246,7 +246,7 @@ class StoreSink:
                     batch.ended.append(request_id)
                     if start is None:
                         batch.orphans.append(request_id)
-                finals.append(records.final_row(event, policy, start))
+                finals.append(records.final_values(event, policy, start))
             elif isinstance(event, RequestStarted):
                 request_id = event.request_id
                 starts[request_id] = -1 if request_id in starts else len(pending)
@@ -255,7 +255,7 @@ class StoreSink:
                 routing = records.routing_row(event, next(seq), policy)
                 if routing is not None:
                     rows.append(routing)
-        batch.pending = [records.pending_row(e, policy) for e in pending if e is not None]
+        batch.pending_values = [records.pending_values(e, policy) for e in pending if e is not None]
         return batch
 
 

@@ -223,20 +223,22 @@ class SqliteStore:
 
     def _write_sync(self, batch: WriteBatch) -> None:
         conn = self._connection()
-        if len(batch) == 1 and batch.pending:
+        pending = _sql.pending_rows(batch)
+        if len(batch) == 1 and pending:
             # one request's pending row (a start alone in its batch, or a strict start
             # committed alone without a journal): one statement is its own transaction,
             # without BEGIN and COMMIT as two more (docs/performance.md, `## Server`)
-            sql, rows = _sql.PENDING_INSERTS.params(batch.pending)
+            sql, rows = _sql.PENDING_INSERTS.params(pending)
             conn.execute(sql, rows[0])
             return
         with _transaction(conn):
-            if batch.pending:
-                conn.executemany(*_sql.PENDING_INSERTS.params(batch.pending))
+            if pending:
+                conn.executemany(*_sql.PENDING_INSERTS.params(pending))
             if batch.orphans:
                 conn.executemany(_sql.MOVE_PENDING, [(rid,) for rid in batch.orphans])
-            if batch.finals:
-                conn.executemany(*_sql.FINAL_UPSERTS.params(batch.finals))
+            finals = _sql.final_rows(batch)
+            if finals:
+                conn.executemany(*_sql.FINAL_UPSERTS.params(finals))
             if batch.ended:
                 conn.executemany(_sql.DELETE_PENDING, [(rid,) for rid in batch.ended])
             if batch.events:

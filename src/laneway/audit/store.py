@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from laneway.audit.records import RequestRow, RoutingEventRow
 
@@ -28,6 +28,10 @@ class WriteBatch:
     `orphans` (some of `ended`): finals whose start the sink no longer holds;
     their pending row moves into `audit_requests` before the final upsert,
     which keeps what it knew.
+
+    `pending_values` and `final_values` are rows too, as the values their
+    INSERT binds (`PENDING_COLUMNS`, `REQUEST_COLUMNS` order): what the sink
+    builds, without an object per row. A store writes both kinds alike.
     """
 
     pending: list[RequestRow] = field(default_factory=list)
@@ -35,9 +39,17 @@ class WriteBatch:
     events: list[RoutingEventRow] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
+    pending_values: list[tuple[Any, ...]] = field(default_factory=list)
+    final_values: list[tuple[Any, ...]] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.pending) + len(self.finals) + len(self.events)
+        return (
+            len(self.pending)
+            + len(self.finals)
+            + len(self.events)
+            + len(self.pending_values)
+            + len(self.final_values)
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from laneway.budgets import BudgetLedger, BudgetScope
 from laneway.clock import Clock, SystemClock
@@ -276,9 +276,11 @@ class _AuditRecorder:
         self._audit = audit
         #: the event kinds the sink stores, when it says (`EventBus.wants`); None: all
         self.events: frozenset[type] | None = getattr(audit, "events", None)
+        #: kinds built for other subscribers that the sink does not store: not passed on
+        self._ignored = frozenset(() if self.events is None else set(get_args(Event)) - self.events)
 
     def __call__(self, event: Event) -> None:
-        if not isinstance(event, RequestStarted):
+        if type(event) not in self._ignored and not isinstance(event, RequestStarted):
             self._audit.record(event)
 
 

@@ -101,11 +101,21 @@ def spend_settler(
     return settle
 
 
-async def call_engine(
+def call_engine(
+    state: ServerState, request: CompletionRequest, ctx: TaskContext
+) -> Awaitable[Completion | Outcome]:
+    """`complete`, or for a lane with a degraded answer `run` (its Outcome when degraded).
+
+    A plain function handing back the engine's own awaitable: the usual request
+    pays for no coroutine of ours around it.
+    """
+    if degraded_message(state, ctx.lane) is None:
+        return state.gateway.complete(request, ctx)
+    return _run_degradable(state, request, ctx)
+
+
+async def _run_degradable(
     state: ServerState, request: CompletionRequest, ctx: TaskContext
 ) -> Completion | Outcome:
-    """`complete`, or for a lane with a degraded answer `run` (its Outcome when degraded)."""
-    if degraded_message(state, ctx.lane) is None:
-        return await state.gateway.complete(request, ctx)
     outcome = await state.gateway.run(request, ctx)
     return outcome if outcome.completion is None else outcome.completion

@@ -179,9 +179,10 @@ def _bearer(header: bytes | None) -> bytes | None:
     if not header:
         return None
     scheme, _, value = header.strip().partition(b" ")
-    if scheme.lower() != b"bearer" or not value.strip():
+    value = value.strip()
+    if scheme.lower() != b"bearer" or not value:
         return None
-    return value.strip()
+    return value
 
 
 def _unauthorized(message: str) -> ApiError:

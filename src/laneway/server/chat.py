@@ -80,7 +80,7 @@ async def chat_completions(state: ServerState, req: Request, receive: Receive, s
     admission = Admission(state.clock.monotonic())
     try:
         chat, ctx, principal = await _admit(state, req, receive, admission)
-        lease = await state.slots.acquire(principal)
+        lease = None if principal.concurrent is None else await state.slots.acquire(principal)
     except ApiError as exc:
         admission.audit(state, req, exc)
         await respond_error(send, exc, _error_headers(req.request_id, exc))
@@ -121,13 +121,14 @@ async def _admit(
         raise forbidden_lane(principal, lane)
     if pinned is not None and not principal.may_pin(str(pinned)):
         raise forbidden_model(principal, str(pinned))
+    remaining = None if principal.budget_usd is None else await state.spend.remaining_usd(principal)
     ctx = build_context(
         lane=lane,
         named=named,
         extra=extra,
         user=chat.user,
         request_id=req.request_id,
-        budget_remaining_usd=await state.spend.remaining_usd(principal),
+        budget_remaining_usd=remaining,
         model=pinned,
         client_key=principal.name,
         client_request_id=req.client_request_id,

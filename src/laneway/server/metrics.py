@@ -8,7 +8,7 @@ A request costs two dict updates; `prometheus_client` is imported only when
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,18 +22,18 @@ class HttpMetrics:
 
     def __init__(self, sampled_out: dict[str, int] | None = None) -> None:
         self.requests: dict[tuple[str, int], int] = {}
-        self._hist: dict[str, list[float]] = {}  # route -> bucket counts, then sum, count
+        self._hist: dict[str, list[float]] = {}  # route -> counts per bucket (summed: count), sum
         self._sampled_out = {} if sampled_out is None else sampled_out  # read at scrape time
 
     def observe(self, route: str, status: int, duration_s: float) -> None:
         key = (route, status)
-        self.requests[key] = self.requests.get(key, 0) + 1
+        requests = self.requests
+        requests[key] = requests.get(key, 0) + 1
         hist = self._hist.get(route)
         if hist is None:
-            hist = self._hist[route] = [0.0] * (len(BUCKETS_S) + 3)
-        hist[bisect.bisect_left(BUCKETS_S, duration_s)] += 1
-        hist[-2] += duration_s
-        hist[-1] += 1
+            hist = self._hist[route] = [0.0] * (len(BUCKETS_S) + 2)
+        hist[bisect_left(BUCKETS_S, duration_s)] += 1
+        hist[-1] += duration_s
 
     def collect(self) -> Iterator[Any]:
         """prometheus_client collector protocol."""
@@ -55,7 +55,7 @@ class HttpMetrics:
                 cumulative += in_bucket
                 bucket = "+Inf" if bound == float("inf") else repr(bound)
                 buckets.append((bucket, cumulative))
-            hist_family.add_metric([route], buckets, sum_value=hist[-2])
+            hist_family.add_metric([route], buckets, sum_value=hist[-1])
         yield hist_family
         sampled = CounterMetricFamily(
             "laneway_audit_refusals_sampled_out",

@@ -62,21 +62,18 @@ def _dump(value: object) -> bytes:
         return _DUMPS(value).encode()
 
 
-def _load(raw: bytes) -> Any:
-    """orjson first; what it refuses (NaN, integers beyond 64 bits) gets `json`'s verdict.
+def _load_refused(raw: bytes, exc: orjson.JSONDecodeError) -> Any:
+    """`json`'s verdict on what orjson refused (NaN, integers beyond 64 bits).
 
     `json` also accepts a lone UTF-16 surrogate escape (`"\\ud800"`), a string no
     UTF-8 encoder takes (the audit's hashes and rows would fail on it): refused here.
     """
+    value = json.loads(raw)
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        value = json.loads(raw)
-        try:
-            json.dumps(value, ensure_ascii=False).encode()
-        except UnicodeEncodeError:
-            raise ValueError(exc) from None  # orjson's message names the surrogate
-        return value
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ValueError(exc) from None  # orjson's message names the surrogate
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,16 +82,22 @@ class ChatRequest:
 
     model: str
     request: CompletionRequest
-    stream: bool
     include_usage: bool
     user: str | None
     metadata: Mapping[str, str]
+
+    @property
+    def stream(self) -> bool:
+        return self.request.stream
 
 
 def load_json_body(raw: bytes) -> dict[str, Any]:
     """A request body's JSON object; a 400 naming the problem when it is not one."""
     try:
-        body = _load(raw)
+        try:  # orjson first
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            body = _load_refused(raw, exc)
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(
             f"the request body is not valid JSON ({exc}); send a JSON object",
@@ -110,17 +113,20 @@ def load_json_body(raw: bytes) -> dict[str, Any]:
 def parse_chat_request(raw: bytes, *, max_messages: int) -> ChatRequest:
     """Parse and validate a body; raise `ApiError` (400) naming the bad field."""
     body = load_json_body(raw)
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
+    given = body.get("model")
+    model = given.strip() if isinstance(given, str) else ""
+    if not model:
         raise _field("model", "is required: a lane name (e.g. 'coding') or 'provider/model'")
-    stream = _opt_bool(body, "stream") or False
-    if body.keys() <= _PLAIN_KEYS:  # the usual body: no optional field to check
+    stream = body.get("stream")
+    if stream is None:
+        stream = False
+    elif not isinstance(stream, bool):
+        raise _field("stream", "must be true or false")
+    if _PLAIN_KEYS.issuperset(body):  # the usual body: no optional field to check
+        messages = _messages(body.get("messages"), max_messages)
         return ChatRequest(
-            model=model.strip(),
-            request=CompletionRequest(
-                messages=_messages(body.get("messages"), max_messages), stream=stream
-            ),
-            stream=stream,
+            model=model,
+            request=CompletionRequest(messages=messages, stream=stream),
             include_usage=False,
             user=None,
             metadata={},
@@ -141,9 +147,8 @@ def parse_chat_request(raw: bytes, *, max_messages: int) -> ChatRequest:
         stream=stream,
     )
     return ChatRequest(
-        model=model.strip(),
+        model=model,
         request=request,
-        stream=stream,
         include_usage=_include_usage(body.get("stream_options")),
         user=_opt_str(body, "user"),
         metadata=_metadata(body.get("metadata")),
@@ -159,13 +164,6 @@ def _field(param: str, problem: str) -> ApiError:
 
 def _is_not_int(value: object) -> bool:
     return isinstance(value, bool) or not isinstance(value, int)
-
-
-def _opt_bool(body: Mapping[str, Any], name: str) -> bool | None:
-    value = body.get(name)
-    if value is None or isinstance(value, bool):
-        return value
-    raise _field(name, "must be true or false")
 
 
 def _opt_str(body: Mapping[str, Any], name: str) -> str | None:
@@ -424,29 +422,34 @@ def _tool_call(call: ToolCall) -> dict[str, Any]:
 
 
 def render_completion(completion: Completion, *, request_id: str, created: int) -> bytes:
-    """A `chat.completion` object; `model` is the `provider/model` that answered."""
+    """A `chat.completion` object; `model` is the `provider/model` that answered.
+
+    One dict, built in place: orjson writes the finish reason, a `StrEnum`, as its value.
+    """
+    tool_calls = completion.tool_calls
     message: dict[str, Any] = {
         "role": "assistant",
-        "content": completion.content if completion.content or not completion.tool_calls else None,
+        "content": completion.content if completion.content or not tool_calls else None,
     }
-    if completion.tool_calls:
-        message["tool_calls"] = [_tool_call(call) for call in completion.tool_calls]
-    body = {
-        "id": completion_id(request_id),
-        "object": "chat.completion",
-        "created": created,
-        "model": f"{completion.provider}/{completion.model}",
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "finish_reason": completion.finish_reason.value,
-                "logprobs": None,
-            }
-        ],
-        "usage": _usage(completion.usage),
-    }
-    return _dump(body)
+    if tool_calls:
+        message["tool_calls"] = [_tool_call(call) for call in tool_calls]
+    return _dump(
+        {
+            "id": completion_id(request_id),
+            "object": "chat.completion",
+            "created": created,
+            "model": f"{completion.provider}/{completion.model}",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": completion.finish_reason,
+                    "logprobs": None,
+                }
+            ],
+            "usage": _usage(completion.usage),
+        }
+    )
 
 
 def render_degraded(message: str, *, request_id: str, created: int, model: str) -> bytes:

@@ -174,6 +174,8 @@ def is_json(content_type: bytes | None) -> bool:
     """`application/json`, with or without parameters (`; charset=utf-8`)."""
     if content_type is None:
         return False
+    if content_type == b"application/json":  # as the SDKs send it
+        return True
     return content_type.partition(b";")[0].strip().lower() == b"application/json"
 
 

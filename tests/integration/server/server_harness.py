@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import openai
 import uvicorn
+from uvicorn_thread import serve_in_thread
 
 from laneway.clock import Clock, FakeClock
 from laneway.engine.gateway import Gateway
@@ -118,29 +119,20 @@ def start_server(
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     running.port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            loop="uvloop",
-            http=HttpProtocol,
-            lifespan="on",
-            log_level="warning",
-            timeout_graceful_shutdown=2,
-        )
+    server_config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http=HttpProtocol,
+        lifespan="on",
+        log_level="warning",
+        timeout_graceful_shutdown=2,
     )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    pause = threading.Event()
-    while not server.started and thread.is_alive():
-        pause.wait(0.005)  # uvicorn offers no start signal but this flag
-    if not server.started:
-        raise RuntimeError("the test server did not start")
+    stop_serving = serve_in_thread(server_config, sock)
 
     def stop() -> None:
         for client in running.clients:
             client.close()
-        server.should_exit = True
-        thread.join(timeout=10)
+        stop_serving()
         sock.close()
 
     return running, stop

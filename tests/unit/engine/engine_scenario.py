@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from laneway.clock import FakeClock
+from laneway.clock import Clock, FakeClock
 from laneway.engine.gateway import Gateway
 from laneway.events import Event
 from laneway.http import HttpxTransport
@@ -47,7 +47,7 @@ def config(
 def gateway(
     cfg: Mapping[str, Any],
     *,
-    clock: FakeClock | None = None,
+    clock: Clock | None = None,
     env: Mapping[str, str] | None = None,
     transport: HttpxTransport | None = None,
 ) -> Gateway:

@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 from engine_scenario import ask, config, fake, gateway
-from virtual_time import run_on_virtual_time
 
 from laneway.clock import ReadTimeLimit, TimeLimit
 from laneway.types import CompletionRequest, Delta, StreamEvent, TaskContext, TextDelta
+from virtual_time import LoopClock
+
+pytestmark = pytest.mark.virtual_time
 
 WORK = TaskContext(lane="work")
 TOTAL_S = 1.0
@@ -32,14 +34,11 @@ async def hello_then_stall(
     await asyncio.Event().wait()  # never another delta
 
 
-def test_a_cancellation_in_the_same_pass_as_the_deadline_stays_a_cancellation() -> None:
-    run_on_virtual_time(cancelled_at_the_deadline())
-
-
-async def cancelled_at_the_deadline() -> None:
-    gw = gateway(config({"work": {"primary": "f/a", "timeouts": {"total_s": TOTAL_S}}}))
-    fake(gw).stream = hello_then_stall  # type: ignore[method-assign]
+async def test_a_cancellation_in_the_same_pass_as_the_deadline_stays_a_cancellation() -> None:
     loop = asyncio.get_running_loop()
+    lane = {"primary": "f/a", "timeouts": {"total_s": TOTAL_S}}
+    gw = gateway(config({"work": lane}), clock=LoopClock(loop))
+    fake(gw).stream = hello_then_stall  # type: ignore[method-assign]
     seen: list[StreamEvent] = []
 
     async def consume() -> None:
@@ -60,12 +59,9 @@ async def cancelled_at_the_deadline() -> None:
     assert [type(e).__name__ for e in seen] == ["StreamOpened"]
 
 
-def test_the_deadline_alone_ends_the_stream_with_a_timeout() -> None:
-    run_on_virtual_time(deadline_alone())
-
-
-async def deadline_alone() -> None:
-    gw = gateway(config({"work": {"primary": "f/a", "timeouts": {"total_s": TOTAL_S}}}))
+async def test_the_deadline_alone_ends_the_stream_with_a_timeout() -> None:
+    lane = {"primary": "f/a", "timeouts": {"total_s": TOTAL_S}}
+    gw = gateway(config({"work": lane}), clock=LoopClock(asyncio.get_running_loop()))
     fake(gw).stream = hello_then_stall  # type: ignore[method-assign]
     events = [event async for event in gw.stream(ask(), WORK)]
     await gw.aclose()

@@ -138,20 +138,29 @@ async def test_unknown_host_is_a_network_error(transport: HttpTransport) -> None
     assert caught.value.kind == "network"
 
 
+@pytest.mark.virtual_time
 async def test_no_answer_within_the_timeout_is_a_timeout(
     upstream: LocalUpstream, transport: HttpTransport
 ) -> None:
+    """On virtual time (tests/virtual_time.py), with the upstream in the test's loop."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     with pytest.raises(TransportError) as caught:
-        await transport.post(upstream.url + "/slow", headers={}, body=b"{}", timeout_s=0.05)
+        await transport.post(upstream.url + "/slow", headers={}, body=b"{}", timeout_s=2)
     assert caught.value.kind == "timeout"
+    assert loop.time() - started == pytest.approx(2)
 
 
+@pytest.mark.virtual_time
 async def test_stream_timeout_before_headers(
     upstream: LocalUpstream, transport: HttpTransport
 ) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     with pytest.raises(TransportError) as caught:
-        await transport.open_stream(upstream.url + "/slow", headers={}, body=b"", timeout_s=0.05)
+        await transport.open_stream(upstream.url + "/slow", headers={}, body=b"", timeout_s=2)
     assert caught.value.kind == "timeout"
+    assert loop.time() - started == pytest.approx(2)
 
 
 async def test_adapter_stream_cut_by_a_real_server_ends_with_an_error_delta(

@@ -13,10 +13,14 @@ from laneway.server.asgi import (
     ClientGone,
     DisconnectWatch,
     HeaderValues,
+    Request,
     header_value,
     read_body,
+    read_request,
 )
+from laneway.server.context import HEADER_FIELDS
 from laneway.server.errors import ApiError
+from laneway.server.state import ID_BATCH, _random_ids
 
 
 def receiver(*messages: dict[str, Any]) -> Any:
@@ -56,11 +60,15 @@ async def test_chunks_past_the_limit_are_413_at_once() -> None:
     assert info.value.code == "request_too_large"
 
 
+@pytest.mark.virtual_time  # the 30 s pass on the loop's virtual clock (tests/virtual_time.py)
 async def test_a_stalled_body_is_408_and_the_task_is_not_left_cancelled() -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     receive = receiver({"type": "http.request", "body": b"{", "more_body": True})
     with pytest.raises(ApiError) as info:
-        await read_body(receive, limit=10, declared=None, timeout_s=0.001)
+        await read_body(receive, limit=10, declared=None, timeout_s=30)
     assert info.value.status == 408
+    assert loop.time() - started == pytest.approx(30)
     task = asyncio.current_task()
     assert task is not None
     assert task.cancelling() == 0
@@ -69,6 +77,46 @@ async def test_a_stalled_body_is_408_and_the_task_is_not_left_cancelled() -> Non
 async def test_a_disconnect_while_reading_is_client_gone() -> None:
     with pytest.raises(ClientGone):
         await read_body(receiver({"type": "http.disconnect"}), limit=10, declared=None, timeout_s=5)
+
+
+def test_each_header_lands_in_its_own_field() -> None:
+    scope = {
+        "method": "POST",
+        "path": "/v1/messages",
+        "headers": [
+            (b"authorization", b"Bearer k"),
+            (b"content-length", b"12"),
+            (b"x-laneway-lane", b" coding "),
+            (b"host", b"localhost"),
+            (b"origin", b"http://localhost"),
+            (b"content-type", b"application/json"),
+            (b"x-api-key", b"ak"),
+            (b"anthropic-version", b"2023-06-01"),
+            (b"x-request-id", b"mine-1"),
+        ],
+    }
+    req = read_request(scope, lambda: "rid", dict(HEADER_FIELDS))
+    assert req == Request(
+        method="POST",
+        path="/v1/messages",
+        request_id="rid",
+        authorization=b"Bearer k",
+        content_length=12,
+        laneway={"lane": "coding"},
+        host=b"localhost",
+        origin=b"http://localhost",
+        content_type=b"application/json",
+        api_key=b"ak",
+        anthropic={"anthropic-version": "2023-06-01"},
+        client_request_id="mine-1",
+    )
+
+
+def test_request_ids_are_random_hex_and_do_not_repeat_across_batches() -> None:
+    ids = _random_ids()
+    drawn = [next(ids) for _ in range(3 * ID_BATCH)]
+    assert all(len(rid) == 32 and int(rid, 16) >= 0 for rid in drawn)
+    assert len(set(drawn)) == len(drawn)
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,17 @@ def test_plain_keys_are_not_kept_in_memory() -> None:
     assert all("very-secret" not in repr(p) for p in keys.principals)
 
 
-@pytest.mark.parametrize("header", [None, b"", b"Bearer", b"Basic Zm9v", b"Bearer wrong"])
+@pytest.mark.parametrize(
+    "header", [b"Bearer k", b"bearer k", b"BEARER  k", b"Bearer k  ", b"  Bearer \tk"]
+)
+def test_every_spelling_of_a_bearer_key_names_the_same_key(header: bytes) -> None:
+    assert ring(keys=[{"key": "k", "name": "one"}]).authenticate(header).name == "one"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, b"", b"Bearer", b"Bearer ", b"Bearer   ", b"Bearer\tk", b"Basic Zm9v", b"Bearer wrong"],
+)
 def test_missing_or_unknown_key_is_401(header: bytes | None) -> None:
     with pytest.raises(ApiError) as info:
         ring(keys=[{"key": "k"}]).authenticate(header)

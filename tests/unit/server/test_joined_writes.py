@@ -2,7 +2,9 @@
 
 A recorder between the socket transport and the protocol counts the writes
 that reach the socket; a raw client reads what arrives (RFC 9112 framing:
-content-length and chunked bodies).
+content-length and chunked bodies). Server and client share the test's loop, on
+virtual time (tests/virtual_time.py): the app's pauses and uvicorn's timers take
+no real time.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import pytest
 import uvicorn
 
 from laneway.server.protocol import HttpProtocol
+
+pytestmark = pytest.mark.virtual_time
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Body = list[tuple[bytes, float]]  # body parts, each sent after a pause (seconds)
