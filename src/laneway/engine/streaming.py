@@ -18,7 +18,6 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field, replace
 
-from laneway.clock import ReadTimeLimit
 from laneway.engine.plan import Candidate
 from laneway.engine.run import RequestRun, Slot, timeout_error
 from laneway.engine.stream_guard import StreamPiiGuard
@@ -73,10 +72,8 @@ class StreamRun(RequestRun):
         iterator = stream_batches(
             adapter, slot.request, model.model, timeout_s=step.timeout_s, credential=slot.credential
         )
-        loop = asyncio.get_running_loop()
-        limit = ReadTimeLimit(loop.time() + step.timeout_s + 0.05)
         try:
-            with limit:
+            async with asyncio.timeout(step.timeout_s + 0.05):
                 async for batch in iterator:
                     pending.append(batch)
                     for delta in batch:
@@ -96,7 +93,6 @@ class StreamRun(RequestRun):
         except TimeoutError:
             error = timeout_error(model, f"no first token within {step.timeout_s:.1f}s")
         except BaseException:
-            limit.cancel()
             await _close(iterator)
             raise
         if error is None and not (begun or finished):
@@ -107,22 +103,20 @@ class StreamRun(RequestRun):
                 code=ErrorCode.INVALID_RESPONSE,
             )
         if error is not None:
-            limit.cancel()
             await _close(iterator)
             return error
-        # from here on the lane's deadline bounds each read, on the same timer
-        limit.reschedule(loop.time() + max(0.05, self.deadline.remaining(self._now())))
-        return _Opened(slot, iterator, pending, started, step.number, limit)
+        # from here on what is left of the lane's deadline bounds each read
+        due = asyncio.get_running_loop().time() + max(0.05, self.deadline.remaining(self._now()))
+        return _Opened(slot, iterator, pending, started, step.number, due)
 
     async def rest(self, opened: _Opened) -> AsyncGenerator[StreamBatch, None]:
         """`StreamOpened`, the deltas of each upstream read as one list (PII-screened), then
         `StreamDone` or one `ErrorDelta`; every slot is released when this generator ends or
         is closed.
 
-        Each read is bounded by what is left of the lane's deadline (one timer for them
-        all, the opening's), so the timer never cancels the caller's own handling of a
-        list. The reading
-        loop is here, not in a generator of its own: each layer is paid per read.
+        Each read is bounded by what is left of the lane's deadline, so the timer never
+        cancels the caller's own handling of a list. The reading loop is here, not in a
+        generator of its own: each layer is paid per read.
         """
         read = _Read(guard=StreamPiiGuard(self.policy))
         current: _Opened | None = opened
@@ -135,7 +129,7 @@ class StreamRun(RequestRun):
                 self.request_id,
             )
             while current is not None:
-                iterator, pending, limit = current.iterator, current.pending, current.limit
+                iterator, pending, due = current.iterator, current.pending, current.due
                 model = current.slot.candidate.model
                 read.failure = None
                 try:
@@ -144,7 +138,7 @@ class StreamRun(RequestRun):
                             batch = pending.pop(0)
                         else:
                             try:
-                                with limit:
+                                async with asyncio.timeout_at(due):
                                     batch = await anext(iterator)
                             except StopAsyncIteration:
                                 break
@@ -165,7 +159,6 @@ class StreamRun(RequestRun):
                 except ProviderError as exc:  # an adapter that raised instead of an ErrorDelta
                     read.failure = exc
                 finally:
-                    limit.cancel()
                     await _close(iterator)
                 follow = await self._continuation(current, read)
                 if follow is None:
@@ -329,7 +322,7 @@ class _Opened:
     pending: list[list[Delta]]  # read already, not yet handed on
     started: float
     number: int  # the attempt's number, for its record
-    limit: ReadTimeLimit  # the lane's deadline over each read
+    due: float  # the loop time by which each read must end (the lane's deadline)
 
     @property
     def label(self) -> str:

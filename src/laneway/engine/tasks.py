@@ -1,9 +1,8 @@
 """The one place that starts background tasks, so none is lost or left running.
 
-Deadlines are `asyncio.timeout` / `asyncio.timeout_at`, or on the paths every
-request takes `laneway.clock.TimeLimit` / `ReadTimeLimit` (the same rules, at less
-cost): they tell a cancellation from outside from their own expiry, even when
-both land in the same pass of the loop (tests/unit/engine/test_deadlines.py).
+Deadlines are `asyncio.timeout` / `asyncio.timeout_at`: they tell a
+cancellation from outside from their own expiry, even when both land in the
+same pass of the loop (tests/unit/engine/test_deadlines.py).
 """
 
 from __future__ import annotations

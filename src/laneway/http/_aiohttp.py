@@ -25,7 +25,6 @@ import aiohttp
 from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
 
-from laneway.clock import TimeLimit
 from laneway.http._base import StreamBase, TransportBase, lower
 from laneway.http.settings import UpstreamSettings, proxy_for, shown_proxy, tls_context
 from laneway.http.transport import (
@@ -195,7 +194,7 @@ class AiohttpTransport(TransportBase):
         proxy = self._proxy(url)
         errors = self._errors(url, timeout_s, proxy)
         with errors:
-            with TimeLimit(asyncio.get_running_loop().time() + timeout_s):
+            async with asyncio.timeout(timeout_s):
                 response = await session.post(
                     url,
                     data=body,
