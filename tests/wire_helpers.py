@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import orjson
 
 from laneway.types import CompletionRequest, Delta, Message, Tool
 
@@ -70,6 +71,32 @@ class CutStream(httpx.AsyncByteStream):
         for chunk in self.chunks:
             yield chunk
         raise httpx.ReadError("connection reset by peer")
+
+
+class Reads(httpx.AsyncByteStream):
+    """A response body sent in the given pieces: each is one read of the adapter."""
+
+    def __init__(self, *reads: bytes) -> None:
+        self.reads = reads
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self.reads:
+            yield piece
+
+
+def chunk_event(**fields: Any) -> bytes:
+    """One SSE event of a `chat.completion.chunk` (tests/fixtures/openai/stream_text.sse)."""
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "glm-4.7"}
+    return b"data: " + orjson.dumps({**chunk, **fields}) + b"\n\n"
+
+
+def chunk_text(value: str) -> bytes:
+    return chunk_event(choices=[{"index": 0, "delta": {"content": value}, "finish_reason": None}])
+
+
+CHUNK_FINISH = chunk_event(choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])
+CHUNK_USAGE = chunk_event(choices=[], usage={"prompt_tokens": 9, "completion_tokens": 2})
+SSE_DONE = b"data: [DONE]\n\n"
 
 
 def counting_command(tmp_path: Path, output: str) -> str:

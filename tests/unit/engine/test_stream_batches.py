@@ -8,11 +8,7 @@ are `chat.completion.chunk`s as in tests/fixtures/openai/stream_text.sse
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import httpx
-import orjson
 from engine_scenario import KEYS, REAL_PROVIDERS, ZAI_HOST, Upstream, ask, config, gateway
 
 from laneway.errors import ErrorCode
@@ -28,33 +24,13 @@ from laneway.types import (
     TextDelta,
     UsageDelta,
 )
+from wire_helpers import CHUNK_FINISH as FINISH
+from wire_helpers import CHUNK_USAGE as USAGE
+from wire_helpers import SSE_DONE as DONE
+from wire_helpers import Reads
+from wire_helpers import chunk_text as text
 
 CTX = TaskContext(lane="work")
-
-
-def event(**fields: Any) -> bytes:
-    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "glm-4.7"}
-    return b"data: " + orjson.dumps({**chunk, **fields}) + b"\n\n"
-
-
-def text(value: str) -> bytes:
-    return event(choices=[{"index": 0, "delta": {"content": value}, "finish_reason": None}])
-
-
-FINISH = event(choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])
-USAGE = event(choices=[], usage={"prompt_tokens": 9, "completion_tokens": 2})
-DONE = b"data: [DONE]\n\n"
-
-
-class Reads(httpx.AsyncByteStream):
-    """A body sent in the given pieces: each is one read of the adapter."""
-
-    def __init__(self, *reads: bytes) -> None:
-        self.reads = reads
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for piece in self.reads:
-            yield piece
 
 
 async def batches_of(*reads: bytes, pii: bool = True) -> list[StreamBatch]:

@@ -10,7 +10,6 @@ example); the client sees OpenAI chunks or Anthropic Messages events
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -19,29 +18,11 @@ import orjson
 from laneway.engine.gateway import Gateway
 from laneway.http import HttpxTransport
 from laneway.server.app import create_app
-
-
-def event(**fields: Any) -> bytes:
-    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
-    return b"data: " + orjson.dumps({**chunk, **fields}) + b"\n\n"
-
-
-def text(value: str) -> bytes:
-    return event(choices=[{"index": 0, "delta": {"content": value}, "finish_reason": None}])
-
-
-FINISH = event(choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])
-USAGE = event(choices=[], usage={"prompt_tokens": 9, "completion_tokens": 2})
-DONE = b"data: [DONE]\n\n"
-
-
-class Reads(httpx.AsyncByteStream):
-    def __init__(self, *reads: bytes) -> None:
-        self.reads = reads
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for piece in self.reads:
-            yield piece
+from wire_helpers import CHUNK_FINISH as FINISH
+from wire_helpers import CHUNK_USAGE as USAGE
+from wire_helpers import SSE_DONE as DONE
+from wire_helpers import Reads
+from wire_helpers import chunk_text as text
 
 
 async def bodies(path: str, request: dict[str, Any], *reads: bytes) -> list[bytes]:
