@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
+from audit_batches import row_batch
 from laneway.audit.postgres import PostgresStore
 from laneway.audit.records import RequestRow, RoutingEventRow, dump_json
 from laneway.audit.sqlite import SqliteStore
-from laneway.audit.store import AuditStore, Interrupted, RequestFilter, WriteBatch
+from laneway.audit.store import AuditStore, Interrupted, RequestFilter
 from laneway.clock import FakeClock
 
 T0 = 1_700_000_000.0
@@ -92,7 +93,7 @@ async def store(store_factory: Any) -> AuditStore:
 
 async def test_a_final_row_replaces_the_pending_row(store: AuditStore) -> None:
     """The sink gives a final row its start's fields and names the pending row it ends."""
-    await store.write(WriteBatch(pending=[pending("r1", payload_sha256="abc", job_id="j1")]))
+    await store.write(row_batch(pending=[pending("r1", payload_sha256="abc", job_id="j1")]))
     [row] = await store.select_requests(RequestFilter())
     assert (row.status, row.payload_sha256, row.job_id, row.host) == ("pending", "abc", "j1", "h1")
     assert [r.request_id for r in await store.select_requests(RequestFilter(status="pending"))] == [
@@ -101,7 +102,7 @@ async def test_a_final_row_replaces_the_pending_row(store: AuditStore) -> None:
     assert await store.select_requests(RequestFilter(model="glm-4.7")) == []
 
     await store.write(
-        WriteBatch(finals=[final("r1", payload_sha256="abc", host="h1", pid=10)], ended=["r1"])
+        row_batch(finals=[final("r1", payload_sha256="abc", host="h1", pid=10)], ended=["r1"])
     )
     [row] = await store.select_requests(RequestFilter())
     assert (row.status, row.payload_sha256, row.host) == ("success", "abc", "h1")
@@ -112,10 +113,10 @@ async def test_a_final_row_replaces_the_pending_row(store: AuditStore) -> None:
 
 async def test_an_orphan_final_keeps_the_pending_rows_start_fields(store: AuditStore) -> None:
     """A final whose start the sink no longer held: the pending row's fields stay."""
-    await store.write(WriteBatch(pending=[pending("r1", payload_sha256="abc", content=None)]))
+    await store.write(row_batch(pending=[pending("r1", payload_sha256="abc", content=None)]))
     chain = dump_json(["anthropic/claude-sonnet-4-5"])
     await store.write(
-        WriteBatch(
+        row_batch(
             finals=[
                 final(
                     "r1",
@@ -142,17 +143,17 @@ async def test_an_orphan_final_keeps_the_pending_rows_start_fields(store: AuditS
 
 async def test_final_without_pending_row_is_still_recorded(store: AuditStore) -> None:
     await store.write(
-        WriteBatch(finals=[final("r2", "failed", error_code="timeout")], orphans=["r2"])
+        row_batch(finals=[final("r2", "failed", error_code="timeout")], orphans=["r2"])
     )
     [row] = await store.select_requests(RequestFilter())
     assert (row.request_id, row.status, row.error_code) == ("r2", "failed", "timeout")
 
 
 async def test_a_request_ends_exactly_once(store: AuditStore) -> None:
-    await store.write(WriteBatch(pending=[pending("r3")]))
-    await store.write(WriteBatch(finals=[final("r3", "success")], ended=["r3"]))
-    await store.write(WriteBatch(finals=[final("r3", "failed")], ended=["r3"]))
-    await store.write(WriteBatch(pending=[pending("r3")]))  # a late duplicate start
+    await store.write(row_batch(pending=[pending("r3")]))
+    await store.write(row_batch(finals=[final("r3", "success")], ended=["r3"]))
+    await store.write(row_batch(finals=[final("r3", "failed")], ended=["r3"]))
+    await store.write(row_batch(pending=[pending("r3")]))  # a late duplicate start
     [row] = await store.select_requests(RequestFilter())
     assert row.status == "success"
     assert await store.select_requests(RequestFilter(status="pending")) == []
@@ -165,7 +166,7 @@ async def test_a_request_ends_exactly_once(store: AuditStore) -> None:
 
 async def test_pending_rows_of_dead_processes_become_interrupted(store: AuditStore) -> None:
     await store.write(
-        WriteBatch(
+        row_batch(
             pending=[
                 pending("dead", host="h1", pid=11),
                 pending("alive", host="h1", pid=12),
@@ -191,7 +192,7 @@ async def test_pending_rows_of_dead_processes_become_interrupted(store: AuditSto
 
 async def test_filters_and_limit_newest_first(store: AuditStore) -> None:
     await store.write(
-        WriteBatch(
+        row_batch(
             finals=[
                 final("a", ts=T0, lane="coding", model="zai/glm-4.7"),
                 final("b", "failed", ts=T0 + 10, lane="planning", model="anthropic/opus"),
@@ -224,7 +225,7 @@ async def test_routing_events_round_trip_in_order(store: AuditStore) -> None:
         ),
         RoutingEventRow("r2", T0 + 3, 4, "routing_call", "anthropic/haiku", "used", 80.0, 0.0004),
     ]
-    await store.write(WriteBatch(events=events))
+    await store.write(row_batch(events=events))
     got = await store.select_events(request_ids=["r1"])
     assert [(e.kind, e.seq) for e in got] == [("decision", 0), ("skip", 1), ("attempt", 2)]
     assert got[0].detail_dict() == {"rule_index": 0}
@@ -235,7 +236,7 @@ async def test_routing_events_round_trip_in_order(store: AuditStore) -> None:
 
 async def test_prune_deletes_old_requests_and_events(store: AuditStore) -> None:
     await store.write(
-        WriteBatch(
+        row_batch(
             finals=[final("old", ts=T0), final("new", ts=T0 + 100)],
             events=[
                 RoutingEventRow("old", T0, 0, "attempt", "m/x", "success", 1.0),
@@ -250,7 +251,7 @@ async def test_prune_deletes_old_requests_and_events(store: AuditStore) -> None:
 
 async def test_reopen_keeps_schema_version_and_user_salt(store_factory: Any) -> None:
     first = await store_factory()
-    await first.write(WriteBatch(finals=[final("kept")]))
+    await first.write(row_batch(finals=[final("kept")]))
     salt = first.user_salt
     await first.aclose()
     second = await store_factory()
@@ -262,7 +263,7 @@ async def test_reopen_keeps_schema_version_and_user_salt(store_factory: Any) -> 
 async def test_rows_from_other_versions_read_tolerantly(store: AuditStore) -> None:
     attempts = dump_json([{"model": "a/b", "code": "timeout", "attempt": 1, "future_field": 7}])
     await store.write(
-        WriteBatch(finals=[final("t", attempts=attempts, trace="not json", extra='{"x": 1}')])
+        row_batch(finals=[final("t", attempts=attempts, trace="not json", extra='{"x": 1}')])
     )
     [row] = await store.select_requests(RequestFilter())
     assert row.attempt_list() == [
@@ -282,7 +283,7 @@ async def test_spend_by_client_sums_final_rows_since_a_time(store: AuditStore) -
         final("r1", "rejected", ts=T0 + 20, cost_usd=None, client_key="team"),
         final("anon", ts=T0 + 20, cost_usd=1.0),
     ]
-    await store.write(WriteBatch(finals=rows))
+    await store.write(row_batch(finals=rows))
     assert await store.spend_by_client(T0) == {"team": 0.75, "other": 2.0}
     [mine] = await store.select_requests(RequestFilter(request_id="a1"))
     assert (mine.client_key, mine.client_request_id) == ("team", "mine")

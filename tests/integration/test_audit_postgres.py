@@ -7,9 +7,10 @@ import uuid
 import asyncpg
 import pytest
 
+from audit_batches import row_batch
 from laneway.audit.postgres import PostgresStore
 from laneway.audit.records import RequestRow
-from laneway.audit.store import RequestFilter, WriteBatch
+from laneway.audit.store import RequestFilter
 from laneway.errors import AuditError
 
 
@@ -20,7 +21,7 @@ async def test_store_reconnects_after_the_server_drops_its_connection(postgres_u
     admin = await asyncpg.connect(postgres_url)
     try:
         await store.open()
-        await store.write(WriteBatch(pending=[RequestRow("a", 1.0, "pending", "coding")]))
+        await store.write(row_batch(pending=[RequestRow("a", 1.0, "pending", "coding")]))
         pid = await admin.fetchval(  # the store names its session after its schema
             "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
             f"laneway-audit:{schema}",
@@ -28,8 +29,8 @@ async def test_store_reconnects_after_the_server_drops_its_connection(postgres_u
         assert pid is not None
         await admin.execute("SELECT pg_terminate_backend($1)", pid)
         with pytest.raises(AuditError):
-            await store.write(WriteBatch(pending=[RequestRow("b", 2.0, "pending", "coding")]))
-        await store.write(WriteBatch(pending=[RequestRow("c", 3.0, "pending", "coding")]))
+            await store.write(row_batch(pending=[RequestRow("b", 2.0, "pending", "coding")]))
+        await store.write(row_batch(pending=[RequestRow("c", 3.0, "pending", "coding")]))
         rows = await store.select_requests(RequestFilter())
         assert [r.request_id for r in rows] == ["a", "c"]
     finally:

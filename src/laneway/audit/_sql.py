@@ -21,7 +21,7 @@ from laneway.audit.records import (
     RequestRow,
     RoutingEventRow,
 )
-from laneway.audit.store import Interrupted, RequestFilter, WriteBatch
+from laneway.audit.store import Interrupted, RequestFilter
 
 _REQ_COLS = ", ".join(REQUEST_COLUMNS)
 _REQ_MARKS = ", ".join("?" for _ in REQUEST_COLUMNS)
@@ -106,20 +106,6 @@ def pending_params(row: RequestRow) -> tuple[Any, ...]:
     return values
 
 
-def pending_rows(batch: WriteBatch) -> list[tuple[Any, ...]]:
-    """The batch's pending rows, as `INSERT_PENDING`'s parameters."""
-    if not batch.pending:
-        return batch.pending_values
-    return [*batch.pending_values, *map(pending_params, batch.pending)]
-
-
-def final_rows(batch: WriteBatch) -> list[tuple[Any, ...]]:
-    """The batch's final rows, as `UPSERT_FINAL`'s parameters."""
-    if not batch.finals:
-        return batch.final_values
-    return [*batch.final_values, *map(request_params, batch.finals)]
-
-
 def journaled_params(values: Sequence[Any]) -> tuple[Any, ...]:
     """`INSERT_PENDING`'s parameters from a journal line (`intents.read_rows`); anything
     but a scalar reads as NULL."""
@@ -183,7 +169,7 @@ class NonNullInserts:
         return sql
 
 
-#: pending and final rows come as their values (`pending_rows`, `final_rows`)
+#: pending and final rows come as their values (`WriteBatch.pending`, `.finals`)
 PENDING_INSERTS = NonNullInserts("audit_pending", PENDING_COLUMNS, suffix=_KEEP_FIRST)
 FINAL_UPSERTS = NonNullInserts("audit_requests", REQUEST_COLUMNS, suffix=_FINAL_CONFLICT)
 EVENT_INSERTS = NonNullInserts("audit_routing_events", EVENT_COLUMNS, _EVENT_VALUES)

@@ -96,14 +96,12 @@ class PostgresStore:
     async def write(self, batch: WriteBatch) -> None:
         async def run(conn: Any) -> None:
             async with conn.transaction():
-                pending = _sql.pending_rows(batch)
-                if pending:
-                    await conn.executemany(_q(_sql.INSERT_PENDING), pending)
+                if batch.pending:
+                    await conn.executemany(_q(_sql.INSERT_PENDING), batch.pending)
                 if batch.orphans:
                     await conn.executemany(_q(_sql.MOVE_PENDING), [(rid,) for rid in batch.orphans])
-                finals = _sql.final_rows(batch)
-                if finals:
-                    await conn.executemany(_q(_sql.UPSERT_FINAL), finals)
+                if batch.finals:
+                    await conn.executemany(_q(_sql.UPSERT_FINAL), batch.finals)
                 if batch.ended:
                     await conn.executemany(_q(_sql.DELETE_PENDING), [(rid,) for rid in batch.ended])
                 if batch.events:

@@ -224,7 +224,7 @@ class StoreSink:
         policy = self._policy
         batch = WriteBatch()
         pending: list[RequestStarted | None] = []  # rows built at the end, for those left
-        finals = batch.final_values
+        finals = batch.finals
         rows = batch.events
         seq = self._seq
         ended = self._ended
@@ -255,7 +255,7 @@ class StoreSink:
                 routing = records.routing_row(event, next(seq), policy)
                 if routing is not None:
                     rows.append(routing)
-        batch.pending_values = [records.pending_values(e, policy) for e in pending if e is not None]
+        batch.pending = [records.pending_values(e, policy) for e in pending if e is not None]
         return batch
 
 

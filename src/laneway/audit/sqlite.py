@@ -223,7 +223,7 @@ class SqliteStore:
 
     def _write_sync(self, batch: WriteBatch) -> None:
         conn = self._connection()
-        pending = _sql.pending_rows(batch)
+        pending = batch.pending
         if len(batch) == 1 and pending:
             # one request's pending row (a start alone in its batch, or a strict start
             # committed alone without a journal): one statement is its own transaction,
@@ -236,9 +236,8 @@ class SqliteStore:
                 conn.executemany(*_sql.PENDING_INSERTS.params(pending))
             if batch.orphans:
                 conn.executemany(_sql.MOVE_PENDING, [(rid,) for rid in batch.orphans])
-            finals = _sql.final_rows(batch)
-            if finals:
-                conn.executemany(*_sql.FINAL_UPSERTS.params(finals))
+            if batch.finals:
+                conn.executemany(*_sql.FINAL_UPSERTS.params(batch.finals))
             if batch.ended:
                 conn.executemany(_sql.DELETE_PENDING, [(rid,) for rid in batch.ended])
             if batch.events:

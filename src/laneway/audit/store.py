@@ -29,27 +29,19 @@ class WriteBatch:
     their pending row moves into `audit_requests` before the final upsert,
     which keeps what it knew.
 
-    `pending_values` and `final_values` are rows too, as the values their
-    INSERT binds (`PENDING_COLUMNS`, `REQUEST_COLUMNS` order): what the sink
-    builds, without an object per row. A store writes both kinds alike.
+    `pending` and `finals` hold each row as the values its INSERT binds
+    (`PENDING_COLUMNS`, `REQUEST_COLUMNS` order; `records.pending_values`,
+    `records.final_values`): no object per row.
     """
 
-    pending: list[RequestRow] = field(default_factory=list)
-    finals: list[RequestRow] = field(default_factory=list)
+    pending: list[tuple[Any, ...]] = field(default_factory=list)
+    finals: list[tuple[Any, ...]] = field(default_factory=list)
     events: list[RoutingEventRow] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
-    pending_values: list[tuple[Any, ...]] = field(default_factory=list)
-    final_values: list[tuple[Any, ...]] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return (
-            len(self.pending)
-            + len(self.finals)
-            + len(self.events)
-            + len(self.pending_values)
-            + len(self.final_values)
-        )
+        return len(self.pending) + len(self.finals) + len(self.events)
 
 
 @dataclass(frozen=True, slots=True)

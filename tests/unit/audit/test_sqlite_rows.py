@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from audit_batches import row_batch
 from laneway.audit import _sql
 from laneway.audit import sqlite as sqlite_store
 from laneway.audit.migrations import MIGRATIONS_TABLE, load_migrations
 from laneway.audit.records import RequestRow, RoutingEventRow
 from laneway.audit.sqlite import SqliteStore
-from laneway.audit.store import Interrupted, RequestFilter, WriteBatch
+from laneway.audit.store import Interrupted, RequestFilter
 from laneway.clock import FakeClock
 
 T0 = 1_700_000_000.0
@@ -36,7 +37,7 @@ async def test_rows_of_mixed_shapes_round_trip_unchanged(tmp_path: Path) -> None
     ]
     store = SqliteStore(tmp_path / "a.db", clock=FakeClock())
     await store.open()
-    await store.write(WriteBatch(pending=in_flight, finals=finished))
+    await store.write(row_batch(pending=in_flight, finals=finished))
     assert await store.select_requests(RequestFilter()) == in_flight + finished
     await store.aclose()
 
@@ -57,11 +58,11 @@ async def test_a_final_row_clears_what_recovery_set_even_in_columns_it_leaves_ou
     """`excluded.error_code` of a left-out column is NULL: the final row's NULL wins."""
     store = SqliteStore(tmp_path / "a.db", clock=FakeClock())
     await store.open()
-    await store.write(WriteBatch(pending=[pending("r1")]))
+    await store.write(row_batch(pending=[pending("r1")]))
     rule = Interrupted(host="h1", own_pid=10, is_alive=lambda pid: True, stale_before_ts=T0)
     assert await store.mark_interrupted(rule, now_ts=T0 + 1) == 1
     final = RequestRow("r1", T0, "success", "coding", duration_ms=5.0, finished_ts=T0 + 2)
-    await store.write(WriteBatch(finals=[final]))
+    await store.write(row_batch(finals=[final]))
     [row] = await store.select_requests(RequestFilter())
     assert (row.status, row.error_code, row.finished_ts, row.host) == (
         "success",
@@ -90,11 +91,11 @@ async def test_the_wal_restarts_under_steady_writes(
     store = SqliteStore(tmp_path / "a.db", clock=FakeClock())
     await store.open()
     for i in range(200):
-        await store.write(WriteBatch(pending=[pending(f"r{i}-{j}") for j in range(20)]))
+        await store.write(row_batch(pending=[pending(f"r{i}-{j}") for j in range(20)]))
         await asyncio.sleep(0)  # the checkpoint task gets its turns while commits keep landing
     if store._checkpoint is not None:
         await store._checkpoint
-    await store.write(WriteBatch(pending=[pending("last")]))
+    await store.write(row_batch(pending=[pending("last")]))
     assert _wal_frames(tmp_path / "a.db") < 200
     assert len(await store.select_requests(RequestFilter())) == 4001
     await store.aclose()
@@ -109,12 +110,12 @@ async def test_checkpoints_follow_rows_written_not_commits(
     store = SqliteStore(tmp_path / "a.db", clock=FakeClock())
     await store.open()
     for i in range(49):
-        await store.write(WriteBatch(pending=[pending(f"r{i}")]))
+        await store.write(row_batch(pending=[pending(f"r{i}")]))
     assert store._checkpoint is None
-    await store.write(WriteBatch(pending=[pending("r49")]))
+    await store.write(row_batch(pending=[pending("r49")]))
     assert store._checkpoint is not None
     await store._checkpoint
-    await store.write(WriteBatch(pending=[pending(f"s{i}") for i in range(50)]))
+    await store.write(row_batch(pending=[pending(f"s{i}") for i in range(50)]))
     assert store._checkpoint is not None  # one batch of 50 rows is as many
     await store.aclose()
 
@@ -144,7 +145,7 @@ async def test_a_version_1_log_is_upgraded_and_its_old_rows_still_read(tmp_path:
     await store.open()
     chain = '["c/d"]'
     await store.write(
-        WriteBatch(
+        row_batch(
             finals=[RequestRow("new", T0 + 1, "success", "coding", decision_fallback_chain=chain)]
         )
     )
@@ -228,7 +229,7 @@ async def test_the_upstream_model_name_is_kept_beside_the_served_model(tmp_path:
     row = final_row(event, RecordPolicy(host="h", pid=1))
     store = SqliteStore(tmp_path / "a.db", clock=FakeClock())
     await store.open()
-    await store.write(WriteBatch(pending=[], finals=[row]))
+    await store.write(row_batch(pending=[], finals=[row]))
     (stored,) = await store.select_requests(RequestFilter())
     await store.aclose()
     assert (stored.model, stored.provider_model) == ("zai/glm-4.7", "glm-4.7-20251222")
