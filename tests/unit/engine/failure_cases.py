@@ -155,7 +155,9 @@ class World:
                 if self.audit_db is None
                 else {"url": f"sqlite:///{self.audit_db}", "durability": "strict"}
             ),
-            "state": {"url": self.state_url},
+            # these scenarios test failure semantics, not a slow store: a busy CI
+            # machine must not turn 200 concurrent Redis round trips into state errors
+            "state": {"url": self.state_url, "connect_timeout_s": 5.0, "command_timeout_s": 5.0},
             **self.extra,
         }
         transport = HttpxTransport(transport=httpx.MockTransport(self.handler))
