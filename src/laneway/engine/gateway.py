@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from laneway.budgets.bound import input_bound
 from laneway.config.output_schema import REQUEST_SCHEMA_MAX_BYTES, schema_problem
 from laneway.engine.core import EngineCore
+from laneway.engine.encodable import lone_surrogate_error
 from laneway.engine.guard import judge
 from laneway.engine.pii import deidentify
 from laneway.engine.policy_review import review_policies, routing_model_allowed
@@ -346,6 +347,9 @@ class Gateway:
                 provider="laneway",
                 code=ErrorCode.BAD_REQUEST,
             )
+        unencodable = lone_surrogate_error(request.messages)
+        if unencodable is not None:
+            raise unencodable
         response_format = request.response_format
         if response_format is not None and response_format.schema is not None:
             problem = schema_problem(response_format.schema, max_bytes=REQUEST_SCHEMA_MAX_BYTES)

@@ -176,11 +176,22 @@ def decode_event(data: str, *, what: str) -> dict[str, Any]:
 
 
 def encode_json(payload: Mapping[str, Any]) -> bytes:
-    """Compact UTF-8 JSON for request bodies; falls back to `json` for what orjson refuses."""
+    """Compact UTF-8 JSON for request bodies; falls back to `json` for what orjson refuses.
+
+    Raises `WireRequestError` for text UTF-8 cannot hold (a lone surrogate in a
+    tool's description, say; the engine refuses one in a message before this).
+    """
     try:
         return orjson.dumps(payload)
     except TypeError:  # e.g. integers beyond 64 bits, or Mapping types orjson does not know
-        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError as exc:
+        raise WireRequestError(
+            f"the request holds a lone UTF-16 surrogate (U+{ord(text[exc.start]):04X}), "
+            "which cannot be encoded as UTF-8; decode its source with errors='replace'"
+        ) from exc
 
 
 def code_for_status(

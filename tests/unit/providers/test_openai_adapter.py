@@ -31,6 +31,7 @@ from laneway.types import (
     ModelInfo,
     ResponseFormat,
     TextDelta,
+    Tool,
 )
 from wire_helpers import collect, left_to_the_loop
 
@@ -355,3 +356,19 @@ async def test_a_stream_tool_call_with_object_arguments_ends_as_an_invalid_respo
     deltas = await collect(make(transport, clock).stream(REQUEST, "gpt-4o", timeout_s=5))
     [error] = [d.error for d in deltas if isinstance(d, ErrorDelta)]
     assert error.code is ErrorCode.INVALID_RESPONSE
+
+
+async def test_a_tool_text_utf8_cannot_hold_is_a_bad_request_before_any_call(
+    upstream: Upstream, transport: HttpxTransport, clock: FakeClock
+) -> None:
+    """A lone surrogate (a cut emoji pair) in a tool's description: refused, nothing sent."""
+    request = CompletionRequest(
+        messages=REQUEST.messages,
+        tools=(Tool("lookup", description="finds \ud83d things"),),
+    )
+    with pytest.raises(ProviderError) as caught:
+        await make(transport, clock).complete(request, "gpt-4o", timeout_s=5)
+    assert caught.value.code is ErrorCode.BAD_REQUEST
+    assert "U+D83D" in str(caught.value)
+    assert "errors='replace'" in str(caught.value)
+    assert upstream.requests == []
