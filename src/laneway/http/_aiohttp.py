@@ -10,7 +10,9 @@ What it is set up to refuse or bound (docs/providers.md, "The HTTP client"):
 - a connection goes back to the pool only after a clean message end, and one
   that received anything while idle is closed, not reused (`_CleanConnector`);
 - connect and read timeouts apart: `connect_timeout_s` for the TCP and TLS
-  connect, the call's `timeout_s` for the whole call and each read.
+  connect, the call's `timeout_s` for the whole call and each read;
+- no cookies: one session serves every tenant, so a `Set-Cookie` in one answer
+  is dropped, never sent with another caller's request.
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ class AiohttpTransport(TransportBase):
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 auto_decompress=True,
+                cookie_jar=aiohttp.DummyCookieJar(),  # one session, many tenants: no cookies
                 trust_env=False,  # proxies come from `proxy_for`, over the injected env
                 headers={"User-Agent": self._user_agent},
                 max_line_size=MAX_FIELD_BYTES,
