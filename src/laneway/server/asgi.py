@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -30,62 +30,47 @@ _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """What the handlers need from one HTTP request, read from the scope once."""
+    """One HTTP request: its route, the server's id for it, and its headers by name.
+
+    A header is read where it is used, not copied into a field of its own: most
+    requests carry a dozen (an SDK's `x-stainless-*`) and a handler reads four.
+    """
 
     method: str
     path: str
     request_id: str  # always the server's own: it keys the audit row
-    authorization: bytes | None
-    content_length: int | None
-    laneway: dict[str, str]  # X-Laneway-* headers by context field name
-    host: bytes | None = None
-    origin: bytes | None = None
-    content_type: bytes | None = None
-    api_key: bytes | None = None  # X-Api-Key (the Anthropic SDKs' key header)
-    anthropic: dict[str, str] | None = None  # anthropic-* headers, for /v1/messages
-    client_request_id: str | None = None  # the caller's X-Request-Id, echoed and audited
+    headers: Mapping[bytes, bytes]  # lower-case names, as ASGI gives them; the last one wins
+
+    @property
+    def content_length(self) -> int | None:
+        value = self.headers.get(b"content-length")
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
+    def client_request_id(self) -> str | None:
+        """The caller's X-Request-Id, echoed and audited; None unless it is a safe token."""
+        value = self.headers.get(b"x-request-id")
+        if value is None or not _SAFE_REQUEST_ID.match(value):
+            return None
+        return value.decode("ascii")
+
+    @property
+    def anthropic(self) -> dict[str, str] | None:
+        """The anthropic-* headers, for /v1/messages."""
+        found = {
+            name.decode("latin-1"): value.decode("latin-1").strip()
+            for name, value in self.headers.items()
+            if name.startswith(b"anthropic-")
+        }
+        return found or None
 
 
-def read_request(scope: Scope, new_id: Callable[[], str], fields: dict[bytes, str]) -> Request:
-    authorization = content_length = request_id = host = origin = content_type = None
-    api_key: bytes | None = None
-    anthropic: dict[str, str] | None = None
-    laneway: dict[str, str] = {}
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            authorization = value
-        elif name == b"host":
-            host = value
-        elif name == b"content-type":
-            content_type = value
-        elif name == b"origin":
-            origin = value
-        elif name == b"content-length":
-            content_length = int(value) if value.isdigit() else None
-        elif name == b"x-request-id":
-            request_id = value.decode("ascii") if _SAFE_REQUEST_ID.match(value) else None
-        elif name.startswith(b"x-laneway-"):
-            field = fields.get(name)
-            if field is not None:
-                laneway[field] = value.decode("latin-1").strip()
-        elif name == b"x-api-key":
-            api_key = value
-        elif name.startswith(b"anthropic-"):
-            anthropic = anthropic or {}
-            anthropic[name.decode("latin-1")] = value.decode("latin-1").strip()
+def read_request(scope: Scope, new_id: Callable[[], str]) -> Request:
     return Request(
         method=scope["method"],
         path=scope["path"],
         request_id=new_id(),
-        authorization=authorization,
-        content_length=content_length,
-        laneway=laneway,
-        host=host,
-        origin=origin,
-        content_type=content_type,
-        api_key=api_key,
-        anthropic=anthropic,
-        client_request_id=request_id,
+        headers=dict(scope["headers"]),
     )
 
 

@@ -103,7 +103,7 @@ async def _admit(
     """Every guard that runs before the engine; raises `ApiError`."""
     if state.kill_switch.on:
         raise kill_switch_on()
-    principal = admission.principal = state.keys.authenticate(req.authorization)
+    principal = admission.principal = state.keys.authenticate(req.headers.get(b"authorization"))
     if state.limits.apply_to(principal):
         await state.limits.hit(principal)
     spec = state.spec
@@ -114,7 +114,7 @@ async def _admit(
         timeout_s=state.body_timeout_s,
     )
     chat = parse_chat_request(raw, max_messages=spec.max_messages)
-    named, extra = context_fields(req.laneway, chat.metadata)
+    named, extra = context_fields(req.headers, chat.metadata)
     lane, pinned = state.lanes.resolve(chat.model, named.get("lane"))
     admission.lane = lane
     if not principal.may_use(lane):

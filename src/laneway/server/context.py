@@ -42,6 +42,7 @@ _MODEL_ID = re.compile(r"[\x21-\x7e]{1,200}")
 HEADER_FIELDS: Mapping[bytes, str] = {
     f"x-laneway-{name.replace('_', '-')}".encode(): name for name in _FIELDS
 }
+_HEADER_NAMES = frozenset(HEADER_FIELDS)
 
 
 class LaneResolver:
@@ -129,21 +130,23 @@ def _unknown_lane(name: str, lanes: frozenset[str]) -> str:
 
 
 def context_fields(
-    headers: Mapping[str, str], metadata: Mapping[str, str]
+    headers: Mapping[bytes, bytes], metadata: Mapping[str, str]
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """Split caller fields into named context fields and free-form metadata."""
-    for name, value in headers.items():
+    """Split caller fields into named context fields and free-form metadata: the
+    request's X-Laneway-* `headers` (by lower-case name) win over `metadata`."""
+    named = {name: metadata[name] for name in _FIELDS if name in metadata} if metadata else {}
+    for header in _HEADER_NAMES.intersection(headers):  # most requests: none
+        value = headers[header].decode("latin-1").strip()
         if len(value) > _FIELD_MAX:  # it goes into every audit row and span of the request
-            header = "x-laneway-" + name.replace("_", "-")
+            shown = header.decode()
             raise bad_request(
-                f"`{header}` is {len(value)} characters; at most {_FIELD_MAX}",
-                param=header,
+                f"`{shown}` is {len(value)} characters; at most {_FIELD_MAX}",
+                param=shown,
                 code="invalid_field",
             )
-    if not metadata:  # the usual request: no comprehensions to run (a call each)
-        return dict(headers), {}
-    named = {name: metadata[name] for name in _FIELDS if name in metadata}
-    named.update(headers)
+        named[HEADER_FIELDS[header]] = value
+    if not metadata:  # the usual request: no comprehension to run (a call each)
+        return named, {}
     extra = {key: value for key, value in metadata.items() if key not in _FIELDS}
     return named, extra
 
