@@ -143,9 +143,21 @@ async def read_body(
     """
     if declared is not None and declared > limit:
         raise body_too_large(limit, setting)
+    chunks: list[bytes] = []
+    size = 0
     try:
         async with asyncio.timeout(timeout_s):
-            return await _read_chunks(receive, limit, setting)
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise body_too_large(limit, setting)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
     except TimeoutError:
         raise ApiError(
             408,
@@ -153,22 +165,6 @@ async def read_body(
             type="invalid_request_error",
             code="request_timeout",
         ) from None
-
-
-async def _read_chunks(receive: Receive, limit: int, setting: str) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise body_too_large(limit, setting)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class ClientGone(Exception):
@@ -182,9 +178,10 @@ WATCH_AFTER_S = 0.05
 class DisconnectWatch:
     """Cancels the request's task when the client disconnects, so the provider call stops.
 
-    Enter it after the body is read: from then on the only message `receive`
-    can deliver is `http.disconnect`. On exit the watcher is cancelled; a
-    cancellation it caused becomes `ClientGone` (there is nobody left to answer).
+    Enter it (`with`: nothing in it awaits) after the body is read: from then on
+    the only message `receive` can deliver is `http.disconnect`. On exit the
+    watcher is cancelled; a cancellation it caused becomes `ClientGone` (there is
+    nobody left to answer).
 
     The watcher task starts only once the request has run `after_s`: most
     answers come sooner, and a task per request was a measurable share of the
@@ -222,7 +219,7 @@ class DisconnectWatch:
         self._watcher: asyncio.Task[Any] | None = None
         self.disconnected = False
 
-    async def __aenter__(self) -> DisconnectWatch:
+    def __enter__(self) -> DisconnectWatch:
         self._task = asyncio.current_task()
         if self._after_s > 0:
             self._timer = self._clock.call_later(self._after_s, self._start)
@@ -251,7 +248,7 @@ class DisconnectWatch:
         if self._task is not None:
             self._task.cancel()
 
-    async def __aexit__(
+    def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,

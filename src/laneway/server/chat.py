@@ -146,7 +146,7 @@ async def _complete(
 ) -> int:
     request_id = ctx.request_id or ""
     try:
-        async with DisconnectWatch(receive, state.supervisor, state.clock):
+        with DisconnectWatch(receive, state.supervisor, state.clock):
             result = await _call(state, chat.request, ctx)
             if isinstance(result, Outcome):
                 if result.code == ErrorCode.NOT_CONFIGURED.value:
@@ -212,7 +212,7 @@ async def _stream(
     # its first event ends it; once it is open, `finally` closes it (not
     # `contextlib.aclosing`, whose two coroutines every stream would pay).
     events = state.gateway.stream_batches(chat.request, ctx)
-    async with DisconnectWatch(receive, state.supervisor, state.clock) as watch:
+    with DisconnectWatch(receive, state.supervisor, state.clock) as watch:
         try:
             opened = await anext(events)
         except LanewayError as exc:

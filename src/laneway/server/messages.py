@@ -270,7 +270,7 @@ async def _complete(
 ) -> int:
     request_id = ctx.request_id or ""
     try:
-        async with DisconnectWatch(receive, state.supervisor, state.clock):
+        with DisconnectWatch(receive, state.supervisor, state.clock):
             result = await call_engine(state, parsed.request, ctx)
     except LanewayError as exc:
         if isinstance(exc, ApiError):
@@ -320,7 +320,7 @@ async def _stream(
     """Headers once a provider accepted the stream; then its events (see chat.py's `_stream`)."""
     request_id = ctx.request_id or ""
     events = state.gateway.stream_batches(parsed.request, ctx)
-    async with DisconnectWatch(receive, state.supervisor, state.clock) as watch:
+    with DisconnectWatch(receive, state.supervisor, state.clock) as watch:
         try:
             opened = await anext(events)
         except LanewayError as exc:

@@ -156,7 +156,7 @@ async def test_a_quick_request_starts_no_disconnect_watcher() -> None:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
-    async with DisconnectWatch(receive, supervisor, clock, after_s=0.05):
+    with DisconnectWatch(receive, supervisor, clock, after_s=0.05):
         clock.advance(0.049)
         await passes()
     clock.advance(1.0)  # past the delay: the answer came first, so nothing starts
@@ -176,7 +176,7 @@ async def test_a_client_leaving_a_long_request_cancels_it_once_the_watch_starts(
         return {"type": "http.disconnect"}
 
     async def provider_call() -> None:
-        async with DisconnectWatch(receive, supervisor, clock, after_s=0.05):
+        with DisconnectWatch(receive, supervisor, clock, after_s=0.05):
             await provider.wait()
 
     call = asyncio.ensure_future(provider_call())
@@ -201,7 +201,7 @@ async def test_a_settled_watch_lets_the_client_leave_without_cancelling_the_rest
         return {"type": "http.disconnect"}
 
     async def answer_then_file() -> str:
-        async with DisconnectWatch(receive, supervisor, clock, after_s=0.01) as watch:
+        with DisconnectWatch(receive, supervisor, clock, after_s=0.01) as watch:
             clock.advance(0.03)
             await passes()  # the watcher is running by now
             watch.settle()  # the closing chunk went out
