@@ -130,6 +130,11 @@ def build_state(
         refusals=RefusalAudit(gateway.audit_sink, sampler, clock),
         telemetry_render=probes.telemetry_renderer(gateway, enabled=config.spec.telemetry.metrics),
         supervisor=supervisor,
+        degraded={
+            name: lane.spec.degraded.message
+            for name, lane in config.lanes.items()
+            if lane.spec.degraded is not None
+        },
     )
 
 

@@ -7,6 +7,7 @@ callables and a handful of headers read once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -81,20 +82,10 @@ _ASCII_SPELLING = str.maketrans(
 _HEADER_CACHE_MAX = 4096
 
 
-class HeaderValues:
-    """`header_value` with a bounded cache: decisions repeat (one reasoning per lane and rule)."""
-
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str, int], bytes] = {}
-
-    def __call__(self, text: str, limit: int = 512) -> bytes:
-        key = (text, limit)
-        value = self._cache.get(key)
-        if value is None:
-            if len(self._cache) >= _HEADER_CACHE_MAX:
-                self._cache.clear()
-            value = self._cache[key] = header_value(text, limit)
-        return value
+def header_values() -> Callable[[str, int], bytes]:
+    """`header_value` with a bounded cache of its own: decisions repeat (one reasoning per
+    lane and rule), and `functools.lru_cache` answers a repeat without a Python call."""
+    return functools.lru_cache(maxsize=_HEADER_CACHE_MAX)(header_value)
 
 
 def header_value(text: str, limit: int = 512) -> bytes:

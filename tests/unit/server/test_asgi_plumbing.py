@@ -12,8 +12,8 @@ from laneway.engine.tasks import TaskSupervisor
 from laneway.server.asgi import (
     ClientGone,
     DisconnectWatch,
-    HeaderValues,
     header_value,
+    header_values,
     read_body,
     read_request,
 )
@@ -134,7 +134,7 @@ def test_header_values_are_printable_ascii(text: str, value: bytes) -> None:
 
 
 def test_header_values_are_bounded_and_cached() -> None:
-    values = HeaderValues()
+    values = header_values()
     long = "x" * 600
     assert values(long, 100) == b"x" * 97 + b"..."
     assert values(long, 100) is values(long, 100)
