@@ -43,6 +43,7 @@ HEADER_FIELDS: Mapping[bytes, str] = {
     f"x-laneway-{name.replace('_', '-')}".encode(): name for name in _FIELDS
 }
 _HEADER_NAMES = frozenset(HEADER_FIELDS)
+_NO_TAGS: frozenset[str] = frozenset()
 
 
 class LaneResolver:
@@ -163,11 +164,11 @@ def build_context(
     client_key: str | None = None,
     client_request_id: str | None = None,
 ) -> TaskContext:
-    tags = named.get("tags")
+    tags, complexity = named.get("tags"), named.get("complexity")
     return TaskContext(
         lane=lane,
         phase=named.get("phase"),
-        complexity=_complexity(named.get("complexity")),
+        complexity=None if complexity is None else _complexity(complexity),
         job_id=named.get("job_id"),
         user_id=named.get("user_id", user),
         prompt_version=named.get("prompt_version"),
@@ -175,7 +176,7 @@ def build_context(
         request_id=request_id,
         budget_remaining_usd=budget_remaining_usd,
         model=model,
-        tags=parse_tags(tags) if tags else frozenset(),
+        tags=parse_tags(tags) if tags else _NO_TAGS,
         client_key=client_key,
         client_request_id=client_request_id,
     )
@@ -186,9 +187,7 @@ def parse_tags(text: str) -> frozenset[str]:
     return frozenset(tag for part in text.split(",") if (tag := part.strip()))
 
 
-def _complexity(value: str | None) -> Complexity | None:
-    if value is None:
-        return None
+def _complexity(value: str) -> Complexity:
     try:
         return Complexity(value.strip().lower())
     except ValueError:
