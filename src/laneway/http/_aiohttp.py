@@ -10,7 +10,9 @@ What it is set up to refuse or bound (docs/providers.md, "The HTTP client"):
 - a connection goes back to the pool only after a clean message end, and one
   that received anything while idle is closed, not reused (`_CleanConnector`);
 - connect and read timeouts apart: `connect_timeout_s` for the TCP and TLS
-  connect, the call's `timeout_s` for the whole call and each read.
+  connect, the call's `timeout_s` for the whole call and each read;
+- no cookies: one session serves every tenant, so a `Set-Cookie` in one answer
+  is dropped, never sent with another caller's request.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import aiohttp
 from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
 
-from laneway.http._base import StreamBase, TransportBase, lower
+from laneway.http._base import StreamBase, TransportBase
 from laneway.http.settings import UpstreamSettings, proxy_for, shown_proxy, tls_context
 from laneway.http.transport import (
     HttpResponse,
@@ -99,11 +101,11 @@ class AiohttpTransport(TransportBase):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}  # few distinct values
         self._stream_timeouts: dict[float, aiohttp.ClientTimeout] = {}
-        self._proxies: dict[str, str | None] = {}  # host -> proxy: adapters call few hosts
+        self._proxies: dict[str, str | None] = {}  # URL -> proxy: adapters call few URLs
 
     def _client(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed:
+        if self._session is None:  # `aclose` forgets the session it closes
             connector = _CleanConnector(
                 limit=self._limit,
                 keepalive_timeout=self._keepalive_timeout_s,
@@ -113,6 +115,7 @@ class AiohttpTransport(TransportBase):
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 auto_decompress=True,
+                cookie_jar=aiohttp.DummyCookieJar(),  # one session, many tenants: no cookies
                 trust_env=False,  # proxies come from `proxy_for`, over the injected env
                 headers={"User-Agent": self._user_agent},
                 max_line_size=MAX_FIELD_BYTES,
@@ -155,12 +158,13 @@ class AiohttpTransport(TransportBase):
         return timeout
 
     def _proxy(self, url: str) -> str | None:
-        key = host_of(url)
-        if key not in self._proxies:
+        try:
+            return self._proxies[url]
+        except KeyError:
             if len(self._proxies) > 256:
                 self._proxies.clear()
-            self._proxies[key] = proxy_for(url, self._settings, self._env)
-        return self._proxies[key]
+            proxy = self._proxies[url] = proxy_for(url, self._settings, self._env)
+            return proxy
 
     async def _request(
         self,
@@ -173,7 +177,7 @@ class AiohttpTransport(TransportBase):
     ) -> HttpResponse:
         session = self._client()
         proxy = self._proxy(url)
-        with self._errors(url, timeout_s, proxy):
+        try:
             async with session.request(
                 method,
                 url,
@@ -183,9 +187,13 @@ class AiohttpTransport(TransportBase):
                 allow_redirects=False,
                 proxy=proxy,
             ) as response:
-                _check(url, response, proxy)
+                status = response.status
+                if not 200 <= status < 300:
+                    _check(url, response, proxy)
                 data = await _read_bounded(response, url, self._max_body_bytes)
-                return HttpResponse(response.status, lower(response.headers), data)
+                return HttpResponse(status, response.headers, data)
+        except (aiohttp.ClientError, OSError) as exc:  # OSError: timeouts, TLS, sockets
+            raise self._translate(exc, url, timeout_s, proxy) from exc
 
     async def open_stream(
         self, url: str, *, headers: Mapping[str, str], body: bytes, timeout_s: float
@@ -217,20 +225,26 @@ class AiohttpTransport(TransportBase):
         )
 
     async def aclose(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
 
     def _errors(self, url: str, timeout_s: float, proxy: str | None) -> _Translated:
         return _Translated(url, timeout_s, self._settings.connect_timeout_s, proxy)
+
+    def _translate(
+        self, exc: BaseException, url: str, timeout_s: float, proxy: str | None
+    ) -> TransportError:
+        return _transport_error(exc, url, timeout_s, self._settings.connect_timeout_s, proxy)
 
 
 class _Translated:
     """A `with` block whose aiohttp, socket and TLS failures leave it as `TransportError`.
 
-    A class rather than a `@contextmanager` generator: every call enters one,
-    every stream twice (opening, reading), and a generator-based context costs
-    several Python calls on the way in and out.
+    A stream enters one twice (opening, reading); a whole call (`_request`) needs
+    no object for it, and catches the same failures with `try`. A class rather
+    than a `@contextmanager` generator, which costs several Python calls on the
+    way in and out.
     """
 
     __slots__ = ("_connect_timeout_s", "_proxy", "_timeout_s", "_url")
@@ -252,12 +266,10 @@ class _Translated:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is None or isinstance(exc, TransportError):
-            return
-        if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
-            raise _timed_out(self._url, self._timeout_s, self._connect_timeout_s, exc) from exc
-        if isinstance(exc, aiohttp.ClientError | OSError | ssl.SSLError):
-            raise translate(self._url, exc, self._proxy) from exc
+        if isinstance(exc, aiohttp.ClientError | OSError):  # OSError: timeouts, TLS, sockets
+            raise _transport_error(
+                exc, self._url, self._timeout_s, self._connect_timeout_s, self._proxy
+            ) from exc
 
 
 class _AiohttpStream(StreamBase):
@@ -294,6 +306,15 @@ class _AiohttpStream(StreamBase):
             self._response.release()
         else:
             self._response.close()
+
+
+def _transport_error(
+    exc: BaseException, url: str, timeout_s: float, connect_timeout_s: float, proxy: str | None
+) -> TransportError:
+    """An aiohttp, socket or TLS failure as the `TransportError` that names it."""
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return _timed_out(url, timeout_s, connect_timeout_s, exc)
+    return translate(url, exc, proxy)
 
 
 def _check(url: str, response: aiohttp.ClientResponse, proxy: str | None) -> None:

@@ -4,26 +4,33 @@ reads raise `TransportError`, never the client library's exceptions."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Mapping
 from contextlib import AbstractContextManager
+from typing import Any
 
 from laneway.http.transport import HttpResponse
 
 
 def lower(headers: Mapping[str, str]) -> dict[str, str]:
+    """A client library's headers by lower-case name (one that is not case-insensitive)."""
     return {name.lower(): value for name, value in headers.items()}
 
 
 class TransportBase(ABC):
-    """`post` and `get` as one `_request`, which each client library implements."""
+    """`post` and `get` as one `_request`, which each client library implements.
 
-    async def post(
+    They hand back `_request`'s own coroutine: a call pays for one, not one more around it.
+    """
+
+    def post(
         self, url: str, *, headers: Mapping[str, str], body: bytes, timeout_s: float
-    ) -> HttpResponse:
-        return await self._request("POST", url, headers=headers, body=body, timeout_s=timeout_s)
+    ) -> Coroutine[Any, Any, HttpResponse]:
+        return self._request("POST", url, headers=headers, body=body, timeout_s=timeout_s)
 
-    async def get(self, url: str, *, headers: Mapping[str, str], timeout_s: float) -> HttpResponse:
-        return await self._request("GET", url, headers=headers, body=None, timeout_s=timeout_s)
+    def get(
+        self, url: str, *, headers: Mapping[str, str], timeout_s: float
+    ) -> Coroutine[Any, Any, HttpResponse]:
+        return self._request("GET", url, headers=headers, body=None, timeout_s=timeout_s)
 
     @abstractmethod
     async def _request(
@@ -42,8 +49,10 @@ class StreamBase(ABC):
     """An open response whose reads raise `TransportError`, never the library's exceptions."""
 
     def __init__(self, headers: Mapping[str, str], *, status: int) -> None:
+        """`headers`: found by lower-case name (`lower` them unless the library's mapping
+        is case-insensitive)."""
         self.status = status
-        self.headers: Mapping[str, str] = lower(headers)
+        self.headers = headers
 
     async def iter_bytes(self) -> AsyncIterator[bytes]:
         with self._errors():

@@ -82,7 +82,7 @@ class HttpxTransport(TransportBase):
 
 class _HttpxStream(StreamBase):
     def __init__(self, response: httpx.Response, *, url: str, timeout_s: float) -> None:
-        super().__init__(response.headers, status=response.status_code)
+        super().__init__(lower(response.headers), status=response.status_code)
         self._response = response
         self._url = url
         self._timeout_s = timeout_s

@@ -19,7 +19,7 @@ from urllib.parse import urljoin
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
     status: int
-    headers: Mapping[str, str]  # lower-cased names
+    headers: Mapping[str, str]  # found by lower-case name (case-insensitive or lower-cased)
     body: bytes
 
 

@@ -43,7 +43,7 @@ def admin_only(
     async def endpoint(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
         try:
             try:
-                principal = state.keys.authenticate(req.authorization)
+                principal = state.keys.authenticate(req.headers.get(b"authorization"))
                 if not principal.admin:
                     raise admin_required()
             except ApiError as exc:  # refused: audited (an admin's own calls are not requests)

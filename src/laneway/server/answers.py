@@ -72,8 +72,7 @@ def not_configured_error(outcome: Outcome, request_id: str) -> ApiError:
 
 def degraded_message(state: ServerState, lane: str) -> str | None:
     """The lane's configured degraded answer, if it has one."""
-    degraded = state.config.lanes[lane].spec.degraded
-    return degraded.message if degraded is not None else None
+    return state.degraded.get(lane)
 
 
 def degraded_stream_message(state: ServerState, ctx: TaskContext, exc: LanewayError) -> str | None:

@@ -38,7 +38,7 @@ from laneway.server.asgi import (
 )
 from laneway.server.auth import KeyRing, lane_models
 from laneway.server.chat import chat_completions
-from laneway.server.context import HEADER_FIELDS, LaneResolver
+from laneway.server.context import LaneResolver
 from laneway.server.errors import ApiError, internal_error, shutting_down
 from laneway.server.key_limits import KeySlots, KeySpend, period_start
 from laneway.server.limits import RateLimits
@@ -130,6 +130,11 @@ def build_state(
         refusals=RefusalAudit(gateway.audit_sink, sampler, clock),
         telemetry_render=probes.telemetry_renderer(gateway, enabled=config.spec.telemetry.metrics),
         supervisor=supervisor,
+        degraded={
+            name: lane.spec.degraded.message
+            for name, lane in config.lanes.items()
+            if lane.spec.degraded is not None
+        },
     )
 
 
@@ -166,10 +171,11 @@ class Router:
             return
         state = self.state
         started = state.clock.monotonic()
-        req = read_request(scope, state.new_request_id, HEADER_FIELDS)  # type: ignore[arg-type]
+        req = read_request(scope, state.new_request_id)
         scope["laneway.request_id"] = req.request_id
-        if req.client_request_id is not None:
-            send = _echoing(send, req.client_request_id)
+        client_request_id = req.client_request_id
+        if client_request_id is not None:
+            send = _echoing(send, client_request_id)
         handler = ROUTES.get((req.method, req.path))
         route = req.path if handler is not None or req.path in _PATHS else "other"
         refusal = self.guard.refusal(req, takes_body=handler is not None and req.method == "POST")

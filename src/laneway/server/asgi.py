@@ -7,8 +7,9 @@ callables and a handful of headers read once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -30,62 +31,47 @@ _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """What the handlers need from one HTTP request, read from the scope once."""
+    """One HTTP request: its route, the server's id for it, and its headers by name.
+
+    A header is read where it is used, not copied into a field of its own: most
+    requests carry a dozen (an SDK's `x-stainless-*`) and a handler reads four.
+    """
 
     method: str
     path: str
     request_id: str  # always the server's own: it keys the audit row
-    authorization: bytes | None
-    content_length: int | None
-    laneway: dict[str, str]  # X-Laneway-* headers by context field name
-    host: bytes | None = None
-    origin: bytes | None = None
-    content_type: bytes | None = None
-    api_key: bytes | None = None  # X-Api-Key (the Anthropic SDKs' key header)
-    anthropic: dict[str, str] | None = None  # anthropic-* headers, for /v1/messages
-    client_request_id: str | None = None  # the caller's X-Request-Id, echoed and audited
+    headers: Mapping[bytes, bytes]  # lower-case names, as ASGI gives them; the last one wins
+
+    @property
+    def content_length(self) -> int | None:
+        value = self.headers.get(b"content-length")
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
+    def client_request_id(self) -> str | None:
+        """The caller's X-Request-Id, echoed and audited; None unless it is a safe token."""
+        value = self.headers.get(b"x-request-id")
+        if value is None or not _SAFE_REQUEST_ID.match(value):
+            return None
+        return value.decode("ascii")
+
+    @property
+    def anthropic(self) -> dict[str, str] | None:
+        """The anthropic-* headers, for /v1/messages."""
+        found = {
+            name.decode("latin-1"): value.decode("latin-1").strip()
+            for name, value in self.headers.items()
+            if name.startswith(b"anthropic-")
+        }
+        return found or None
 
 
-def read_request(scope: Scope, new_id: Callable[[], str], fields: dict[bytes, str]) -> Request:
-    authorization = content_length = request_id = host = origin = content_type = None
-    api_key: bytes | None = None
-    anthropic: dict[str, str] | None = None
-    laneway: dict[str, str] = {}
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            authorization = value
-        elif name == b"host":
-            host = value
-        elif name == b"content-type":
-            content_type = value
-        elif name == b"origin":
-            origin = value
-        elif name == b"content-length":
-            content_length = int(value) if value.isdigit() else None
-        elif name == b"x-request-id":
-            request_id = value.decode("ascii") if _SAFE_REQUEST_ID.match(value) else None
-        elif name.startswith(b"x-laneway-"):
-            field = fields.get(name)
-            if field is not None:
-                laneway[field] = value.decode("latin-1").strip()
-        elif name == b"x-api-key":
-            api_key = value
-        elif name.startswith(b"anthropic-"):
-            anthropic = anthropic or {}
-            anthropic[name.decode("latin-1")] = value.decode("latin-1").strip()
+def read_request(scope: Scope, new_id: Callable[[], str]) -> Request:
     return Request(
         method=scope["method"],
         path=scope["path"],
         request_id=new_id(),
-        authorization=authorization,
-        content_length=content_length,
-        laneway=laneway,
-        host=host,
-        origin=origin,
-        content_type=content_type,
-        api_key=api_key,
-        anthropic=anthropic,
-        client_request_id=request_id,
+        headers=dict(scope["headers"]),
     )
 
 
@@ -96,20 +82,10 @@ _ASCII_SPELLING = str.maketrans(
 _HEADER_CACHE_MAX = 4096
 
 
-class HeaderValues:
-    """`header_value` with a bounded cache: decisions repeat (one reasoning per lane and rule)."""
-
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str, int], bytes] = {}
-
-    def __call__(self, text: str, limit: int = 512) -> bytes:
-        key = (text, limit)
-        value = self._cache.get(key)
-        if value is None:
-            if len(self._cache) >= _HEADER_CACHE_MAX:
-                self._cache.clear()
-            value = self._cache[key] = header_value(text, limit)
-        return value
+def header_values() -> Callable[[str, int], bytes]:
+    """`header_value` with a bounded cache of its own: decisions repeat (one reasoning per
+    lane and rule), and `functools.lru_cache` answers a repeat without a Python call."""
+    return functools.lru_cache(maxsize=_HEADER_CACHE_MAX)(header_value)
 
 
 def header_value(text: str, limit: int = 512) -> bytes:
@@ -158,9 +134,21 @@ async def read_body(
     """
     if declared is not None and declared > limit:
         raise body_too_large(limit, setting)
+    chunks: list[bytes] = []
+    size = 0
     try:
         async with asyncio.timeout(timeout_s):
-            return await _read_chunks(receive, limit, setting)
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise body_too_large(limit, setting)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
     except TimeoutError:
         raise ApiError(
             408,
@@ -168,22 +156,6 @@ async def read_body(
             type="invalid_request_error",
             code="request_timeout",
         ) from None
-
-
-async def _read_chunks(receive: Receive, limit: int, setting: str) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise body_too_large(limit, setting)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class ClientGone(Exception):
@@ -197,9 +169,10 @@ WATCH_AFTER_S = 0.05
 class DisconnectWatch:
     """Cancels the request's task when the client disconnects, so the provider call stops.
 
-    Enter it after the body is read: from then on the only message `receive`
-    can deliver is `http.disconnect`. On exit the watcher is cancelled; a
-    cancellation it caused becomes `ClientGone` (there is nobody left to answer).
+    Enter it (`with`: nothing in it awaits) after the body is read: from then on
+    the only message `receive` can deliver is `http.disconnect`. On exit the
+    watcher is cancelled; a cancellation it caused becomes `ClientGone` (there is
+    nobody left to answer).
 
     The watcher task starts only once the request has run `after_s`: most
     answers come sooner, and a task per request was a measurable share of the
@@ -237,7 +210,7 @@ class DisconnectWatch:
         self._watcher: asyncio.Task[Any] | None = None
         self.disconnected = False
 
-    async def __aenter__(self) -> DisconnectWatch:
+    def __enter__(self) -> DisconnectWatch:
         self._task = asyncio.current_task()
         if self._after_s > 0:
             self._timer = self._clock.call_later(self._after_s, self._start)
@@ -266,7 +239,7 @@ class DisconnectWatch:
         if self._task is not None:
             self._task.cancel()
 
-    async def __aexit__(
+    def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,

@@ -128,6 +128,8 @@ class KeyRing:
     def __init__(self, entries: list[tuple[bytes, Principal]]) -> None:
         self._entries = tuple(entries)
         self._by_digest = {digest: principal for digest, principal in reversed(self._entries)}
+        #: no key configured: every caller is the anonymous principal
+        self.open = not self._entries
 
     @classmethod
     def from_spec(
@@ -142,11 +144,6 @@ class KeyRing:
             digest = _stored_digest(server.admin_key.get_secret_value(), "server.admin_key")
             entries.append((digest, Principal(name="admin", lanes=None, admin=True)))
         return cls(entries)
-
-    @property
-    def open(self) -> bool:
-        """No key configured: every caller is the anonymous principal."""
-        return not self._entries
 
     @property
     def principals(self) -> tuple[Principal, ...]:

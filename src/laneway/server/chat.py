@@ -103,7 +103,7 @@ async def _admit(
     """Every guard that runs before the engine; raises `ApiError`."""
     if state.kill_switch.on:
         raise kill_switch_on()
-    principal = admission.principal = state.keys.authenticate(req.authorization)
+    principal = admission.principal = state.keys.authenticate(req.headers.get(b"authorization"))
     if state.limits.apply_to(principal):
         await state.limits.hit(principal)
     spec = state.spec
@@ -114,7 +114,7 @@ async def _admit(
         timeout_s=state.body_timeout_s,
     )
     chat = parse_chat_request(raw, max_messages=spec.max_messages)
-    named, extra = context_fields(req.laneway, chat.metadata)
+    named, extra = context_fields(req.headers, chat.metadata)
     lane, pinned = state.lanes.resolve(chat.model, named.get("lane"))
     admission.lane = lane
     if not principal.may_use(lane):
@@ -146,7 +146,7 @@ async def _complete(
 ) -> int:
     request_id = ctx.request_id or ""
     try:
-        async with DisconnectWatch(receive, state.supervisor, state.clock):
+        with DisconnectWatch(receive, state.supervisor, state.clock):
             result = await _call(state, chat.request, ctx)
             if isinstance(result, Outcome):
                 if result.code == ErrorCode.NOT_CONFIGURED.value:
@@ -212,7 +212,7 @@ async def _stream(
     # its first event ends it; once it is open, `finally` closes it (not
     # `contextlib.aclosing`, whose two coroutines every stream would pay).
     events = state.gateway.stream_batches(chat.request, ctx)
-    async with DisconnectWatch(receive, state.supervisor, state.clock) as watch:
+    with DisconnectWatch(receive, state.supervisor, state.clock) as watch:
         try:
             opened = await anext(events)
         except LanewayError as exc:

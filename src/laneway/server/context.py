@@ -42,6 +42,8 @@ _MODEL_ID = re.compile(r"[\x21-\x7e]{1,200}")
 HEADER_FIELDS: Mapping[bytes, str] = {
     f"x-laneway-{name.replace('_', '-')}".encode(): name for name in _FIELDS
 }
+_HEADER_NAMES = frozenset(HEADER_FIELDS)
+_NO_TAGS: frozenset[str] = frozenset()
 
 
 class LaneResolver:
@@ -129,21 +131,23 @@ def _unknown_lane(name: str, lanes: frozenset[str]) -> str:
 
 
 def context_fields(
-    headers: Mapping[str, str], metadata: Mapping[str, str]
+    headers: Mapping[bytes, bytes], metadata: Mapping[str, str]
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """Split caller fields into named context fields and free-form metadata."""
-    for name, value in headers.items():
+    """Split caller fields into named context fields and free-form metadata: the
+    request's X-Laneway-* `headers` (by lower-case name) win over `metadata`."""
+    named = {name: metadata[name] for name in _FIELDS if name in metadata} if metadata else {}
+    for header in _HEADER_NAMES.intersection(headers):  # most requests: none
+        value = headers[header].decode("latin-1").strip()
         if len(value) > _FIELD_MAX:  # it goes into every audit row and span of the request
-            header = "x-laneway-" + name.replace("_", "-")
+            shown = header.decode()
             raise bad_request(
-                f"`{header}` is {len(value)} characters; at most {_FIELD_MAX}",
-                param=header,
+                f"`{shown}` is {len(value)} characters; at most {_FIELD_MAX}",
+                param=shown,
                 code="invalid_field",
             )
-    if not metadata:  # the usual request: no comprehensions to run (a call each)
-        return dict(headers), {}
-    named = {name: metadata[name] for name in _FIELDS if name in metadata}
-    named.update(headers)
+        named[HEADER_FIELDS[header]] = value
+    if not metadata:  # the usual request: no comprehension to run (a call each)
+        return named, {}
     extra = {key: value for key, value in metadata.items() if key not in _FIELDS}
     return named, extra
 
@@ -160,11 +164,11 @@ def build_context(
     client_key: str | None = None,
     client_request_id: str | None = None,
 ) -> TaskContext:
-    tags = named.get("tags")
+    tags, complexity = named.get("tags"), named.get("complexity")
     return TaskContext(
         lane=lane,
         phase=named.get("phase"),
-        complexity=_complexity(named.get("complexity")),
+        complexity=None if complexity is None else _complexity(complexity),
         job_id=named.get("job_id"),
         user_id=named.get("user_id", user),
         prompt_version=named.get("prompt_version"),
@@ -172,7 +176,7 @@ def build_context(
         request_id=request_id,
         budget_remaining_usd=budget_remaining_usd,
         model=model,
-        tags=parse_tags(tags) if tags else frozenset(),
+        tags=parse_tags(tags) if tags else _NO_TAGS,
         client_key=client_key,
         client_request_id=client_request_id,
     )
@@ -183,9 +187,7 @@ def parse_tags(text: str) -> frozenset[str]:
     return frozenset(tag for part in text.split(",") if (tag := part.strip()))
 
 
-def _complexity(value: str | None) -> Complexity | None:
-    if value is None:
-        return None
+def _complexity(value: str) -> Complexity:
     try:
         return Complexity(value.strip().lower())
     except ValueError:

@@ -210,7 +210,7 @@ async def _admit(
         forward_user_id=spec.forward_user_id,
         count_only=count_only,
     )
-    named, extra = context_fields(req.laneway, {})
+    named, extra = context_fields(req.headers, {})
     lane, pinned = state.lanes.resolve(parsed.model, named.get("lane"))
     admission.lane = lane
     if not principal.may_use(lane):
@@ -233,9 +233,11 @@ async def _admit(
 
 def _credential(state: ServerState, req: Request) -> bytes | None:
     """`x-api-key` as a bearer token, else `Authorization`; a 401 naming both when neither."""
-    if req.api_key:
-        return b"Bearer " + req.api_key.strip()
-    if req.authorization is None and not state.keys.open:
+    api_key = req.headers.get(b"x-api-key")
+    if api_key:
+        return b"Bearer " + api_key.strip()
+    authorization = req.headers.get(b"authorization")
+    if authorization is None and not state.keys.open:
         raise ApiError(
             401,
             "missing client key: send it as `x-api-key: <key>` (ANTHROPIC_API_KEY) or "
@@ -243,7 +245,7 @@ def _credential(state: ServerState, req: Request) -> bytes | None:
             type="authentication_error",
             code="invalid_api_key",
         )
-    return req.authorization
+    return authorization
 
 
 def _trace(
@@ -268,7 +270,7 @@ async def _complete(
 ) -> int:
     request_id = ctx.request_id or ""
     try:
-        async with DisconnectWatch(receive, state.supervisor, state.clock):
+        with DisconnectWatch(receive, state.supervisor, state.clock):
             result = await call_engine(state, parsed.request, ctx)
     except LanewayError as exc:
         if isinstance(exc, ApiError):
@@ -318,7 +320,7 @@ async def _stream(
     """Headers once a provider accepted the stream; then its events (see chat.py's `_stream`)."""
     request_id = ctx.request_id or ""
     events = state.gateway.stream_batches(parsed.request, ctx)
-    async with DisconnectWatch(receive, state.supervisor, state.clock) as watch:
+    with DisconnectWatch(receive, state.supervisor, state.clock) as watch:
         try:
             opened = await anext(events)
         except LanewayError as exc:

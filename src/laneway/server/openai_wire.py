@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Literal
 
 import orjson
@@ -52,6 +53,7 @@ _MAX_STOP = 4
 #: a body with only these fields skips the optional ones' checks
 _PLAIN_KEYS = frozenset({"model", "messages", "stream"})
 _DUMPS = json.JSONEncoder(separators=(",", ":")).encode
+_NO_METADATA: Mapping[str, str] = MappingProxyType({})
 
 
 def _dump(value: object) -> bytes:
@@ -82,9 +84,9 @@ class ChatRequest:
 
     model: str
     request: CompletionRequest
-    include_usage: bool
-    user: str | None
     metadata: Mapping[str, str]
+    include_usage: bool = False
+    user: str | None = None
 
     @property
     def stream(self) -> bool:
@@ -124,13 +126,8 @@ def parse_chat_request(raw: bytes, *, max_messages: int) -> ChatRequest:
         raise _field("stream", "must be true or false")
     if _PLAIN_KEYS.issuperset(body):  # the usual body: no optional field to check
         messages = _messages(body.get("messages"), max_messages)
-        return ChatRequest(
-            model=model,
-            request=CompletionRequest(messages=messages, stream=stream),
-            include_usage=False,
-            user=None,
-            metadata={},
-        )
+        request = CompletionRequest(messages=messages, stream=stream)
+        return ChatRequest(model=model, request=request, metadata=_NO_METADATA)
     n = body.get("n")
     if n is not None and (_is_not_int(n) or n != 1):
         raise _field("n", "must be 1: laneway returns one choice per request")
@@ -229,7 +226,7 @@ _METADATA_PAIRS, _METADATA_KEY, _METADATA_VALUE = 16, 64, 512
 
 def _metadata(value: object) -> Mapping[str, str]:
     if value is None:
-        return {}
+        return _NO_METADATA
     if not isinstance(value, dict):
         raise _field("metadata", "must be an object of string values")
     if len(value) > _METADATA_PAIRS:
@@ -260,7 +257,8 @@ def message_list(value: object, max_messages: int) -> list[Any]:
 
 
 def _messages(value: object, max_messages: int) -> tuple[Message, ...]:
-    return tuple([_message(item, i) for i, item in enumerate(message_list(value, max_messages))])
+    items = message_list(value, max_messages)
+    return tuple(map(_message, items, range(len(items))))
 
 
 def _message(value: object, index: int) -> Message:

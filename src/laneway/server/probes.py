@@ -30,7 +30,7 @@ def _id(req: Request) -> tuple[bytes, bytes]:
 
 async def models(state: ServerState, req: Request, receive: Receive, send: Send) -> int:
     try:
-        principal = state.keys.authenticate(req.authorization)
+        principal = state.keys.authenticate(req.headers.get(b"authorization"))
     except ApiError as exc:
         state.refusals.record(req, exc, started=state.clock.monotonic(), principal=None)
         await respond_error(send, exc, [_id(req)])

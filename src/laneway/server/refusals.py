@@ -105,7 +105,8 @@ class RefusalAudit:
         if principal is not None:
             client = principal.name
         elif code == "invalid_api_key":  # the Anthropic SDKs send `x-api-key`
-            key = b"Bearer " + req.api_key.strip() if req.api_key else req.authorization
+            api_key = req.headers.get(b"x-api-key")
+            key = b"Bearer " + api_key.strip() if api_key else req.headers.get(b"authorization")
             client = unknown_key_label(key)
         ctx = TaskContext(lane=lane, client_key=client, client_request_id=req.client_request_id)
         sink.record(

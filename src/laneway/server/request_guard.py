@@ -146,15 +146,18 @@ class RequestGuard:
         """Why `req` is not answered, or None. `takes_body`: a POST to a known route."""
         if req.path not in PROBES:
             if self.hosts is not None:
-                if req.host is None:
+                host = req.headers.get(b"host")
+                if host is None:
                     return _no_host()
-                if not self.hosts.allows(req.host):
-                    return self._foreign_host(req.host)
-            origin = req.origin
+                if not self.hosts.allows(host):
+                    return self._foreign_host(host)
+            origin = req.headers.get(b"origin")
             if self.origins is not None and origin is not None and not self.origins.allows(origin):
                 return _foreign_origin(origin, open_server=self.open_server)
-        if takes_body and not is_json(req.content_type):
-            return _not_json(req.content_type)
+        if takes_body:
+            content_type = req.headers.get(b"content-type")
+            if not is_json(content_type):
+                return _not_json(content_type)
         return None
 
     def _foreign_host(self, host: bytes) -> ApiError:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from laneway.clock import Clock
 from laneway.config.schema import ServerSpec
 from laneway.engine.tasks import TaskSupervisor
-from laneway.server.asgi import HeaderValues
+from laneway.server.asgi import header_values
 from laneway.server.auth import KeyRing
 from laneway.server.context import LaneResolver
 from laneway.server.key_limits import KeySlots, KeySpend
@@ -69,8 +69,10 @@ class ServerState:
     refusals: RefusalAudit
     telemetry_render: Callable[[], bytes] | None = None
     supervisor: TaskSupervisor = field(default_factory=TaskSupervisor)
-    header_value: HeaderValues = field(default_factory=HeaderValues)
+    header_value: Callable[[str, int], bytes] = field(default_factory=header_values)
     body_timeout_s: float = BODY_TIMEOUT_S
+    #: each lane's configured degraded answer (lanes without one are not in it)
+    degraded: Mapping[str, str] = field(default_factory=dict)
     ready: bool = False
     _ids: Iterator[str] = field(default_factory=_random_ids)
 

@@ -45,11 +45,13 @@ class LocalUpstream:
 
     def __init__(self) -> None:
         self.peers: list[object] = []
+        self.cookies: list[str | None] = []  # the Cookie header of each chat request
         self.release = asyncio.Event()
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_post("/slow", self.slow)
         app.router.add_post("/cut", self.cut)
+        app.router.add_post("/login", self.login)
         self.runner = web.AppRunner(app)
         self.url = ""
 
@@ -63,7 +65,13 @@ class LocalUpstream:
     async def chat(self, request: web.Request) -> web.Response:
         transport = request.transport
         self.peers.append(transport.get_extra_info("peername") if transport else None)
+        self.cookies.append(request.headers.get("Cookie"))
         return web.Response(body=BODY, content_type="application/json", headers={"X-Req": "1"})
+
+    async def login(self, request: web.Request) -> web.Response:
+        response = web.Response(body=BODY, content_type="application/json")
+        response.set_cookie("session", "tenant-a")
+        return response
 
     async def slow(self, request: web.Request) -> web.Response:
         await self.release.wait()
@@ -122,6 +130,23 @@ async def test_connections_are_kept_alive(
             upstream.url + "/v1/chat/completions", headers={}, body=b"{}", timeout_s=5
         )
     assert len(set(upstream.peers)) == 1
+
+
+async def test_a_cookie_set_by_one_answer_is_not_sent_with_the_next_request(
+    upstream: LocalUpstream,
+) -> None:
+    """One client serves every tenant: what an upstream set for one caller stays there.
+
+    By name, not IP address: aiohttp's default jar keeps no cookie of an IP address.
+    """
+    url = upstream.url.replace("127.0.0.1", "localhost")
+    http = default_transport()
+    try:
+        await http.post(url + "/login", headers={}, body=b"{}", timeout_s=5)
+        await http.post(url + "/v1/chat/completions", headers={}, body=b"{}", timeout_s=5)
+    finally:
+        await http.aclose()
+    assert upstream.cookies == [None]
 
 
 async def test_connection_refused_is_a_network_error(transport: HttpTransport) -> None:

@@ -61,7 +61,7 @@ def test_unknown_lane_or_model_is_404(
 
 def test_headers_win_over_metadata_and_metadata_over_user() -> None:
     named, extra = context_fields(
-        {"phase": "build", "job_id": "j-h"},
+        {b"x-laneway-phase": b" build ", b"x-laneway-job-id": b"j-h", b"x-other": b"o"},
         {"phase": "plan", "complexity": "HIGH", "user_id": "u-m", "team": "x"},
     )
     ctx = build_context(
@@ -89,7 +89,7 @@ def test_body_user_is_the_fallback_user_id() -> None:
 
 
 def test_a_bad_complexity_is_400() -> None:
-    named, extra = context_fields({"complexity": "extreme"}, {})
+    named, extra = context_fields({b"x-laneway-complexity": b"extreme"}, {})
     with pytest.raises(ApiError) as info:
         build_context(
             lane="c", named=named, extra=extra, user=None, request_id="r", budget_remaining_usd=None
