@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from dataclasses import replace
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from laneway.config.credentials import Credential
@@ -157,9 +156,11 @@ class HttpAdapterBase(AdapterBase[SpecT]):
 
     @abstractmethod
     def _parse(self, data: Any, request: CompletionRequest, model: str) -> Completion:
-        """A decoded 2xx body as a new `Completion` (no cost, latency or credential yet).
+        """A decoded 2xx body as a `Completion`: what the provider said, and no more.
 
-        New on every call: `complete` fills in those three fields in place.
+        No cost, latency or credential: the engine, which knows the price, the
+        time the call took and the profile it chose, sets them once when it
+        builds the completion its caller sees.
         """
 
     @abstractmethod
@@ -181,7 +182,6 @@ class HttpAdapterBase(AdapterBase[SpecT]):
         headers = await self._headers(profile, stream=False)
         if request.wire is not None and request.wire.format == self.wire_format:
             headers.update(self._wire_headers(request.wire))
-        started = self._deps.clock.monotonic()
         try:
             response = await self._deps.transport.post(
                 self._url(model, stream=False), headers=headers, body=body, timeout_s=timeout_s
@@ -192,15 +192,9 @@ class HttpAdapterBase(AdapterBase[SpecT]):
             raise self._error(response.status, response.headers, response.body, model, profile)
         data = parse_json_body(self.provider_id, model, response.body)
         try:
-            parsed = self._parse(data, request, model)
+            return self._parse(data, request, model)
         except WireProblem as exc:
             raise self._from_wire(exc, model, profile) from exc
-        return replace(
-            parsed,
-            usage=with_cost(parsed.usage, self.capabilities(model)),
-            latency_ms=(self._deps.clock.monotonic() - started) * 1000,
-            credential=profile.label,
-        )
 
     async def stream(
         self,

@@ -47,7 +47,11 @@ class Adapter(Protocol):
         timeout_s: float,
         credential: Credential | None = None,
     ) -> Completion:
-        """One call. Raises `ProviderError` (never a library exception) on any failure."""
+        """One call. Raises `ProviderError` (never a library exception) on any failure.
+
+        The answer as the provider gave it: the engine prices what comes
+        unpriced, and sets the latency and the credential's label itself.
+        """
         ...
 
     def stream(
