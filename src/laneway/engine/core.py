@@ -19,7 +19,7 @@ from laneway.budgets import BudgetLedger, BudgetScope
 from laneway.clock import Clock, SystemClock
 from laneway.config.credentials import Credential, check_credential, credentials_for
 from laneway.config.loader import load_config
-from laneway.config.model import Config, Lane
+from laneway.config.model import Config
 from laneway.engine.bus import EventBus
 from laneway.engine.plan import Candidate, Skip, plan_candidates
 from laneway.errors import BudgetExceededError, ConfigError
@@ -44,6 +44,7 @@ from laneway.types import (
 
 if TYPE_CHECKING:
     from laneway.audit.sink import AuditSink
+    from laneway.config.schema import BudgetSpec
     from laneway.http import HttpTransport
     from laneway.routing.base import RoutingProvider
     from laneway.state.base import StateStore
@@ -220,16 +221,15 @@ class EngineCore:
 
     # -- budgets -----------------------------------------------------------------
 
-    async def forget_task(self, ctx: TaskContext, lane: Lane) -> None:
-        """Drop the per-task scope when a request ends, so state does not grow."""
-        budget = lane.spec.budget
-        if budget is not None and budget.usd_per_task is not None:
+    async def forget_task(self, ctx: TaskContext, budget: BudgetSpec) -> None:
+        """Drop the per-task scope when a request on a lane with `budget` ends, so state
+        does not grow."""
+        if budget.usd_per_task is not None:
             await self.ledger.close(BudgetScope("task", self.request_id_of(ctx)))
 
-    async def with_budget_left(self, ctx: TaskContext, lane: Lane) -> TaskContext:
-        """Tell budget-aware routing what the job has left."""
-        budget = lane.spec.budget
-        if budget is None or budget.usd_per_job is None or ctx.job_id is None:
+    async def with_budget_left(self, ctx: TaskContext, budget: BudgetSpec) -> TaskContext:
+        """Tell budget-aware routing what the job has left of the lane's `budget`."""
+        if budget.usd_per_job is None or ctx.job_id is None:
             return ctx
         remaining = await self.ledger.remaining(
             BudgetScope("job", ctx.job_id, usd_limit=budget.usd_per_job)

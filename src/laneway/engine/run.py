@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from laneway.budgets.ledger import Reservation
     from laneway.config.credentials import Credential
     from laneway.config.model import Lane
+    from laneway.config.schema import BudgetSpec
     from laneway.engine.core import EngineCore
     from laneway.resilience.breaker import Transition
 
@@ -71,10 +72,14 @@ class Slot:
     candidate: Candidate
     index: int
     request: CompletionRequest  # max_tokens set when a budget needs an output bound
+    #: the candidate's breaker ("provider/model")
+    breaker: str
     reservation: Reservation | None = None
     probe: bool = False  # this call is the breaker's half-open probe
     credential_probe: bool = False  # ... the quarantined credential's one probe
     credential: Credential | None = None
+    #: the credential's label, else the provider: the quarantine's key and the trace's name
+    label: str = ""
 
 
 class RequestRun:
@@ -226,7 +231,8 @@ class RequestRun:
                     slot = None
                 if slot is None:
                     candidate = candidates[step.candidate]
-                    slot = Slot(candidate, step.candidate, self._as_sent(sent, candidate))
+                    request = self._as_sent(sent, candidate)
+                    slot = Slot(candidate, step.candidate, request, str(candidate.model))
                 refusal = await self._gate(slot, step)
                 if refusal is not None:
                     plan.refused(step, refusal)
@@ -266,34 +272,33 @@ class RequestRun:
 
     # -- gates: quarantine, breaker, budget ---------------------------------------
 
-    def _quarantine_key(self, slot: Slot) -> str:
-        credential = slot.credential
-        return credential.label if credential is not None else slot.candidate.model.provider
-
     async def _gate(self, slot: Slot, step: Call) -> Refusal | None:
         """Ask before the call; a refusal is recorded as a skip and nothing is called."""
         model = step.model
         credentials = self.core.present_credentials(model.provider)
-        slot.credential = credentials[step.profile] if credentials else None
+        credential = slot.credential = credentials[step.profile] if credentials else None
+        slot.label = model.provider if credential is None else credential.label
         slot.probe = slot.credential_probe = False
         cooldown_s = self.core.config.spec.breaker.auth_cooldown_s
         verdict = await self.core.state.quarantines.apply(
-            self._quarantine_key(slot), "check", self._wall(), cooldown_s
+            slot.label, "check", self._wall(), cooldown_s
         )
         if verdict == "quarantined":
-            self.skip(model, "auth_quarantined", slot.credential)
+            self.skip(model, "auth_quarantined", credential)
             return "auth_quarantined"
         slot.credential_probe = verdict == "probe"
-        admission = await self.core.breakers.admit(str(model), self._wall())
-        self._emit_transitions(model, admission.transitions)
+        admission = await self.core.breakers.admit(slot.breaker, self._wall())
+        if admission.transitions:
+            self._emit_transitions(model, admission.transitions)
         if not admission.allowed:
             await self._release_probes(slot)
             self.skip(model, "circuit_open")
             return "circuit_open"
         slot.probe = admission.probe
-        if step.first:
+        budget = self.lane.spec.budget
+        if step.first and budget is not None:
             try:
-                await self._reserve(slot)
+                await self._reserve(slot, budget)
             except BudgetExceededError as exc:
                 await self._release_probes(slot)
                 self.budget_errors.append(exc)
@@ -305,40 +310,35 @@ class RequestRun:
         """The call will not give a verdict: let the next request probe instead."""
         if slot.probe:
             slot.probe = False
-            await self.core.breakers.release_probe(str(slot.candidate.model))
+            await self.core.breakers.release_probe(slot.breaker)
         if slot.credential_probe:
             slot.credential_probe = False
-            await self.core.state.quarantines.apply(
-                self._quarantine_key(slot), "release", self._wall(), 0.0
-            )
+            await self.core.state.quarantines.apply(slot.label, "release", self._wall(), 0.0)
 
     async def _settle(self, slot: Slot, error: ProviderError | None) -> None:
         """What one call says of the provider's health and of the credential."""
-        model = slot.candidate.model
         wall = self._wall()
         if error is None:
-            transitions = await self.core.breakers.record_success(str(model), wall)
+            transitions = await self.core.breakers.record_success(slot.breaker, wall)
         else:
-            transitions = await self.core.breakers.record_failure(str(model), error.code, wall)
+            transitions = await self.core.breakers.record_failure(slot.breaker, error.code, wall)
         slot.probe = False
-        self._emit_transitions(model, transitions)
-        quarantines = self.core.state.quarantines
-        cooldown_s = self.core.config.spec.breaker.auth_cooldown_s
+        if transitions:
+            self._emit_transitions(slot.candidate.model, transitions)
         if error is not None and error.code is ErrorCode.AUTH:
-            await quarantines.apply(self._quarantine_key(slot), "bar", wall, cooldown_s)
+            cooldown_s = self.core.config.spec.breaker.auth_cooldown_s
+            await self.core.state.quarantines.apply(slot.label, "bar", wall, cooldown_s)
         elif slot.credential_probe:
             op: Literal["clear", "release"] = (
                 "release" if error is not None and counts_against_health(error.code) else "clear"
             )
-            await quarantines.apply(self._quarantine_key(slot), op, wall, cooldown_s)
+            cooldown_s = self.core.config.spec.breaker.auth_cooldown_s
+            await self.core.state.quarantines.apply(slot.label, op, wall, cooldown_s)
         slot.credential_probe = False
 
-    async def _reserve(self, slot: Slot) -> None:
-        """Reserve the sent request's worst case, or lower its max_tokens to what fits
-        (`budget.fit: clamp_output`), or raise `BudgetExceededError`."""
-        budget = self.lane.spec.budget
-        if budget is None:
-            return
+    async def _reserve(self, slot: Slot, budget: BudgetSpec) -> None:
+        """Reserve the sent request's worst case under the lane's `budget`, or lower its
+        max_tokens to what fits (`budget.fit: clamp_output`), or raise `BudgetExceededError`."""
         scopes = lane_scopes(budget, task_id=self.request_id, job_id=self.ctx.job_id)
         if not scopes:
             return
@@ -451,7 +451,8 @@ class RequestRun:
         if won is None:
             raise self.exhausted()
         completion, slot = won
-        await self._release(slot, success=completion)
+        if slot.reservation is not None:
+            await self._release(slot, success=completion)
         return completion
 
     async def _call(self, slot: Slot, step: Call) -> Completion | ProviderError:
