@@ -360,6 +360,25 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
+class Answer:
+    """What a provider answered to one call: what `Adapter.complete` returns.
+
+    Only what the provider said: the engine makes it the caller's `Completion`,
+    adding the model that served, the price (when the adapter left the cost
+    unset), the call's latency, the credential's label and the request's story.
+    """
+
+    content: str
+    finish_reason: FinishReason = FinishReason.STOP
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    #: the model name the upstream reported (a dated version, an alias's target)
+    provider_model: str | None = None
+    #: the provider's answer as it came, when the request carried a `WirePayload` of its format
+    wire: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Completion:
     content: str
     provider: str

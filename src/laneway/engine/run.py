@@ -38,6 +38,7 @@ from laneway.resilience.attempts import AttemptPlan, Call, Done, Refusal, Skip
 from laneway.resilience.breaker import counts_against_health
 from laneway.resilience.deadline import Deadline
 from laneway.types import (
+    Answer,
     Attempt,
     Completion,
     CompletionRequest,
@@ -455,7 +456,7 @@ class RequestRun:
             await self._release(slot, success=completion)
         return completion
 
-    async def _call(self, slot: Slot, step: Call) -> Completion | ProviderError:
+    async def _call(self, slot: Slot, step: Call) -> Answer | ProviderError:
         adapter = self.core.adapters[step.model.provider]
         call = adapter.complete(
             slot.request, step.model.model, timeout_s=step.timeout_s, credential=slot.credential
@@ -471,12 +472,12 @@ class RequestRun:
             return timeout_error(step.model, f"no answer within {step.timeout_s:.1f}s")
 
     async def _accept(
-        self, slot: Slot, step: Call, completion: Completion, elapsed_ms: float
+        self, slot: Slot, step: Call, answer: Answer, elapsed_ms: float
     ) -> Completion | _Rejected:
         """Validate a provider's answer; rejected answers move on to the next model."""
         model = step.model
         try:
-            validate_output(completion, self.policy)
+            validate_output(answer, self.policy)
         except OutputRejectedError as rejection:
             self.rejection = rejection
             self._record(
@@ -491,10 +492,10 @@ class RequestRun:
         self._record(
             model, "success", step.number, elapsed_ms, retried=False, credential=slot.credential
         )
-        return self._finalize(completion, slot, elapsed_ms)
+        return self._finalize(answer, slot, elapsed_ms)
 
-    def _finalize(self, completion: Completion, slot: Slot, elapsed_ms: float) -> Completion:
-        """The completion as the caller sees it: priced, timed, with its story attached.
+    def _finalize(self, answer: Answer | Completion, slot: Slot, elapsed_ms: float) -> Completion:
+        """The answer as the caller sees it: priced, timed, with its story attached.
 
         It names the configured model that served; the upstream's own name for it
         is kept as `provider_model`.
@@ -502,20 +503,20 @@ class RequestRun:
         credential = slot.credential
         served = slot.candidate.model
         return Completion(
-            content=completion.content,
+            content=answer.content,
             provider=served.provider,
             model=served.model,
-            finish_reason=completion.finish_reason,
-            tool_calls=completion.tool_calls,
-            usage=self.core.priced(completion.usage, slot.candidate),
+            finish_reason=answer.finish_reason,
+            tool_calls=answer.tool_calls,
+            usage=self.core.priced(answer.usage, slot.candidate),
             latency_ms=elapsed_ms,
             decision=self.decision,
             trace=tuple(self.trace),
             attempts=tuple(self.attempts),
             request_id=self.request_id,
             credential=credential.label if credential is not None else None,
-            provider_model=completion.provider_model or completion.model,
-            wire=completion.wire,
+            provider_model=answer.provider_model or served.model,
+            wire=answer.wire,
         )
 
 

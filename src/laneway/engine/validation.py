@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from laneway.config.output_schema import schema_violations
 from laneway.engine.pii import scan
 from laneway.errors import ErrorCode, OutputRejectedError
-from laneway.types import Completion
+from laneway.types import Answer, Completion
 
 #: A custom check: return None when the output is fine, else a short reason.
 Validator = Callable[[str, Any], str | None]
@@ -47,7 +47,7 @@ class OutputPolicy:
 
 
 def validate_output(
-    completion: Completion, policy: OutputPolicy, *, text_scanned: bool = False
+    completion: Answer | Completion, policy: OutputPolicy, *, text_scanned: bool = False
 ) -> None:
     """Raise `OutputRejectedError` when the completion breaks the policy.
 

@@ -38,7 +38,7 @@ from laneway.providers._wire import (
 )
 from laneway.providers.base import AdapterDeps
 from laneway.types import (
-    Completion,
+    Answer,
     CompletionRequest,
     Delta,
     ErrorDelta,
@@ -155,12 +155,12 @@ class HttpAdapterBase(AdapterBase[SpecT]):
         """The JSON body; raises `WireRequestError` for what the wire cannot say."""
 
     @abstractmethod
-    def _parse(self, data: Any, request: CompletionRequest, model: str) -> Completion:
-        """A decoded 2xx body as a `Completion`: what the provider said, and no more.
+    def _parse(self, data: Any, request: CompletionRequest, model: str) -> Answer:
+        """A decoded 2xx body as an `Answer`: what the provider said, and no more.
 
-        No cost, latency or credential: the engine, which knows the price, the
-        time the call took and the profile it chose, sets them once when it
-        builds the completion its caller sees.
+        No cost: the engine, which knows the price, the time the call took and
+        the profile it chose, sets them once when it builds the `Completion`
+        its caller sees.
         """
 
     @abstractmethod
@@ -176,7 +176,7 @@ class HttpAdapterBase(AdapterBase[SpecT]):
         *,
         timeout_s: float,
         credential: Credential | None = None,
-    ) -> Completion:
+    ) -> Answer:
         profile = self._profile(credential)
         body = self._body(request, model, profile, stream=False)
         headers = await self._headers(profile, stream=False)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, cast
 
 from laneway.config.credentials import Credential, CredentialStatus
-from laneway.types import Completion, CompletionRequest, Delta, ModelInfo
+from laneway.types import Answer, CompletionRequest, Delta, ModelInfo
 
 if TYPE_CHECKING:
     from laneway.clock import Clock
@@ -46,11 +46,13 @@ class Adapter(Protocol):
         *,
         timeout_s: float,
         credential: Credential | None = None,
-    ) -> Completion:
-        """One call. Raises `ProviderError` (never a library exception) on any failure.
+    ) -> Answer:
+        """One call: what the provider answered. Raises `ProviderError` (never a library
+        exception) on any failure.
 
-        The answer as the provider gave it: the engine prices what comes
-        unpriced, and sets the latency and the credential's label itself.
+        The engine makes the answer the caller's `Completion`: it names the model,
+        prices the usage when the adapter left the cost unset, and times and labels
+        the call itself.
         """
         ...
 
