@@ -70,7 +70,7 @@ class EngineCore:
     transport: TransportPool | None
     store_content: bool = False
     _plans: dict[
-        tuple[tuple[ModelRef, ...], frozenset[Capability], tuple[PolicyEvaluation, ...]],
+        tuple[str, str, tuple[ModelRef, ...], frozenset[Capability], tuple[PolicyEvaluation, ...]],
         tuple[list[Candidate], list[Skip]],
     ] = field(default_factory=dict)
     #: `policies:`, compiled once (engine/policy_review.py applies them)
@@ -159,8 +159,12 @@ class EngineCore:
     def plan(
         self, decision: RoutingDecision, required: frozenset[Capability]
     ) -> tuple[list[Candidate], list[Skip]]:
-        """The decision's candidates and skips; keys and capabilities are fixed, so cache it."""
-        key = (decision.candidates, required, decision.policy)
+        """The decision's candidates and skips; keys and capabilities are fixed, so cache it.
+
+        The key names the decided model by its two strings: a `ModelRef` hashes in Python.
+        """
+        model = decision.model
+        key = (model.provider, model.model, decision.fallback_chain, required, decision.policy)
         planned = self._plans.get(key)
         if planned is None:
             if len(self._plans) >= _PLAN_CACHE_SIZE:

@@ -112,9 +112,7 @@ class RequestRun:
         self._now = core.clock.monotonic
         #: for event timestamps, breakers and quarantines (shared by replicas: wall time)
         self._wall = core.clock.wall
-        self.deadline = Deadline(
-            start=self._now(), total_s=lane.total_timeout_s, attempt_s=lane.attempt_timeout_s
-        )
+        self.deadline = Deadline(self._now(), lane.total_timeout_s, lane.attempt_timeout_s)
         self.plan: AttemptPlan | None = None
 
     @property
