@@ -295,7 +295,7 @@ class RequestRun:
             return "circuit_open"
         slot.probe = admission.probe
         budget = self.lane.spec.budget
-        if step.first and budget is not None:
+        if budget is not None and slot.reservation is None:  # the candidate's first call
             try:
                 await self._reserve(slot, budget)
             except BudgetExceededError as exc:
