@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
 from laneway.budgets import BudgetLedger, BudgetScope
 from laneway.clock import Clock, SystemClock
@@ -278,13 +278,12 @@ class _AuditRecorder:
 
     def __init__(self, audit: AuditSink) -> None:
         self._audit = audit
-        #: the event kinds the sink stores, when it says (`EventBus.wants`); None: all
-        self.events: frozenset[type] | None = getattr(audit, "events", None)
-        #: kinds built for other subscribers that the sink does not store: not passed on
-        self._ignored = frozenset(() if self.events is None else set(get_args(Event)) - self.events)
+        kinds: frozenset[type] | None = getattr(audit, "events", None)
+        #: the event kinds the sink stores, when it says (`EventBus`), but the start
+        self.events = None if kinds is None else kinds - {RequestStarted}
 
     def __call__(self, event: Event) -> None:
-        if type(event) not in self._ignored and not isinstance(event, RequestStarted):
+        if not isinstance(event, RequestStarted):
             self._audit.record(event)
 
 
