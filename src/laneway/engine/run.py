@@ -2,10 +2,10 @@
 
 The plan (`resilience.attempts.AttemptPlan`) decides which model, which
 credential profile, how long and what next; `RequestRun._run` performs it:
-before every call it asks the credential quarantine, the breaker and (once per
-candidate) the budget, then calls, then records what the call says about the
-provider's health and the credential. The same failures always lead to the
-same next model.
+before every call it asks the credential quarantine and the breaker (in one
+round trip to the state store) and, once per candidate, the budget, then
+calls, then records what the call says about the provider's health and the
+credential. The same failures always lead to the same next model.
 """
 
 from __future__ import annotations
@@ -279,14 +279,13 @@ class RequestRun:
         slot.label = model.provider if credential is None else credential.label
         slot.probe = slot.credential_probe = False
         cooldown_s = self.core.config.spec.breaker.auth_cooldown_s
-        verdict = await self.core.state.quarantines.apply(
-            slot.label, "check", self._wall(), cooldown_s
+        verdict, admission = await self.core.breakers.gate(
+            slot.breaker, slot.label, self._wall(), cooldown_s
         )
-        if verdict == "quarantined":
+        if admission is None:  # the credential is quarantined: the breaker was not asked
             self.skip(model, "auth_quarantined", credential)
             return "auth_quarantined"
         slot.credential_probe = verdict == "probe"
-        admission = await self.core.breakers.admit(slot.breaker, self._wall())
         if admission.transitions:
             self._emit_transitions(model, admission.transitions)
         if not admission.allowed:

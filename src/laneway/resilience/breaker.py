@@ -32,6 +32,7 @@ from laneway.state.base import (
     BreakerStateName,
     BreakerStore,
 )
+from laneway.state.quarantine_record import QuarantineVerdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +84,16 @@ class Breakers:
 
     async def admit(self, key: str, now: float) -> Admission:
         """Ask before calling: refused while open, and while half-open unless this is the probe."""
-        outcome = await self._store.apply(key, "admit", now, self._params)
-        if outcome.old == "closed":  # a closed breaker admits every call and stays closed
-            return _ADMITTED
-        return Admission(
-            allowed=outcome.allowed,
-            probe=outcome.probe,
-            state=outcome.new,
-            transitions=_transitions(key, outcome),
-        )
+        return _admission(key, await self._store.apply(key, "admit", now, self._params))
+
+    async def gate(
+        self, key: str, credential: str, now: float, cooldown_s: float
+    ) -> tuple[QuarantineVerdict, Admission | None]:
+        """What a call asks before it is made, in one round trip to the store: the
+        quarantine's verdict on the `credential` profile (by its label), then, unless it is
+        quarantined, `admit` (None: the breaker was not asked)."""
+        verdict, outcome = await self._store.gate(key, credential, now, self._params, cooldown_s)
+        return verdict, None if outcome is None else _admission(key, outcome)
 
     async def record_success(self, key: str, now: float) -> tuple[Transition, ...]:
         return _transitions(key, await self._store.apply(key, "success", now, self._params))
@@ -111,6 +113,17 @@ class Breakers:
     async def snapshot(self) -> dict[str, str]:
         """Stored states by key; keys never tripped may be absent (they are closed)."""
         return dict(await self._store.states())
+
+
+def _admission(key: str, outcome: BreakerOutcome) -> Admission:
+    if outcome.old == "closed":  # a closed breaker admits every call and stays closed
+        return _ADMITTED
+    return Admission(
+        allowed=outcome.allowed,
+        probe=outcome.probe,
+        state=outcome.new,
+        transitions=_transitions(key, outcome),
+    )
 
 
 def _transitions(key: str, outcome: BreakerOutcome) -> tuple[Transition, ...]:
