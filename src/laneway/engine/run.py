@@ -84,6 +84,26 @@ class Slot:
 
 
 class RequestRun:
+    __slots__ = (
+        "_now",
+        "_wall",
+        "attempts",
+        "budget_errors",
+        "core",
+        "ctx",
+        "deadline",
+        "decision",
+        "errors",
+        "lane",
+        "plan",
+        "policy",
+        "rejection",
+        "request",
+        "request_id",
+        "streaming",
+        "trace",
+    )
+
     def __init__(
         self,
         core: EngineCore,
@@ -497,7 +517,6 @@ class RequestRun:
         It names the configured model that served; the upstream's own name for it
         is kept as `provider_model`.
         """
-        credential = slot.credential
         served = slot.candidate.model
         return Completion(
             content=answer.content,
@@ -511,7 +530,7 @@ class RequestRun:
             trace=tuple(self.trace),
             attempts=tuple(self.attempts),
             request_id=self.request_id,
-            credential=credential.label if credential is not None else None,
+            credential=None if slot.credential is None else slot.label,
             provider_model=answer.provider_model or served.model,
             wire=answer.wire,
         )
