@@ -269,6 +269,8 @@ MAX_TOKEN_COUNT = 10**12
 
 def as_int(value: object) -> int:
     """A token count from a JSON field; anything that is not a count counts as 0."""
+    if type(value) is int:  # what every answer sends (a bool is not one)
+        return value if 0 <= value <= MAX_TOKEN_COUNT else 0
     if isinstance(value, bool):
         return 0
     if isinstance(value, float):
