@@ -20,6 +20,7 @@ from laneway.errors import (
     RoutingExhaustedError,
 )
 from laneway.types import (
+    Answer,
     Attempt,
     Capability,
     Completion,
@@ -61,6 +62,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Answer",
     "Attempt",
     "BudgetExceededError",
     "Capability",

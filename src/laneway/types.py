@@ -275,10 +275,15 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
     def priced(self, price: Price) -> Usage:
-        """This usage with its cost at `price`, cache reads and writes at their own rates."""
+        """This usage with its cost at `price`, cache reads and writes at their own rates.
+
+        Built by the constructor: every field is named here anyway, and `replace`
+        would walk the fields in Python to find them (a priced answer's every request).
+        """
+        tokens_in, tokens_out = self.input_tokens, self.output_tokens
         read, write = self.cache_read_tokens, self.cache_write_tokens
-        cost = price.cost_usd(self.input_tokens, self.output_tokens, read, write)
-        return replace(self, cost_usd=cost)
+        cost = price.cost_usd(tokens_in, tokens_out, read, write)
+        return Usage(tokens_in, tokens_out, cost, read, write)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +362,25 @@ class Attempt:
         return (
             f"{self.model}: {self.code} (attempt {self.attempt}, {self.elapsed_ms:.0f} ms{retry})"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a provider answered to one call: what `Adapter.complete` returns.
+
+    Only what the provider said: the engine makes it the caller's `Completion`,
+    adding the model that served, the price (when the adapter left the cost
+    unset), the call's latency, the credential's label and the request's story.
+    """
+
+    content: str
+    finish_reason: FinishReason = FinishReason.STOP
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    #: the model name the upstream reported (a dated version, an alias's target)
+    provider_model: str | None = None
+    #: the provider's answer as it came, when the request carried a `WirePayload` of its format
+    wire: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

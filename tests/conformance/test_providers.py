@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +21,20 @@ import httpx
 import pytest
 from provider_wires import EACH_WIRE, REQUEST, WIRES, Answer, ErrorCase, StreamCut, Wire
 
+from laneway.config.loader import load_config
+from laneway.engine.gateway import Gateway
 from laneway.errors import ErrorCode, ProviderError
+from laneway.http import HttpxTransport
+from laneway.types import Answer as ProviderAnswer
 from laneway.types import (
     Capability,
-    Completion,
     Delta,
     ErrorDelta,
     FinishDelta,
     ModelInfo,
     ModelRef,
     Price,
+    TaskContext,
     TextDelta,
     ToolCall,
     ToolCallDelta,
@@ -163,28 +168,52 @@ async def test_answers_are_parsed_into_content_finish_usage_and_calls(
     expected: Answer = getattr(wire, answer)
     upstream = Upstream(wire.ok(expected.fixture))
     request = ask(tools=(WEATHER,)) if expected.call else REQUEST
-    completion: Completion = await maker(adapters, wire)(upstream).complete(
+    answer: ProviderAnswer = await maker(adapters, wire)(upstream).complete(
         request, wire.model, timeout_s=5
     )
-    assert completion.content == expected.content
-    assert completion.finish_reason is expected.finish
-    assert (completion.usage.input_tokens, completion.usage.output_tokens) == expected.tokens
-    assert (completion.provider, completion.credential) == (wire.kind, wire.kind)
+    assert answer.content == expected.content
+    assert answer.finish_reason is expected.finish
+    assert (answer.usage.input_tokens, answer.usage.output_tokens) == expected.tokens
+    assert answer.usage.cost_usd is None  # the engine prices it
     if expected.call:
-        assert_call(expected, completion.tool_calls[0])
+        assert_call(expected, answer.tool_calls[0])
     else:
-        assert completion.tool_calls == ()
+        assert answer.tool_calls == ()
 
 
 @EACH_WIRE
-async def test_usage_is_priced_from_the_catalog(adapters: AdapterMaker, wire: Wire) -> None:
+@pytest.mark.parametrize("source", ["catalog", "config"])
+async def test_the_gateway_prices_the_answer_and_names_its_credential(
+    wire: Wire, source: str
+) -> None:
+    """An adapter says what the provider said; the engine prices the answer from the
+    model's price (the catalog's, else the config's) and names the credential profile."""
     price = Price(input=2.5, output=10.0)
-    info = ModelInfo(ModelRef(wire.kind, wire.model), frozenset(Capability), price=price)
-    adapter = maker(adapters, wire)(
-        Upstream(wire.ok(wire.text.fixture)), catalog={wire.model: info}
+    upstream = Upstream(wire.ok(wire.text.fixture))
+    provider: dict[str, Any] = {
+        "kind": wire.kind,
+        "credentials": [{"name": "team-b", "api_key_env": wire.key_env}],
+    }
+    if source == "config":
+        provider["models"] = {wire.model: {"price": {"input": 2.5, "output": 10.0}}}
+    config = load_config(
+        {
+            "providers": {wire.kind: provider},
+            "lanes": {"main": {"primary": f"{wire.kind}/{wire.model}"}},
+            "audit": {"enabled": False},
+        },
+        env={wire.key_env: wire.key},
     )
-    completion = await adapter.complete(REQUEST, wire.model, timeout_s=5)
+    if source == "catalog":
+        ref = ModelRef(wire.kind, wire.model)
+        info = ModelInfo(ref, frozenset(Capability), price=price)
+        config = replace(config, catalog={**config.catalog, ref: info})
+    transport = HttpxTransport(transport=httpx.MockTransport(upstream))
+    env = {wire.key_env: wire.key}
+    async with Gateway.from_config(config, env=env, transport=transport) as gateway:
+        completion = await gateway.complete(REQUEST, TaskContext(lane="main"))
     assert completion.usage.cost_usd == pytest.approx(price.cost_usd(*wire.text.tokens))
+    assert (completion.provider, completion.credential) == (wire.kind, f"{wire.kind}[team-b]")
 
 
 @pytest.mark.parametrize(("wire", "case"), cases(lambda w: w.malformed, lambda c: c[0]))

@@ -512,3 +512,44 @@ async def test_the_quarantined_profiles_are_listed_until_cleared(store: StateSto
     }
     await q.apply(PROFILE, "clear", T0 + COOLDOWN_S, COOLDOWN_S)
     assert list(await q.records()) == ["gemini"]
+
+
+# -- a call's gate: the quarantine's check, then the breaker's admission ---------------
+
+
+async def test_the_gate_of_a_clear_profile_is_the_breakers_admission(
+    store: StateStore, breakers: Breakers
+) -> None:
+    verdict, admitted = await breakers.gate(KEY, PROFILE, T0 - 1.0, COOLDOWN_S)
+    assert verdict == "clear"
+    assert admitted is not None
+    assert (admitted.allowed, admitted.probe, admitted.state) == (True, False, "closed")
+    await trip(breakers)
+    verdict, refused = await breakers.gate(KEY, PROFILE, T0 + 1.0, COOLDOWN_S)
+    assert verdict == "clear"
+    assert refused is not None
+    assert (refused.allowed, refused.state) == (False, "open")
+
+
+async def test_the_gate_of_a_quarantined_profile_leaves_the_breaker_unasked(
+    store: StateStore, breakers: Breakers
+) -> None:
+    await trip(breakers)
+    await store.quarantines.apply(PROFILE, "bar", T0, COOLDOWN_S)
+    assert await breakers.gate(KEY, PROFILE, T0 + 60.0, COOLDOWN_S) == ("quarantined", None)
+    probe = await breakers.admit(KEY, T0 + 60.0)  # the half-open probe is still free
+    assert (probe.allowed, probe.probe, probe.state) == (True, True, "half_open")
+
+
+async def test_the_gate_takes_the_credentials_probe_and_asks_the_breaker(
+    store: StateStore, breakers: Breakers
+) -> None:
+    await trip(breakers)
+    await store.quarantines.apply(PROFILE, "bar", T0, COOLDOWN_S)
+    verdict, admission = await breakers.gate(KEY, PROFILE, T0 + COOLDOWN_S, COOLDOWN_S)
+    assert verdict == "probe"
+    assert admission is not None
+    assert (admission.allowed, admission.probe, admission.state) == (True, True, "half_open")
+    assert admission.transitions == (Transition(KEY, "open", "half_open"),)
+    # both probes are out: the next call is refused by the quarantine first
+    assert await breakers.gate(KEY, PROFILE, T0 + COOLDOWN_S, COOLDOWN_S) == ("quarantined", None)

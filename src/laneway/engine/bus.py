@@ -2,17 +2,28 @@
 
 A subscriber that raises is reported once through `errors` and never breaks a
 request: observing a request must not change its outcome.
+
+A subscriber may name the event kinds it takes with an `events` attribute (a
+set of event types); it is then called only with those, and the engine need
+not build the others. One that names none takes everything.
 """
 
 from __future__ import annotations
 
+from typing import get_args
+
 from laneway.events import Event, Subscriber
+
+#: the kinds the engine emits, each routed to the subscribers that take it
+_KINDS: tuple[type, ...] = get_args(Event)
 
 
 class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
         self._wanted: frozenset[type] | None = frozenset()  # None: someone takes every kind
+        #: per event kind, the subscribers that take it (in subscription order)
+        self._routes: dict[type, tuple[Subscriber, ...]] = {}
         self.errors: list[str] = []
 
     @property
@@ -22,8 +33,7 @@ class EventBus:
 
     def wants(self, kind: type) -> bool:
         """Whether a subscriber takes events of `kind`, for the per-request kinds that most
-        subscribers ignore. A subscriber names what it takes with an `events` attribute
-        (a set of event types); one without it takes everything."""
+        subscribers ignore."""
         wanted = self._wanted
         return wanted is None or kind in wanted
 
@@ -36,17 +46,22 @@ class EventBus:
         self._refresh()
 
     def _refresh(self) -> None:
+        named = [(subscriber, _kinds(subscriber)) for subscriber in self._subscribers]
+        self._routes = {
+            kind: tuple(s for s, kinds in named if kinds is None or kind in kinds)
+            for kind in _KINDS
+        }
         wanted: set[type] = set()
-        for subscriber in self._subscribers:
-            kinds = getattr(subscriber, "events", None)
-            if not isinstance(kinds, set | frozenset):  # names nothing (or not as a set)
+        for _, kinds in named:
+            if kinds is None:
                 self._wanted = None
                 return
             wanted.update(kinds)
         self._wanted = frozenset(wanted)
 
     def emit(self, event: Event) -> None:
-        for subscriber in self._subscribers:
+        # a kind of event the bus was not told of (a subclass) goes to everyone
+        for subscriber in self._routes.get(type(event), self._subscribers):
             try:
                 subscriber(event)
             except Exception as exc:  # isolate observers from the request
@@ -54,3 +69,9 @@ class EventBus:
                     self.errors.append(
                         f"{getattr(subscriber, '__qualname__', subscriber)}: {exc!r}"
                     )
+
+
+def _kinds(subscriber: Subscriber) -> frozenset[type] | None:
+    """The kinds `subscriber` names, or None when it names none (or not as a set)."""
+    kinds = getattr(subscriber, "events", None)
+    return frozenset(kinds) if isinstance(kinds, set | frozenset) else None

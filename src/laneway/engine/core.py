@@ -13,13 +13,13 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
 from laneway.budgets import BudgetLedger, BudgetScope
 from laneway.clock import Clock, SystemClock
 from laneway.config.credentials import Credential, check_credential, credentials_for
 from laneway.config.loader import load_config
-from laneway.config.model import Config, Lane
+from laneway.config.model import Config
 from laneway.engine.bus import EventBus
 from laneway.engine.plan import Candidate, Skip, plan_candidates
 from laneway.errors import BudgetExceededError, ConfigError
@@ -44,6 +44,7 @@ from laneway.types import (
 
 if TYPE_CHECKING:
     from laneway.audit.sink import AuditSink
+    from laneway.config.schema import BudgetSpec
     from laneway.http import HttpTransport
     from laneway.routing.base import RoutingProvider
     from laneway.state.base import StateStore
@@ -69,7 +70,7 @@ class EngineCore:
     transport: TransportPool | None
     store_content: bool = False
     _plans: dict[
-        tuple[tuple[ModelRef, ...], frozenset[Capability], tuple[PolicyEvaluation, ...]],
+        tuple[str, str, tuple[ModelRef, ...], frozenset[Capability], tuple[PolicyEvaluation, ...]],
         tuple[list[Candidate], list[Skip]],
     ] = field(default_factory=dict)
     #: `policies:`, compiled once (engine/policy_review.py applies them)
@@ -158,8 +159,12 @@ class EngineCore:
     def plan(
         self, decision: RoutingDecision, required: frozenset[Capability]
     ) -> tuple[list[Candidate], list[Skip]]:
-        """The decision's candidates and skips; keys and capabilities are fixed, so cache it."""
-        key = (decision.candidates, required, decision.policy)
+        """The decision's candidates and skips; keys and capabilities are fixed, so cache it.
+
+        The key names the decided model by its two strings: a `ModelRef` hashes in Python.
+        """
+        model = decision.model
+        key = (model.provider, model.model, decision.fallback_chain, required, decision.policy)
         planned = self._plans.get(key)
         if planned is None:
             if len(self._plans) >= _PLAN_CACHE_SIZE:
@@ -220,16 +225,15 @@ class EngineCore:
 
     # -- budgets -----------------------------------------------------------------
 
-    async def forget_task(self, ctx: TaskContext, lane: Lane) -> None:
-        """Drop the per-task scope when a request ends, so state does not grow."""
-        budget = lane.spec.budget
-        if budget is not None and budget.usd_per_task is not None:
+    async def forget_task(self, ctx: TaskContext, budget: BudgetSpec) -> None:
+        """Drop the per-task scope when a request on a lane with `budget` ends, so state
+        does not grow."""
+        if budget.usd_per_task is not None:
             await self.ledger.close(BudgetScope("task", self.request_id_of(ctx)))
 
-    async def with_budget_left(self, ctx: TaskContext, lane: Lane) -> TaskContext:
-        """Tell budget-aware routing what the job has left."""
-        budget = lane.spec.budget
-        if budget is None or budget.usd_per_job is None or ctx.job_id is None:
+    async def with_budget_left(self, ctx: TaskContext, budget: BudgetSpec) -> TaskContext:
+        """Tell budget-aware routing what the job has left of the lane's `budget`."""
+        if budget.usd_per_job is None or ctx.job_id is None:
             return ctx
         remaining = await self.ledger.remaining(
             BudgetScope("job", ctx.job_id, usd_limit=budget.usd_per_job)
@@ -274,13 +278,12 @@ class _AuditRecorder:
 
     def __init__(self, audit: AuditSink) -> None:
         self._audit = audit
-        #: the event kinds the sink stores, when it says (`EventBus.wants`); None: all
-        self.events: frozenset[type] | None = getattr(audit, "events", None)
-        #: kinds built for other subscribers that the sink does not store: not passed on
-        self._ignored = frozenset(() if self.events is None else set(get_args(Event)) - self.events)
+        kinds: frozenset[type] | None = getattr(audit, "events", None)
+        #: the event kinds the sink stores, when it says (`EventBus`), but the start
+        self.events = None if kinds is None else kinds - {RequestStarted}
 
     def __call__(self, event: Event) -> None:
-        if type(event) not in self._ignored and not isinstance(event, RequestStarted):
+        if not isinstance(event, RequestStarted):
             self._audit.record(event)
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from laneway.errors import ErrorCode, LanewayError, ProviderError
 from laneway.events import RoutingCall
 from laneway.routing.llm_enhanced import EnhancedRouter, RoutingPlan, Verdict, encode_cached
-from laneway.types import Completion, CompletionRequest, ModelRef, RoutingDecision, TaskContext
+from laneway.types import Answer, CompletionRequest, ModelRef, RoutingDecision, TaskContext
 
 if TYPE_CHECKING:
     from laneway.engine.core import EngineCore
@@ -111,22 +111,20 @@ async def _call(core: EngineCore, router: EnhancedRouter, plan: RoutingPlan) -> 
         return _fallback(router, plan, "skipped", f"routing model {model} is not configured")
     started = core.clock.monotonic()
     try:
-        completion = await _complete(core, plan)
+        answer = await _complete(core, plan)
     except ProviderError as exc:
         reason = f"routing model {model} failed ({exc.code.value})"
         return _fallback(router, plan, "failed", reason, latency_ms=_since(core, started))
     latency_ms = _since(core, started)
-    cost = _cost(core, completion, model)
-    verdict = router.judge(plan, completion.content)
+    cost = _cost(core, answer, model)
+    verdict = router.judge(plan, answer.content)
     status: Status = "used" if verdict.accepted else "ignored"
     if verdict.accepted and verdict.reply is not None and plan.spec.cache_ttl_s > 0:
         await _remember(core, plan, encode_cached(verdict.reply))
-    return _consultation(
-        plan, verdict, status, verdict.reason, completion.content, cost, latency_ms
-    )
+    return _consultation(plan, verdict, status, verdict.reason, answer.content, cost, latency_ms)
 
 
-async def _complete(core: EngineCore, plan: RoutingPlan) -> Completion:
+async def _complete(core: EngineCore, plan: RoutingPlan) -> Answer:
     """One call under the routing deadline; a timeout becomes a `ProviderError`."""
     model = plan.routing_model
     adapter = core.adapter(model.provider)
@@ -158,8 +156,8 @@ async def _remember(core: EngineCore, plan: RoutingPlan, value: str) -> None:
         return  # not cached this time; the decision itself stands
 
 
-def _cost(core: EngineCore, completion: Completion, model: ModelRef) -> float:
-    usage = completion.usage
+def _cost(core: EngineCore, answer: Answer, model: ModelRef) -> float:
+    usage = answer.usage
     if usage.cost_usd is not None:
         return usage.cost_usd
     price = core.model_info(model).price

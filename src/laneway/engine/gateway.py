@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from laneway.audit.sink import AuditSink
     from laneway.clock import Clock
     from laneway.config.model import Config, Lane
+    from laneway.config.schema import GuardSpec
     from laneway.http import HttpTransport
     from laneway.providers.base import Adapter
     from laneway.state.base import StateStore
@@ -248,7 +249,8 @@ class Gateway:
         done: Completion | None = None
         late: ErrorDelta | None = None
         try:
-            blocked = await self._guard(request, ctx, lane)
+            guard, budget = lane.spec.guard, lane.spec.budget
+            blocked = None if guard is None else await self._guard(request, ctx, guard)
             if blocked is not None:
                 done = blocked
                 for event in _replay(blocked, self._core.request_id_of(ctx)):
@@ -256,7 +258,7 @@ class Gateway:
                 # a `return` here skips the record after `try`: the row stayed `pending`
                 self._record_stream_end(ctx, done, late, started)
                 return
-            run_ctx = await self._core.with_budget_left(ctx, lane)
+            run_ctx = ctx if budget is None else await self._core.with_budget_left(ctx, budget)
             decision = await self._decide(run_ctx, request)
             run = StreamRun(
                 self._core,
@@ -282,7 +284,8 @@ class Gateway:
                 finally:
                     await events.aclose()
             finally:  # as in `_complete`: the per-task budget scope must not outlive the stream
-                await self._core.forget_task(ctx, lane)
+                if budget is not None:
+                    await self._core.forget_task(ctx, budget)
         except LanewayError as exc:
             self._record.failure(ctx, exc, started, degraded=False)
             raise
@@ -376,7 +379,8 @@ class Gateway:
             routing = core.routing
             tokens = input_bound(request) if routing.uses_input_tokens else None
             decision = routing.route(ctx, input_tokens=tokens, max_tokens=request.max_tokens)
-        decision = await review_policies(core, decision, ctx, request)  # may raise policy_denied
+        if core.policies:  # may raise policy_denied
+            decision = await review_policies(core, decision, ctx, request)
         if core.bus.wants(DecisionMade):
             core.bus.emit(DecisionMade(core.request_id_of(ctx), core.clock.wall(), decision))
         return decision
@@ -389,10 +393,13 @@ class Gateway:
         output_model: type[BaseModel] | None,
         validators: Sequence[Validator],
     ) -> Completion:
-        blocked = await self._guard(request, ctx, lane)
-        if blocked is not None:
-            return blocked
-        ctx = await self._core.with_budget_left(ctx, lane)
+        guard, budget = lane.spec.guard, lane.spec.budget
+        if guard is not None:
+            blocked = await self._guard(request, ctx, guard)
+            if blocked is not None:
+                return blocked
+        if budget is not None:
+            ctx = await self._core.with_budget_left(ctx, budget)
         decision = await self._decide(ctx, request)
         policy = self._policy(lane, ctx, request, output_model, validators)
         run = RequestRun(
@@ -407,15 +414,13 @@ class Gateway:
         try:
             return await run.complete()
         finally:
-            await self._core.forget_task(ctx, lane)
+            if budget is not None:
+                await self._core.forget_task(ctx, budget)
 
     async def _guard(
-        self, request: CompletionRequest, ctx: TaskContext, lane: Lane
+        self, request: CompletionRequest, ctx: TaskContext, guard: GuardSpec
     ) -> Completion | None:
         """Run the lane's guard first; a risky input gets the configured answer, no main call."""
-        guard = lane.spec.guard
-        if guard is None:
-            return None
         guard_ctx = replace(ctx, lane=guard.lane, requires=frozenset())
         guard_lane = self._core.config.lane(guard.lane)
         decision = await review_policies(

@@ -42,17 +42,22 @@ class Skip:
 def required_capabilities(
     request: CompletionRequest, ctx: TaskContext, lane: Lane, *, streaming: bool
 ) -> frozenset[Capability]:
-    """What the lane, the caller and the request itself need of a model."""
-    needed = set(lane.requires) | set(ctx.requires)
+    """What the lane, the caller and the request itself need of a model.
+
+    Most requests need only what the lane does: then it is the lane's own set,
+    whose hash is computed once (the plan cache's key holds it).
+    """
+    needed = lane.requires | ctx.requires if ctx.requires else lane.requires
+    more: list[Capability] = []
     if request.tools:
-        needed.add(Capability.TOOLS)
+        more.append(Capability.TOOLS)
     if request.response_format is not None and request.response_format.type == "json_schema":
-        needed.add(Capability.JSON_SCHEMA)
+        more.append(Capability.JSON_SCHEMA)
     if _has_image(request.messages):
-        needed.add(Capability.VISION)
+        more.append(Capability.VISION)
     if streaming:
-        needed.add(Capability.STREAMING)
-    return frozenset(needed)
+        more.append(Capability.STREAMING)
+    return needed.union(more) if more else needed
 
 
 def _has_image(messages: tuple[Message, ...]) -> bool:

@@ -2,10 +2,10 @@
 
 The plan (`resilience.attempts.AttemptPlan`) decides which model, which
 credential profile, how long and what next; `RequestRun._run` performs it:
-before every call it asks the credential quarantine, the breaker and (once per
-candidate) the budget, then calls, then records what the call says about the
-provider's health and the credential. The same failures always lead to the
-same next model.
+before every call it asks the credential quarantine and the breaker (in one
+round trip to the state store) and, once per candidate, the budget, then
+calls, then records what the call says about the provider's health and the
+credential. The same failures always lead to the same next model.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from laneway.resilience.attempts import AttemptPlan, Call, Done, Refusal, Skip
 from laneway.resilience.breaker import counts_against_health
 from laneway.resilience.deadline import Deadline
 from laneway.types import (
+    Answer,
     Attempt,
     Completion,
     CompletionRequest,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from laneway.budgets.ledger import Reservation
     from laneway.config.credentials import Credential
     from laneway.config.model import Lane
+    from laneway.config.schema import BudgetSpec
     from laneway.engine.core import EngineCore
     from laneway.resilience.breaker import Transition
 
@@ -71,13 +73,37 @@ class Slot:
     candidate: Candidate
     index: int
     request: CompletionRequest  # max_tokens set when a budget needs an output bound
+    #: the candidate's breaker ("provider/model")
+    breaker: str
     reservation: Reservation | None = None
     probe: bool = False  # this call is the breaker's half-open probe
     credential_probe: bool = False  # ... the quarantined credential's one probe
     credential: Credential | None = None
+    #: the credential's label, else the provider: the quarantine's key and the trace's name
+    label: str = ""
 
 
 class RequestRun:
+    __slots__ = (
+        "_now",
+        "_wall",
+        "attempts",
+        "budget_errors",
+        "core",
+        "ctx",
+        "deadline",
+        "decision",
+        "errors",
+        "lane",
+        "plan",
+        "policy",
+        "rejection",
+        "request",
+        "request_id",
+        "streaming",
+        "trace",
+    )
+
     def __init__(
         self,
         core: EngineCore,
@@ -106,9 +132,7 @@ class RequestRun:
         self._now = core.clock.monotonic
         #: for event timestamps, breakers and quarantines (shared by replicas: wall time)
         self._wall = core.clock.wall
-        self.deadline = Deadline(
-            start=self._now(), total_s=lane.total_timeout_s, attempt_s=lane.attempt_timeout_s
-        )
+        self.deadline = Deadline(self._now(), lane.total_timeout_s, lane.attempt_timeout_s)
         self.plan: AttemptPlan | None = None
 
     @property
@@ -226,7 +250,8 @@ class RequestRun:
                     slot = None
                 if slot is None:
                     candidate = candidates[step.candidate]
-                    slot = Slot(candidate, step.candidate, self._as_sent(sent, candidate))
+                    request = self._as_sent(sent, candidate)
+                    slot = Slot(candidate, step.candidate, request, str(candidate.model))
                 refusal = await self._gate(slot, step)
                 if refusal is not None:
                     plan.refused(step, refusal)
@@ -266,34 +291,32 @@ class RequestRun:
 
     # -- gates: quarantine, breaker, budget ---------------------------------------
 
-    def _quarantine_key(self, slot: Slot) -> str:
-        credential = slot.credential
-        return credential.label if credential is not None else slot.candidate.model.provider
-
     async def _gate(self, slot: Slot, step: Call) -> Refusal | None:
         """Ask before the call; a refusal is recorded as a skip and nothing is called."""
         model = step.model
         credentials = self.core.present_credentials(model.provider)
-        slot.credential = credentials[step.profile] if credentials else None
+        credential = slot.credential = credentials[step.profile] if credentials else None
+        slot.label = model.provider if credential is None else credential.label
         slot.probe = slot.credential_probe = False
         cooldown_s = self.core.config.spec.breaker.auth_cooldown_s
-        verdict = await self.core.state.quarantines.apply(
-            self._quarantine_key(slot), "check", self._wall(), cooldown_s
+        verdict, admission = await self.core.breakers.gate(
+            slot.breaker, slot.label, self._wall(), cooldown_s
         )
-        if verdict == "quarantined":
-            self.skip(model, "auth_quarantined", slot.credential)
+        if admission is None:  # the credential is quarantined: the breaker was not asked
+            self.skip(model, "auth_quarantined", credential)
             return "auth_quarantined"
         slot.credential_probe = verdict == "probe"
-        admission = await self.core.breakers.admit(str(model), self._wall())
-        self._emit_transitions(model, admission.transitions)
+        if admission.transitions:
+            self._emit_transitions(model, admission.transitions)
         if not admission.allowed:
             await self._release_probes(slot)
             self.skip(model, "circuit_open")
             return "circuit_open"
         slot.probe = admission.probe
-        if step.first:
+        budget = self.lane.spec.budget
+        if budget is not None and slot.reservation is None:  # the candidate's first call
             try:
-                await self._reserve(slot)
+                await self._reserve(slot, budget)
             except BudgetExceededError as exc:
                 await self._release_probes(slot)
                 self.budget_errors.append(exc)
@@ -305,40 +328,35 @@ class RequestRun:
         """The call will not give a verdict: let the next request probe instead."""
         if slot.probe:
             slot.probe = False
-            await self.core.breakers.release_probe(str(slot.candidate.model))
+            await self.core.breakers.release_probe(slot.breaker)
         if slot.credential_probe:
             slot.credential_probe = False
-            await self.core.state.quarantines.apply(
-                self._quarantine_key(slot), "release", self._wall(), 0.0
-            )
+            await self.core.state.quarantines.apply(slot.label, "release", self._wall(), 0.0)
 
     async def _settle(self, slot: Slot, error: ProviderError | None) -> None:
         """What one call says of the provider's health and of the credential."""
-        model = slot.candidate.model
         wall = self._wall()
         if error is None:
-            transitions = await self.core.breakers.record_success(str(model), wall)
+            transitions = await self.core.breakers.record_success(slot.breaker, wall)
         else:
-            transitions = await self.core.breakers.record_failure(str(model), error.code, wall)
+            transitions = await self.core.breakers.record_failure(slot.breaker, error.code, wall)
         slot.probe = False
-        self._emit_transitions(model, transitions)
-        quarantines = self.core.state.quarantines
-        cooldown_s = self.core.config.spec.breaker.auth_cooldown_s
+        if transitions:
+            self._emit_transitions(slot.candidate.model, transitions)
         if error is not None and error.code is ErrorCode.AUTH:
-            await quarantines.apply(self._quarantine_key(slot), "bar", wall, cooldown_s)
+            cooldown_s = self.core.config.spec.breaker.auth_cooldown_s
+            await self.core.state.quarantines.apply(slot.label, "bar", wall, cooldown_s)
         elif slot.credential_probe:
             op: Literal["clear", "release"] = (
                 "release" if error is not None and counts_against_health(error.code) else "clear"
             )
-            await quarantines.apply(self._quarantine_key(slot), op, wall, cooldown_s)
+            cooldown_s = self.core.config.spec.breaker.auth_cooldown_s
+            await self.core.state.quarantines.apply(slot.label, op, wall, cooldown_s)
         slot.credential_probe = False
 
-    async def _reserve(self, slot: Slot) -> None:
-        """Reserve the sent request's worst case, or lower its max_tokens to what fits
-        (`budget.fit: clamp_output`), or raise `BudgetExceededError`."""
-        budget = self.lane.spec.budget
-        if budget is None:
-            return
+    async def _reserve(self, slot: Slot, budget: BudgetSpec) -> None:
+        """Reserve the sent request's worst case under the lane's `budget`, or lower its
+        max_tokens to what fits (`budget.fit: clamp_output`), or raise `BudgetExceededError`."""
         scopes = lane_scopes(budget, task_id=self.request_id, job_id=self.ctx.job_id)
         if not scopes:
             return
@@ -451,10 +469,11 @@ class RequestRun:
         if won is None:
             raise self.exhausted()
         completion, slot = won
-        await self._release(slot, success=completion)
+        if slot.reservation is not None:
+            await self._release(slot, success=completion)
         return completion
 
-    async def _call(self, slot: Slot, step: Call) -> Completion | ProviderError:
+    async def _call(self, slot: Slot, step: Call) -> Answer | ProviderError:
         adapter = self.core.adapters[step.model.provider]
         call = adapter.complete(
             slot.request, step.model.model, timeout_s=step.timeout_s, credential=slot.credential
@@ -470,12 +489,12 @@ class RequestRun:
             return timeout_error(step.model, f"no answer within {step.timeout_s:.1f}s")
 
     async def _accept(
-        self, slot: Slot, step: Call, completion: Completion, elapsed_ms: float
+        self, slot: Slot, step: Call, answer: Answer, elapsed_ms: float
     ) -> Completion | _Rejected:
         """Validate a provider's answer; rejected answers move on to the next model."""
         model = step.model
         try:
-            validate_output(completion, self.policy)
+            validate_output(answer, self.policy)
         except OutputRejectedError as rejection:
             self.rejection = rejection
             self._record(
@@ -490,31 +509,30 @@ class RequestRun:
         self._record(
             model, "success", step.number, elapsed_ms, retried=False, credential=slot.credential
         )
-        return self._finalize(completion, slot, elapsed_ms)
+        return self._finalize(answer, slot, elapsed_ms)
 
-    def _finalize(self, completion: Completion, slot: Slot, elapsed_ms: float) -> Completion:
-        """The completion as the caller sees it: priced, timed, with its story attached.
+    def _finalize(self, answer: Answer | Completion, slot: Slot, elapsed_ms: float) -> Completion:
+        """The answer as the caller sees it: priced, timed, with its story attached.
 
         It names the configured model that served; the upstream's own name for it
         is kept as `provider_model`.
         """
-        credential = slot.credential
         served = slot.candidate.model
         return Completion(
-            content=completion.content,
+            content=answer.content,
             provider=served.provider,
             model=served.model,
-            finish_reason=completion.finish_reason,
-            tool_calls=completion.tool_calls,
-            usage=self.core.priced(completion.usage, slot.candidate),
+            finish_reason=answer.finish_reason,
+            tool_calls=answer.tool_calls,
+            usage=self.core.priced(answer.usage, slot.candidate),
             latency_ms=elapsed_ms,
             decision=self.decision,
             trace=tuple(self.trace),
             attempts=tuple(self.attempts),
             request_id=self.request_id,
-            credential=credential.label if credential is not None else None,
-            provider_model=completion.provider_model or completion.model,
-            wire=completion.wire,
+            credential=None if slot.credential is None else slot.label,
+            provider_model=answer.provider_model or served.model,
+            wire=answer.wire,
         )
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from laneway.config.output_schema import schema_violations
 from laneway.engine.pii import scan
 from laneway.errors import ErrorCode, OutputRejectedError
-from laneway.types import Completion
+from laneway.types import Answer, Completion
 
 #: A custom check: return None when the output is fine, else a short reason.
 Validator = Callable[[str, Any], str | None]
@@ -47,7 +47,7 @@ class OutputPolicy:
 
 
 def validate_output(
-    completion: Completion, policy: OutputPolicy, *, text_scanned: bool = False
+    completion: Answer | Completion, policy: OutputPolicy, *, text_scanned: bool = False
 ) -> None:
     """Raise `OutputRejectedError` when the completion breaks the policy.
 
@@ -71,8 +71,11 @@ def validate_output(
         raise OutputRejectedError(
             "output failed the PII scan", code=ErrorCode.PII_LEAK, reasons=reasons
         )
-    parsed = _parse_if_needed(text, policy)
-    reasons = _structural_problems(parsed, policy)
+    if policy.json_required or policy.schema is not None or policy.model is not None:
+        parsed = _parse(text)
+        reasons = _structural_problems(parsed, policy)
+    else:  # most lanes ask for a PII scan alone
+        parsed, reasons = None, []
     if policy.validators:  # a comprehension is a function call even over nothing
         reasons += [r for v in policy.validators if (r := _run_validator(v, text, parsed))]
     if reasons:
@@ -81,9 +84,7 @@ def validate_output(
         )
 
 
-def _parse_if_needed(text: str, policy: OutputPolicy) -> Any:
-    if not (policy.json_required or policy.schema is not None or policy.model is not None):
-        return None
+def _parse(text: str) -> Any:
     try:
         return json.loads(text)
     except RecursionError:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from dataclasses import replace
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from laneway.config.credentials import Credential
@@ -39,7 +38,7 @@ from laneway.providers._wire import (
 )
 from laneway.providers.base import AdapterDeps
 from laneway.types import (
-    Completion,
+    Answer,
     CompletionRequest,
     Delta,
     ErrorDelta,
@@ -156,10 +155,12 @@ class HttpAdapterBase(AdapterBase[SpecT]):
         """The JSON body; raises `WireRequestError` for what the wire cannot say."""
 
     @abstractmethod
-    def _parse(self, data: Any, request: CompletionRequest, model: str) -> Completion:
-        """A decoded 2xx body as a new `Completion` (no cost, latency or credential yet).
+    def _parse(self, data: Any, request: CompletionRequest, model: str) -> Answer:
+        """A decoded 2xx body as an `Answer`: what the provider said, and no more.
 
-        New on every call: `complete` fills in those three fields in place.
+        No cost: the engine, which knows the price, the time the call took and
+        the profile it chose, sets them once when it builds the `Completion`
+        its caller sees.
         """
 
     @abstractmethod
@@ -175,13 +176,12 @@ class HttpAdapterBase(AdapterBase[SpecT]):
         *,
         timeout_s: float,
         credential: Credential | None = None,
-    ) -> Completion:
+    ) -> Answer:
         profile = self._profile(credential)
         body = self._body(request, model, profile, stream=False)
         headers = await self._headers(profile, stream=False)
         if request.wire is not None and request.wire.format == self.wire_format:
             headers.update(self._wire_headers(request.wire))
-        started = self._deps.clock.monotonic()
         try:
             response = await self._deps.transport.post(
                 self._url(model, stream=False), headers=headers, body=body, timeout_s=timeout_s
@@ -192,15 +192,9 @@ class HttpAdapterBase(AdapterBase[SpecT]):
             raise self._error(response.status, response.headers, response.body, model, profile)
         data = parse_json_body(self.provider_id, model, response.body)
         try:
-            parsed = self._parse(data, request, model)
+            return self._parse(data, request, model)
         except WireProblem as exc:
             raise self._from_wire(exc, model, profile) from exc
-        return replace(
-            parsed,
-            usage=with_cost(parsed.usage, self.capabilities(model)),
-            latency_ms=(self._deps.clock.monotonic() - started) * 1000,
-            credential=profile.label,
-        )
 
     async def stream(
         self,

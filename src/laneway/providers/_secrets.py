@@ -61,7 +61,10 @@ class SecretResolver:
 
     async def secret(self, credential: Credential) -> str | None:
         """The secret, or None when the profile has none (e.g. a local server)."""
-        value = await self._secret(credential)
+        if credential.command is None:
+            value = read_secret(credential, self._env)
+        else:
+            value = await self._command_token(credential, credential.command)
         if value:
             key = (credential.provider, credential.profile)
             sent = self._sent.get(key)
@@ -85,16 +88,14 @@ class SecretResolver:
                         text = text.replace(value[:n] + "…", "[redacted]…")
         return text
 
-    async def _secret(self, credential: Credential) -> str | None:
-        if credential.command is None:
-            return read_secret(credential, self._env)
-        key = (credential.provider, credential.profile, credential.command)
+    async def _command_token(self, credential: Credential, command: str) -> str:
+        key = (credential.provider, credential.profile, command)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             cached = self._cache.get(key)
             if cached is not None and self._clock.monotonic() < cached.expires_at:
                 return cached.token
-            token = await self._run(credential, credential.command)
+            token = await self._run(credential, command)
             self._cache[key] = token
             return token.token
 

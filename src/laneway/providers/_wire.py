@@ -20,7 +20,6 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -30,7 +29,7 @@ from laneway.errors import ErrorCode, ProviderError
 from laneway.http import TransportError
 from laneway.http.transport import moved_base_url
 from laneway.providers.ratelimit import retry_after_s
-from laneway.types import Completion, FinishReason, ModelInfo, ToolCall, Usage
+from laneway.types import ModelInfo, Usage
 
 #: Codes worth retrying on the same model; everything else moves on or stops.
 RETRYABLE_CODES: frozenset[ErrorCode] = frozenset(
@@ -93,26 +92,6 @@ class StreamFailure(WireProblem):
         super().__init__(f"stream error event (HTTP {status} equivalent)")
         self.status = status
         self.body = body
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedMessage:
-    """One answer in our terms, before the adapter adds provider, model, cost and latency."""
-
-    content: str
-    tool_calls: tuple[ToolCall, ...]
-    finish_reason: FinishReason
-    usage: Usage
-
-    def to_completion(self, provider: str, model: str) -> Completion:
-        return Completion(
-            content=self.content,
-            provider=provider,
-            model=model,
-            finish_reason=self.finish_reason,
-            tool_calls=self.tool_calls,
-            usage=self.usage,
-        )
 
 
 def auth_headers(secret: str | None, *, header: str, style: AuthHeader) -> dict[str, str]:
@@ -301,6 +280,8 @@ MAX_TOKEN_COUNT = 10**12
 
 def as_int(value: object) -> int:
     """A token count from a JSON field; anything that is not a count counts as 0."""
+    if type(value) is int:  # what every answer sends (a bool is not one)
+        return value if 0 <= value <= MAX_TOKEN_COUNT else 0
     if isinstance(value, bool):
         return 0
     if isinstance(value, float):

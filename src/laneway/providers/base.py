@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, cast
 
 from laneway.config.credentials import Credential, CredentialStatus
-from laneway.types import Completion, CompletionRequest, Delta, ModelInfo
+from laneway.types import Answer, CompletionRequest, Delta, ModelInfo
 
 if TYPE_CHECKING:
     from laneway.clock import Clock
@@ -46,8 +46,14 @@ class Adapter(Protocol):
         *,
         timeout_s: float,
         credential: Credential | None = None,
-    ) -> Completion:
-        """One call. Raises `ProviderError` (never a library exception) on any failure."""
+    ) -> Answer:
+        """One call: what the provider answered. Raises `ProviderError` (never a library
+        exception) on any failure.
+
+        The engine makes the answer the caller's `Completion`: it names the model,
+        prices the usage when the adapter left the cost unset, and times and labels
+        the call itself.
+        """
         ...
 
     def stream(

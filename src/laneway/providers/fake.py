@@ -22,7 +22,7 @@ from laneway.providers._wire import RETRYABLE_CODES, with_cost
 from laneway.providers.base import AdapterDeps
 from laneway.providers.local import last_user_text, split_words
 from laneway.types import (
-    Completion,
+    Answer,
     CompletionRequest,
     Delta,
     ErrorDelta,
@@ -106,19 +106,14 @@ class FakeAdapter(AdapterBase[FakeProvider]):
         *,
         timeout_s: float,
         credential: Credential | None = None,
-    ) -> Completion:
-        started = self._deps.clock.monotonic()
+    ) -> Answer:
         answer = await self._next(request, model, timeout_s, credential)
         text = self._text(answer, request)
-        return Completion(
+        return Answer(
             content=text,
-            provider=self.provider_id,
-            model=model,
             finish_reason=_finish(answer),
             tool_calls=answer.tool_calls,
             usage=self._usage(answer, request, text, model),
-            latency_ms=(self._deps.clock.monotonic() - started) * 1000,
-            credential=credential.label if credential else None,
         )
 
     async def stream(

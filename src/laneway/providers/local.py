@@ -13,7 +13,7 @@ Model names a `local` provider answers:
   answering `{"risk": "low|medium|high", "reason": ...}`; a registered
   `safety` function replaces it.
 - any name registered with `register(name, fn)`: `fn(request)`, sync or
-  async, returning `str` or a `Completion`. Sync functions run on the event
+  async, returning `str`, an `Answer` or a `Completion`. Sync functions run on the event
   loop: keep them quick, or make them async.
 
 Registrations live in a `LocalRegistry`. `register` writes to
@@ -38,6 +38,7 @@ from laneway.providers._wire import with_cost
 from laneway.providers.base import AdapterDeps
 from laneway.providers.safety import screen
 from laneway.types import (
+    Answer,
     Capability,
     Completion,
     CompletionRequest,
@@ -49,7 +50,9 @@ from laneway.types import (
     UsageDelta,
 )
 
-LocalFunction = Callable[[CompletionRequest], "str | Completion | Awaitable[str | Completion]"]
+LocalFunction = Callable[
+    [CompletionRequest], "str | Answer | Completion | Awaitable[str | Answer | Completion]"
+]
 """A local model: takes the canonical request, returns the answer (or awaits it)."""
 
 BUILT_INS = frozenset({"echo", "template"})
@@ -133,20 +136,16 @@ class LocalAdapter(AdapterBase[LocalProvider]):
         *,
         timeout_s: float,
         credential: Credential | None = None,
-    ) -> Completion:
-        started = self._deps.clock.monotonic()
+    ) -> Answer:
         answer = await self._answer(request, model, timeout_s)
         if isinstance(answer, str):
-            answer = Completion(content=answer, provider=self.provider_id, model=model)
+            answer = Answer(answer)
         usage = answer.usage if answer.usage.total_tokens else _estimate(request, answer.content)
-        return Completion(
+        return Answer(
             content=answer.content,
-            provider=self.provider_id,
-            model=model,
             finish_reason=answer.finish_reason,
             tool_calls=answer.tool_calls,
             usage=with_cost(usage, self.capabilities(model)),
-            latency_ms=(self._deps.clock.monotonic() - started) * 1000,
         )
 
     async def stream(
@@ -157,19 +156,19 @@ class LocalAdapter(AdapterBase[LocalProvider]):
         timeout_s: float,
         credential: Credential | None = None,
     ) -> AsyncIterator[Delta]:
-        completion = await self.complete(request, model, timeout_s=timeout_s)
-        for word in split_words(completion.content):
+        answer = await self.complete(request, model, timeout_s=timeout_s)
+        for word in split_words(answer.content):
             yield TextDelta(word)
-        for index, call in enumerate(completion.tool_calls):
+        for index, call in enumerate(answer.tool_calls):
             yield ToolCallDelta(index, call.id, call.name, call.arguments)
-        yield UsageDelta(completion.usage)
-        yield FinishDelta(completion.finish_reason)
+        yield UsageDelta(answer.usage)
+        yield FinishDelta(answer.finish_reason)
 
     # -- answering -------------------------------------------------------------
 
     async def _answer(
         self, request: CompletionRequest, model: str, timeout_s: float
-    ) -> str | Completion:
+    ) -> str | Answer | Completion:
         if model == "echo":
             return echo(request)
         template = self._template(model)
@@ -190,7 +189,7 @@ class LocalAdapter(AdapterBase[LocalProvider]):
 
     async def _call(
         self, fn: LocalFunction, request: CompletionRequest, model: str, timeout_s: float
-    ) -> str | Completion:
+    ) -> str | Answer | Completion:
         try:
             async with asyncio.timeout(timeout_s):
                 result = fn(request)
@@ -213,9 +212,10 @@ class LocalAdapter(AdapterBase[LocalProvider]):
                 model=model,
                 code=ErrorCode.UNKNOWN,
             ) from exc
-        if not isinstance(result, str | Completion):
+        if not isinstance(result, str | Answer | Completion):
             raise ProviderError(
-                f"local function {model!r} returned {type(result).__name__}, not str or Completion",
+                f"local function {model!r} returned {type(result).__name__}, "
+                "not str, Answer or Completion",
                 provider=self.provider_id,
                 model=model,
                 code=ErrorCode.INVALID_RESPONSE,

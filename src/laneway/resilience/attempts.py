@@ -36,7 +36,6 @@ CREDENTIAL_CODES = frozenset({ErrorCode.RATE_LIMIT, ErrorCode.AUTH})
 class Call:
     """Call `model` once: attempt `number` (1-based) with the provider's profile `profile`.
 
-    `first` marks the candidate's first call (the engine reserves its budget then);
     `timeout_s` is the per-attempt limit, the provider's cap and the deadline's rest.
     """
 
@@ -45,7 +44,6 @@ class Call:
     profile: int
     number: int
     timeout_s: float
-    first: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +165,7 @@ class AttemptPlan:
                 self._advance()
                 return Skip(model, "auth_quarantined")
             if profile != self._profile:
-                first = self._profile < 0
                 self._profile, self._number = profile, 0
-            else:
-                first = False
             timeout_s = self._deadline.attempt_budget(now)
             cap = self._cap(model.provider)
             if cap is not None:
@@ -180,7 +175,7 @@ class AttemptPlan:
                 self._advance()
                 continue
             self._number += 1
-            return Call(self._index, model, profile, self._number, timeout_s, first)
+            return Call(self._index, model, profile, self._number, timeout_s)
         return _STOPPED if self.stopped else _DONE
 
     def _admit_candidate(self, info: ModelInfo, now: float) -> Skip | None:

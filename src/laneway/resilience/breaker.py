@@ -32,6 +32,7 @@ from laneway.state.base import (
     BreakerStateName,
     BreakerStore,
 )
+from laneway.state.quarantine_record import QuarantineVerdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,6 @@ class Admission:
     transitions: tuple[Transition, ...] = ()
 
 
-_STILL_CLOSED = BreakerOutcome("closed", "closed", True, False)
 _ADMITTED = Admission(allowed=True, probe=False, state="closed")
 
 
@@ -84,43 +84,50 @@ class Breakers:
 
     async def admit(self, key: str, now: float) -> Admission:
         """Ask before calling: refused while open, and while half-open unless this is the probe."""
-        outcome = await self._store.apply(key, "admit", now, self._params)
-        if outcome == _STILL_CLOSED:
-            return _ADMITTED
-        return Admission(
-            allowed=outcome.allowed,
-            probe=outcome.probe,
-            state=outcome.new,
-            transitions=self._transitions(key, outcome.old, outcome.new),
-        )
+        return _admission(key, await self._store.apply(key, "admit", now, self._params))
+
+    async def gate(
+        self, key: str, credential: str, now: float, cooldown_s: float
+    ) -> tuple[QuarantineVerdict, Admission | None]:
+        """What a call asks before it is made, in one round trip to the store: the
+        quarantine's verdict on the `credential` profile (by its label), then, unless it is
+        quarantined, `admit` (None: the breaker was not asked)."""
+        verdict, outcome = await self._store.gate(key, credential, now, self._params, cooldown_s)
+        return verdict, None if outcome is None else _admission(key, outcome)
 
     async def record_success(self, key: str, now: float) -> tuple[Transition, ...]:
-        return await self._apply(key, "success", now)
+        return _transitions(key, await self._store.apply(key, "success", now, self._params))
 
     async def record_failure(self, key: str, code: ErrorCode, now: float) -> tuple[Transition, ...]:
         """Count a health failure; any other code shows the provider answered (a success)."""
-        return await self._apply(key, "failure" if counts_against_health(code) else "success", now)
+        op: BreakerOp = "failure" if counts_against_health(code) else "success"
+        return _transitions(key, await self._store.apply(key, op, now, self._params))
 
     async def release_probe(self, key: str, now: float = 0.0) -> None:
         """The probe ended with no verdict (cancelled, over budget): let the next request probe.
 
         `now` is not needed by the transition; it is accepted for symmetry.
         """
-        await self._apply(key, "release", now)
+        await self._store.apply(key, "release", now, self._params)
 
     async def snapshot(self) -> dict[str, str]:
         """Stored states by key; keys never tripped may be absent (they are closed)."""
         return dict(await self._store.states())
 
-    async def _apply(self, key: str, op: BreakerOp, now: float) -> tuple[Transition, ...]:
-        outcome = await self._store.apply(key, op, now, self._params)
-        if outcome.old == outcome.new:
-            return ()
-        return (Transition(key, outcome.old, outcome.new),)
 
-    @staticmethod
-    def _transitions(
-        key: str, old: BreakerStateName, new: BreakerStateName
-    ) -> tuple[Transition, ...]:
-        """Empty, or the one change; a tuple so the engine can emit without a None check."""
-        return (Transition(key, old, new),) if old != new else ()
+def _admission(key: str, outcome: BreakerOutcome) -> Admission:
+    if outcome.old == "closed":  # a closed breaker admits every call and stays closed
+        return _ADMITTED
+    return Admission(
+        allowed=outcome.allowed,
+        probe=outcome.probe,
+        state=outcome.new,
+        transitions=_transitions(key, outcome),
+    )
+
+
+def _transitions(key: str, outcome: BreakerOutcome) -> tuple[Transition, ...]:
+    """Empty, or the one change; a tuple so the engine can emit without a None check."""
+    if outcome.old == outcome.new:
+        return ()
+    return (Transition(key, outcome.old, outcome.new),)

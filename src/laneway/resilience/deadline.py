@@ -27,10 +27,11 @@ class Deadline:
 
     def attempt_budget(self, now: float) -> float:
         """How long the next provider call may take: the attempt cap or what is left, if less."""
-        return min(self.attempt_s, self.remaining(now))
+        left = self.start + self.total_s - now  # `remaining`, asked on every call
+        return min(self.attempt_s, left) if left > 0 else 0.0
 
     def expired(self, now: float) -> bool:
-        return now >= self.ends_at
+        return now >= self.start + self.total_s
 
     def elapsed(self, now: float) -> float:
         return max(0.0, now - self.start)

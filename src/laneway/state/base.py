@@ -80,6 +80,14 @@ class BreakerStore(Protocol):
         """Run one transition (see `state.breaker_record` for the semantics) atomically."""
         ...
 
+    async def gate(
+        self, key: str, credential: str, now: float, params: BreakerParams, cooldown_s: float
+    ) -> tuple[QuarantineVerdict, BreakerOutcome | None]:
+        """A call's gate as one atomic step, one round trip to a shared store: the
+        `credential` profile's quarantine `check` (`QuarantineStore`), then, unless it is
+        quarantined, the breaker's `admit` (None when the breaker was not asked)."""
+        ...
+
     async def states(self) -> dict[str, BreakerStateName]:
         """Every known key's stored state (an open breaker past `open_s` still reads open)."""
         ...

@@ -135,6 +135,14 @@ class GuardedBreakers:
             lambda: self._local.apply(key, op, now, params),
         )
 
+    async def gate(
+        self, key: str, credential: str, now: float, params: BreakerParams, cooldown_s: float
+    ) -> tuple[QuarantineVerdict, BreakerOutcome | None]:
+        return await self._guard.run(
+            lambda: self._shared.gate(key, credential, now, params, cooldown_s),
+            lambda: self._local.gate(key, credential, now, params, cooldown_s),
+        )
+
     async def states(self) -> dict[str, BreakerStateName]:
         return await self._guard.run(self._shared.states, self._local.states)
 

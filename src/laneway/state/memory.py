@@ -28,12 +28,26 @@ DEFAULT_CACHE_ENTRIES = 10_000
 
 
 class MemoryBreakerStore:
-    def __init__(self) -> None:
+    """Breakers, and the credential quarantines that `gate` checks first."""
+
+    def __init__(self, quarantines: MemoryQuarantineStore | None = None) -> None:
         self._records: dict[str, BreakerRecord] = {}
+        self._quarantines = quarantines if quarantines is not None else MemoryQuarantineStore()
 
     async def apply(
         self, key: str, op: BreakerOp, now: float, params: BreakerParams
     ) -> BreakerOutcome:
+        return self._step(key, op, now, params)
+
+    async def gate(
+        self, key: str, credential: str, now: float, params: BreakerParams, cooldown_s: float
+    ) -> tuple[QuarantineVerdict, BreakerOutcome | None]:
+        verdict = self._quarantines.step(credential, "check", now, cooldown_s)
+        if verdict == "quarantined":
+            return verdict, None
+        return verdict, self._step(key, "admit", now, params)
+
+    def _step(self, key: str, op: BreakerOp, now: float, params: BreakerParams) -> BreakerOutcome:
         record = self._records.get(key, breaker_record.CLOSED)
         new, outcome = breaker_record.apply(record, op, now, params)
         if new is not record:
@@ -206,6 +220,10 @@ class MemoryQuarantineStore:
     async def apply(
         self, key: str, op: QuarantineOp, now: float, cooldown_s: float
     ) -> QuarantineVerdict:
+        return self.step(key, op, now, cooldown_s)
+
+    def step(self, key: str, op: QuarantineOp, now: float, cooldown_s: float) -> QuarantineVerdict:
+        """`apply`, for a caller already inside one atomic step (`MemoryBreakerStore.gate`)."""
         record = self._records.get(key)
         if record is None and op == "check":
             return "clear"  # the common case: nothing held, nothing to do
@@ -226,11 +244,11 @@ class MemoryStateStore:
 
     def __init__(self, url: str = "memory://") -> None:
         self._url = url
-        self._breakers = MemoryBreakerStore()
+        self._quarantines = MemoryQuarantineStore()
+        self._breakers = MemoryBreakerStore(self._quarantines)
         self._budgets = MemoryBudgetStore()
         self._decisions = MemoryDecisionCache()
         self._key_limits = MemoryKeyLimitStore()
-        self._quarantines = MemoryQuarantineStore()
 
     @property
     def url(self) -> str:

@@ -44,8 +44,10 @@ RESERVATION_TTL_S = 86_400
 _STATES: frozenset[str] = frozenset({"closed", "open", "half_open"})
 
 
-def load_script(name: str) -> str:
-    return resources.files("laneway.state").joinpath("lua", name).read_text(encoding="utf-8")
+def load_script(*names: str) -> str:
+    """The script made of the files `names` in order (a step's file before its callers)."""
+    folder = resources.files("laneway.state").joinpath("lua")
+    return "\n".join(folder.joinpath(name).read_text(encoding="utf-8") for name in names)
 
 
 @contextmanager
@@ -64,22 +66,60 @@ def _num(text: float) -> str:
     return format(text, ".17g")
 
 
+def _params(params: BreakerParams) -> list[str | int]:
+    """A breaker's parameters as breaker_step.lua takes them, after `now`."""
+    return [
+        params.failure_threshold,
+        _num(params.window_s),
+        _num(params.open_s),
+        _num(params.probe_timeout_s),
+    ]
+
+
+def _verdict(reply: Any) -> QuarantineVerdict:
+    text = reply.decode() if isinstance(reply, bytes) else str(reply)
+    if text not in ("clear", "probe", "quarantined"):
+        raise StateError(f"the Redis quarantine script answered {text!r}")
+    return cast(QuarantineVerdict, text)
+
+
 class RedisBreakerStore:
     def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self._client = client
         self._prefix = prefix
-        self._script: AsyncScript = client.register_script(load_script("breaker.lua"))
+        self._script: AsyncScript = client.register_script(
+            load_script("breaker_step.lua", "breaker.lua")
+        )
+        self._gate: AsyncScript = client.register_script(
+            load_script("quarantine_step.lua", "breaker_step.lua", "gate.lua")
+        )
 
     async def apply(
         self, key: str, op: BreakerOp, now: float, params: BreakerParams
     ) -> BreakerOutcome:
-        argv: list[str | int] = [op, _num(now), params.failure_threshold]
-        argv += [_num(params.window_s), _num(params.open_s), _num(params.probe_timeout_s), key]
+        argv: list[str | int] = [op, _num(now), *_params(params), key]
         keys = [f"{self._prefix}breaker:{key}", f"{self._prefix}breakers"]
         with translated(f"updating the breaker of {key}"):
             reply = await self._script(keys=keys, args=argv)
         old, new, allowed, probe = reply
         return BreakerOutcome(_state(old), _state(new), bool(allowed), bool(probe))
+
+    async def gate(
+        self, key: str, credential: str, now: float, params: BreakerParams, cooldown_s: float
+    ) -> tuple[QuarantineVerdict, BreakerOutcome | None]:
+        argv: list[str | int] = [_num(now), _num(cooldown_s), *_params(params), key]
+        keys = [
+            f"{self._prefix}quarantine:{credential}",
+            f"{self._prefix}breaker:{key}",
+            f"{self._prefix}breakers",
+        ]
+        with translated(f"admitting a call to {key}"):
+            reply = await self._gate(keys=keys, args=argv)
+        verdict = _verdict(reply[0])
+        if len(reply) == 1:
+            return verdict, None
+        _, old, new, allowed, probe = reply
+        return verdict, BreakerOutcome(_state(old), _state(new), bool(allowed), bool(probe))
 
     async def states(self) -> dict[str, BreakerStateName]:
         with translated("reading breaker states"):
@@ -246,7 +286,9 @@ class RedisQuarantineStore:
     def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self._client = client
         self._prefix = prefix
-        self._script: AsyncScript = client.register_script(load_script("quarantine.lua"))
+        self._script: AsyncScript = client.register_script(
+            load_script("quarantine_step.lua", "quarantine.lua")
+        )
 
     async def apply(
         self, key: str, op: QuarantineOp, now: float, cooldown_s: float
@@ -255,10 +297,7 @@ class RedisQuarantineStore:
             reply = await self._script(
                 keys=[f"{self._prefix}quarantine:{key}"], args=[op, _num(now), _num(cooldown_s)]
             )
-        text = reply.decode() if isinstance(reply, bytes) else str(reply)
-        if text not in ("clear", "probe", "quarantined"):
-            raise StateError(f"the Redis quarantine script answered {text!r}")
-        return cast(QuarantineVerdict, text)
+        return _verdict(reply)
 
     async def records(self) -> dict[str, QuarantineRecord]:
         """Every quarantined credential profile, for `laneway status` (a SCAN: not per request)."""

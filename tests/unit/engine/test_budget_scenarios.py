@@ -13,6 +13,7 @@ import pytest
 from engine_scenario import Events, ask, config, fake, gateway
 
 from laneway.budgets.bound import input_bound
+from laneway.clock import FakeClock
 from laneway.errors import BudgetExceededError
 from laneway.events import BudgetChanged
 from laneway.types import CompletionRequest, Message, StreamDone, TaskContext, Usage
@@ -106,6 +107,26 @@ async def test_a_failed_call_refunds_its_reservation() -> None:
     ]
     report = (await gw.budget_report())["job:job-2"]
     assert (report["reserved_usd"], report["spent_usd"]) == (0, 0)
+
+
+async def test_a_quarantined_first_credential_still_reserves_and_commits() -> None:
+    """The call made with the second profile is the candidate's first: it is reserved
+    before and committed after, like any other."""
+    profiles = [{"name": "a", "api_key_env": "KEY_A"}, {"name": "b", "api_key_env": "KEY_B"}]
+    cfg = config(
+        {"work": {"primary": "f/m", "budget": {"usd_per_job": JOB_LIMIT}}},
+        providers={"f": {**PRICED["f"], "credentials": profiles}},
+    )
+    clock = FakeClock()
+    gw = gateway(cfg, env={"KEY_A": "a", "KEY_B": "b"}, clock=clock)
+    await gw.state_store.quarantines.apply("f[a]", "bar", clock.wall(), 3600.0)
+    fake(gw).enqueue("m", text="ok", usage=ACTUAL)
+
+    done = await gw.complete(REQUEST, TaskContext(lane="work", job_id="job-q"))
+
+    assert done.trace == ("f[a]/m:auth_quarantined", "f[b]/m:success")
+    report = (await gw.budget_report())["job:job-q"]
+    assert (report["reserved_usd"], report["spent_usd"]) == (0, pytest.approx(ACTUAL_USD))
 
 
 async def test_tokens_per_request_refuses_before_the_call() -> None:

@@ -57,9 +57,9 @@ async def test_scripted_error(fake: FakeAdapter) -> None:
 
 async def test_delay_uses_the_injected_clock(fake: FakeAdapter, clock: FakeClock) -> None:
     fake.enqueue(text="slow", delay_s=3)
-    completion = await fake.complete(REQUEST, "m", timeout_s=5)
+    answer = await fake.complete(REQUEST, "m", timeout_s=5)
     assert clock.sleeps == [3]
-    assert completion.latency_ms == pytest.approx(3000)
+    assert answer.content == "slow"
 
 
 async def test_delay_past_the_timeout_is_a_timeout(fake: FakeAdapter, clock: FakeClock) -> None:

@@ -14,12 +14,14 @@ from laneway.providers import local
 from laneway.providers.base import AdapterDeps
 from laneway.providers.local import LocalAdapter, LocalRegistry
 from laneway.types import (
+    Answer,
     Completion,
     CompletionRequest,
     FinishDelta,
     FinishReason,
     ResponseFormat,
     TextDelta,
+    Usage,
     UsageDelta,
 )
 
@@ -41,7 +43,7 @@ def make(registry: LocalRegistry, **templates: str) -> LocalAdapter:
 async def test_echo_answers_the_last_user_message(registry: LocalRegistry) -> None:
     completion = await make(registry).complete(REQUEST, "echo", timeout_s=1)
     assert completion.content == "is this safe to run?"
-    assert (completion.provider, completion.model) == ("local", "echo")
+    assert completion.finish_reason is FinishReason.STOP
     assert completion.usage.input_tokens > 0
 
 
@@ -77,7 +79,15 @@ async def test_async_function_returning_a_completion(registry: LocalRegistry) ->
     registry.register("classifier", classifier)
     completion = await make(registry).complete(REQUEST, "classifier", timeout_s=1)
     assert (completion.content, completion.finish_reason) == ("high", FinishReason.LENGTH)
-    assert (completion.provider, completion.model) == ("local", "classifier")
+
+
+async def test_function_returning_an_answer(registry: LocalRegistry) -> None:
+    def classifier(request: CompletionRequest) -> Answer:
+        return Answer("low", usage=Usage(7, 1))
+
+    registry.register("classifier", classifier)
+    answer = await make(registry).complete(REQUEST, "classifier", timeout_s=1)
+    assert (answer.content, answer.usage.input_tokens, answer.usage.output_tokens) == ("low", 7, 1)
 
 
 async def test_function_errors_become_provider_errors(registry: LocalRegistry) -> None:

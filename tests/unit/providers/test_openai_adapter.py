@@ -331,14 +331,15 @@ async def test_garbage_usage_and_model_fields_do_not_reach_the_caller(
     upstream: Upstream, transport: HttpxTransport, clock: FakeClock
 ) -> None:
     """Negative or astronomic counts (they went into budgets, and past 64 bits killed the
-    audit writer) read as 0; a model name that is no short string is the one asked for."""
+    audit writer) read as 0; a model name that is no short string is not the upstream's
+    (the engine names the model asked for)."""
     usage = {"prompt_tokens": -5, "completion_tokens": 1e308, "total_tokens": 10**30}
     upstream.reply = lambda _: httpx.Response(
         200, content=completion_with(usage=usage, model={"a": [1]})
     )
     completion = await make(transport, clock).complete(REQUEST, "gpt-4o", timeout_s=5)
     assert (completion.usage.input_tokens, completion.usage.output_tokens) == (0, 0)
-    assert completion.model == "gpt-4o"
+    assert completion.provider_model is None
 
 
 async def test_a_stream_tool_call_with_object_arguments_ends_as_an_invalid_response(

@@ -36,11 +36,11 @@ def call(step: object) -> Call:
 def test_unavailable_is_retried_with_backoff_then_the_next_model() -> None:
     walk = plan(A, C)
     first = call(walk.next(0.0))
-    assert (first.model, first.number, first.first, first.timeout_s) == (A.ref, 1, True, 10.0)
+    assert (first.model, first.number, first.timeout_s) == (A.ref, 1, 10.0)
     assert walk.failed(first, error(A, ErrorCode.UNAVAILABLE), 1.0, probe=False) == "retry"
     assert walk.next(1.0) == Wait(0.5)
     second = call(walk.next(1.5))
-    assert (second.number, second.first) == (2, False)
+    assert second.number == 2
     walk.failed(second, error(A, ErrorCode.UNAVAILABLE), 2.0, probe=False)
     assert walk.next(2.0) == Wait(1.0)
     third = call(walk.next(3.0))
@@ -74,7 +74,7 @@ def test_a_rate_limit_rotates_to_the_next_profile_without_waiting() -> None:
     first = call(walk.next(0.0))
     assert walk.failed(first, error(A, ErrorCode.RATE_LIMIT), 0.0, probe=False) == "rotate"
     rotated = call(walk.next(0.0))
-    assert (rotated.profile, rotated.number, rotated.first) == (1, 1, False)
+    assert (rotated.profile, rotated.number) == (1, 1)
 
 
 def test_a_probe_gets_no_second_try() -> None:

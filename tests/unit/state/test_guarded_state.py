@@ -123,3 +123,19 @@ async def test_quarantines_follow_the_breakers_policy() -> None:
     shared_closed.down = True
     with pytest.raises(StateError):
         await closed.quarantines.apply("p[a]", "check", clock.wall(), 60.0)
+
+
+async def test_a_calls_gate_follows_the_breakers_policy_over_this_process_quarantines() -> None:
+    store, shared, clock = guarded()
+    shared.down = True
+    await store.quarantines.apply("p[a]", "bar", clock.wall(), 60.0)  # kept in memory
+    gate = await store.breakers.gate("p/m", "p[a]", clock.wall(), BreakerParams(), 60.0)
+    assert gate == ("quarantined", None)
+    verdict, outcome = await store.breakers.gate("p/m", "p[b]", clock.wall(), BreakerParams(), 60)
+    assert verdict == "clear"
+    assert outcome is not None
+    assert outcome.allowed
+    closed, shared_closed, _ = guarded(breakers="closed")
+    shared_closed.down = True
+    with pytest.raises(StateError):
+        await closed.breakers.gate("p/m", "p[a]", clock.wall(), BreakerParams(), 60.0)

@@ -15,7 +15,7 @@ from laneway.providers._base_http import HttpAdapterBase, StateReader, StreamRea
 from laneway.providers._wire import encode_json, invalid_response, parse_json_body
 from laneway.providers.anthropic import passthrough, wire
 from laneway.providers.anthropic.stream import StreamState, parse_stream_event
-from laneway.types import Completion, CompletionRequest, WirePayload
+from laneway.types import Answer, CompletionRequest, WirePayload
 
 DEFAULT_CONTEXT_WINDOW = 200_000
 
@@ -83,18 +83,12 @@ class AnthropicAdapter(HttpAdapterBase[AnthropicProvider]):
             request, model, default_max_tokens=self.spec.default_max_tokens, stream=stream
         )
 
-    def _parse(self, data: Any, request: CompletionRequest, model: str) -> Completion:
-        parsed = wire.parse_response(data, output_tool=wire.output_tool_name(request))
-        if request.wire is None or request.wire.format != self.wire_format:
-            return parsed.to_completion(self.provider_id, model)
-        return Completion(
-            content=parsed.content,
-            provider=self.provider_id,
-            model=model,
-            finish_reason=parsed.finish_reason,
-            tool_calls=parsed.tool_calls,
-            usage=parsed.usage,
-            wire=data,  # the upstream's answer, for the client as it came
+    def _parse(self, data: Any, request: CompletionRequest, model: str) -> Answer:
+        return wire.parse_response(
+            data,
+            output_tool=wire.output_tool_name(request),
+            # the upstream's answer, for a client of the same wire as it came
+            keep_body=request.wire is not None and request.wire.format == self.wire_format,
         )
 
     def _reader(self, request: CompletionRequest, model: str) -> StreamReader:

@@ -1,7 +1,7 @@
 """Anthropic Messages API on the wire: pure translation, no I/O.
 
 `build_request` turns the canonical request into a `POST /v1/messages` body,
-`parse_response` turns an answer into a `ParsedMessage`, and `classify_error`
+`parse_response` turns an answer into an `Answer`, and `classify_error`
 maps an error status + body to a `ProviderError` (streams: `stream.py`).
 Sources: `tests/specs/anthropic-messages.prism.json` (SPEC) and
 `tests/specs/anthropic-wire-format.md` (NOTES).
@@ -24,7 +24,6 @@ from typing import Any
 from laneway.config.schema import AuthHeader
 from laneway.errors import ErrorCode, ProviderError
 from laneway.providers._wire import (
-    ParsedMessage,
     WireError,
     WireRequestError,
     as_int,
@@ -34,6 +33,7 @@ from laneway.providers._wire import (
 )
 from laneway.providers.ratelimit import retry_after_s
 from laneway.types import (
+    Answer,
     CompletionRequest,
     FinishReason,
     ImagePart,
@@ -268,8 +268,11 @@ def _image(part: ImagePart) -> JsonObject:
 # -- response ------------------------------------------------------------------
 
 
-def parse_response(body: object, *, output_tool: str | None = None) -> ParsedMessage:
-    """A SPEC `Message` (required: content, stop_reason, usage) into our terms."""
+def parse_response(
+    body: object, *, output_tool: str | None = None, keep_body: bool = False
+) -> Answer:
+    """A SPEC `Message` (required: content, stop_reason, usage) into our terms; with
+    `keep_body`, the body itself too (`Answer.wire`, for a pass-through client)."""
     if not isinstance(body, dict):
         raise WireError("the body is not a JSON object")
     content = body.get("content")
@@ -292,11 +295,12 @@ def parse_response(body: object, *, output_tool: str | None = None) -> ParsedMes
     stop_reason = body.get("stop_reason")
     if not isinstance(stop_reason, str):
         raise WireError("the message has no stop_reason")
-    return ParsedMessage(
+    return Answer(
         content=structured if structured is not None else "".join(texts),
         tool_calls=tuple(calls),
         finish_reason=finish_reason(stop_reason, only_output_tool=structured is not None),
         usage=parse_usage(body.get("usage"), required=True),
+        wire=body if keep_body else None,
     )
 
 

@@ -15,7 +15,7 @@ from laneway.errors import ErrorCode, ProviderError
 from laneway.providers._base_http import HttpAdapterBase, StateReader, StreamReader
 from laneway.providers._wire import WireProblem
 from laneway.providers.gemini import wire
-from laneway.types import Completion, CompletionRequest
+from laneway.types import Answer, CompletionRequest
 
 DEFAULT_CONTEXT_WINDOW = 1_048_576
 
@@ -44,8 +44,8 @@ class GeminiAdapter(HttpAdapterBase[GeminiProvider]):
     ) -> dict[str, Any]:
         return wire.build_request(request)
 
-    def _parse(self, data: Any, request: CompletionRequest, model: str) -> Completion:
-        return wire.parse_response(data).to_completion(self.provider_id, model)
+    def _parse(self, data: Any, request: CompletionRequest, model: str) -> Answer:
+        return wire.parse_response(data)
 
     def _reader(self, request: CompletionRequest, model: str) -> StreamReader:
         return StateReader(wire.parse_stream_event, wire.StreamState())

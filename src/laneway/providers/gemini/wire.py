@@ -29,7 +29,6 @@ from laneway.config.schema import AuthHeader
 from laneway.errors import ErrorCode, ProviderError
 from laneway.http.sse import SseEvent
 from laneway.providers._wire import (
-    ParsedMessage,
     StreamFailure,
     WireError,
     WireProblem,
@@ -42,6 +41,7 @@ from laneway.providers._wire import (
 )
 from laneway.providers.ratelimit import parse_duration_s
 from laneway.types import (
+    Answer,
     CompletionRequest,
     Delta,
     FinishDelta,
@@ -281,7 +281,7 @@ def _image(part: ImagePart) -> JsonObject:
 # -- response ------------------------------------------------------------------
 
 
-def parse_response(body: object) -> ParsedMessage:
+def parse_response(body: object) -> Answer:
     """A `GenerateContentResponse`: first candidate's parts, finish reason, usage."""
     if not isinstance(body, dict):
         raise WireError("the body is not a JSON object")
@@ -294,7 +294,7 @@ def parse_response(body: object) -> ParsedMessage:
     if not isinstance(usage, dict):
         raise WireError("the response has no usageMetadata")
     reason = raw_reason if isinstance(raw_reason, str) else "STOP"
-    return ParsedMessage(
+    return Answer(
         content="".join(texts),
         tool_calls=tuple(calls),
         finish_reason=finish_reason(reason, has_calls=bool(calls)),

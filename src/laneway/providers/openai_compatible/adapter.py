@@ -27,7 +27,7 @@ from laneway.providers.openai_compatible.wire import (
     parse_response,
     parse_stream_event,
 )
-from laneway.types import Capability, Completion, CompletionRequest, Delta, FinishDelta
+from laneway.types import Answer, Capability, CompletionRequest, Delta, FinishDelta
 
 _DEFAULT_CAPABILITIES: Mapping[str, frozenset[Capability]] = {
     "openai": frozenset(Capability),
@@ -82,7 +82,7 @@ class OpenAIAdapter(HttpAdapterBase[OpenAISpec]):
             body |= {"stream": True, "stream_options": {"include_usage": True}}
         return body
 
-    def _parse(self, data: Any, request: CompletionRequest, model: str) -> Completion:
+    def _parse(self, data: Any, request: CompletionRequest, model: str) -> Answer:
         return parse_response(data, provider=self.provider_id, model=model)
 
     def _reader(self, request: CompletionRequest, model: str) -> StreamReader:

@@ -30,7 +30,7 @@ from laneway.providers._wire import (
     sanitize_message,
 )
 from laneway.types import (
-    Completion,
+    Answer,
     CompletionRequest,
     Delta,
     ErrorDelta,
@@ -142,8 +142,9 @@ def _response_format(request: CompletionRequest) -> dict[str, Any] | None:
 # -- response ----------------------------------------------------------------
 
 
-def parse_response(data: Any, *, provider: str, model: str) -> Completion:
-    """A `chat.completion` body as a `Completion` (usage without cost; latency 0).
+def parse_response(data: Any, *, provider: str, model: str) -> Answer:
+    """A `chat.completion` body as an `Answer` (usage without cost); `provider` and
+    `model` name the call in an invalid_response.
 
     A `refusal` (structured outputs) becomes the content with finish reason
     `content_filter`, so the engine can treat it as a refusal.
@@ -164,14 +165,12 @@ def parse_response(data: Any, *, provider: str, model: str) -> Completion:
         raise invalid_response(provider, model, "choices[0].message.tool_calls is not a list")
     calls = tuple([_tool_call(raw, provider, model) for raw in raw_calls]) if raw_calls else ()
     served = data.get("model")
-    return Completion(
+    return Answer(
         content=content or "",
-        provider=provider,
-        model=served if isinstance(served, str) and 0 < len(served) <= 200 else model,
         finish_reason=finish,
         tool_calls=calls,
         usage=parse_usage(data.get("usage")),
-        request_id=data.get("id") if isinstance(data.get("id"), str) else None,
+        provider_model=served if isinstance(served, str) and 0 < len(served) <= 200 else None,
     )
 
 
