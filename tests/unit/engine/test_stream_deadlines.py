@@ -20,6 +20,7 @@ from laneway.types import (
     Delta,
     ErrorDelta,
     FinishDelta,
+    FinishReason,
     StreamDone,
     StreamEvent,
     TaskContext,
@@ -84,3 +85,36 @@ async def test_after_its_first_delta_a_stream_has_the_lanes_deadline_not_the_att
     assert "lane's deadline" in str(error.error)
     assert loop.time() - started == pytest.approx(0.4)  # not cut at the first delta's 0.15 s
     assert not any(isinstance(event, StreamDone) for event in events)
+
+
+async def test_a_stream_read_by_a_task_per_item_still_ends_at_the_lanes_deadline() -> None:
+    """`SyncGateway` reads each item in a task of its own (`asyncio.Runner.run`). A timeout
+    kept from one read to the next would belong to the task that entered it, long done by
+    the stalled read: it would cancel nothing and the read would outlive the deadline."""
+
+    async def long_then_stall(
+        request: CompletionRequest, model: str, *, timeout_s: float, credential: Any = None
+    ) -> AsyncIterator[Delta]:
+        yield TextDelta("Hello there. " * 20)  # past the PII guard's window: some goes out
+        await asyncio.sleep(10)
+        yield FinishDelta(FinishReason.STOP)
+
+    lane = {"primary": "f/a", "timeouts": {"attempt_s": 0.1, "total_s": 0.4}}
+    loop = asyncio.get_running_loop()
+    gw = gateway(config({"work": lane}), clock=LoopClock(loop))
+    fake(gw).stream = long_then_stall  # type: ignore[method-assign]
+    started = loop.time()
+    events = gw.stream(ask(), WORK)
+    try:
+        items: list[StreamEvent] = []
+        while True:
+            try:
+                items.append(await asyncio.create_task(anext(events)))  # type: ignore[arg-type]
+            except StopAsyncIteration:
+                break
+    finally:
+        await events.aclose()
+        await gw.aclose()
+    assert isinstance(items[-1], ErrorDelta)
+    assert "lane's deadline" in str(items[-1].error)
+    assert loop.time() - started == pytest.approx(0.4)
