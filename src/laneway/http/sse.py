@@ -47,7 +47,7 @@ class SseParser:
     def feed(self, chunk: bytes) -> list[Event]:
         """Every event `chunk` completes.
 
-        The usual framing (LF line ends, one `data:` line per event, as every
+        The usual framing (LF line ends, one `data: ` line per event, as every
         provider here sends) is cut into events with `bytes.split` (C speed);
         anything else, and any partial event carried over, goes line by line.
         A chunk with no line end completes nothing: it is held, not joined and
@@ -70,10 +70,10 @@ class SseParser:
         *blocks, rest = buffer.split(b"\n\n")
         events: list[Event] = []
         for block in blocks:
-            if block.startswith(b"data:") and _LF not in block:
-                value = block[6:] if block[5:6] == b" " else block[5:]
-                events.append(("message", value.decode("utf-8", errors="replace")))
-            elif block:  # comments, named events, multi-line data: the general rules
+            if block.startswith(b"data: ") and _LF not in block:
+                events.append(("message", block[6:].decode("utf-8", "replace")))
+            elif block:  # comments, named events, multi-line data, `data:` with no space
+                # after it: the general rules
                 events += self._feed_lines(block + b"\n\n")
         self._buffer = rest
         return events
@@ -94,7 +94,7 @@ class SseParser:
                 line_end, pos_next = lf, lf + 1
             else:
                 break
-            event = self._process(buffer[pos:line_end].decode("utf-8", errors="replace"))
+            event = self._process(buffer[pos:line_end].decode("utf-8", "replace"))
             pos = pos_next
             if event is not None:
                 events.append(event)
