@@ -498,11 +498,12 @@ class ChunkWriter:
     """Turns stream deltas into `chat.completion.chunk` SSE events for one response.
 
     Every chunk repeats the same fields around its one choice, so they are
-    rendered once per response (`_head`, `_tail`) and a text chunk costs one
-    `orjson.dumps` of its text: a third of a whole chunk's rendering, paid per delta.
+    rendered once per response (`_head`, `_tail`; for text, with the choice's fields
+    around the text too) and a text chunk costs one `orjson.dumps` of its text: a
+    third of a whole chunk's rendering, paid per delta.
     """
 
-    __slots__ = ("_head", "_include_usage", "_tail")
+    __slots__ = ("_head", "_include_usage", "_tail", "_text_head", "_text_tail")
 
     def __init__(self, *, request_id: str, created: int, model: str, include_usage: bool) -> None:
         self._include_usage = include_usage
@@ -516,6 +517,8 @@ class ChunkWriter:
         # OpenAI sends `usage: null` on content chunks when include_usage is on, so
         # clients can tell them from the usage chunk.
         self._tail = b'],"usage":null}\n\n' if include_usage else b"]}\n\n"
+        self._text_head = self._head + b'{"index":0,"delta":{"content":'
+        self._text_tail = b'},"finish_reason":null,"logprobs":null}' + self._tail
 
     def _event(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         """A chunk whose one choice carries `delta` (and `finish`)."""
@@ -526,13 +529,7 @@ class ChunkWriter:
         return self._head + _OPENING_CHOICE + self._tail
 
     def text(self, delta: TextDelta) -> bytes:
-        return (
-            self._head
-            + b'{"index":0,"delta":{"content":'
-            + _dump(delta.text)
-            + b'},"finish_reason":null,"logprobs":null}'
-            + self._tail
-        )
+        return self._text_head + _dump(delta.text) + self._text_tail
 
     def tool_call(self, delta: ToolCallDelta) -> bytes:
         call: dict[str, Any] = {"index": delta.index}
