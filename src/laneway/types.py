@@ -275,15 +275,10 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
     def priced(self, price: Price) -> Usage:
-        """This usage with its cost at `price`, cache reads and writes at their own rates.
-
-        Built by the constructor: every field is named here anyway, and `replace`
-        would walk the fields in Python to find them (a priced answer's every request).
-        """
-        tokens_in, tokens_out = self.input_tokens, self.output_tokens
+        """This usage with its cost at `price`, cache reads and writes at their own rates."""
         read, write = self.cache_read_tokens, self.cache_write_tokens
-        cost = price.cost_usd(tokens_in, tokens_out, read, write)
-        return Usage(tokens_in, tokens_out, cost, read, write)
+        cost = price.cost_usd(self.input_tokens, self.output_tokens, read, write)
+        return replace(self, cost_usd=cost)
 
 
 @dataclass(frozen=True, slots=True)

@@ -306,8 +306,7 @@ class RequestRun:
             self.skip(model, "auth_quarantined", credential)
             return "auth_quarantined"
         slot.credential_probe = verdict == "probe"
-        if admission.transitions:
-            self._emit_transitions(model, admission.transitions)
+        self._emit_transitions(model, admission.transitions)
         if not admission.allowed:
             await self._release_probes(slot)
             self.skip(model, "circuit_open")
@@ -341,17 +340,16 @@ class RequestRun:
         else:
             transitions = await self.core.breakers.record_failure(slot.breaker, error.code, wall)
         slot.probe = False
-        if transitions:
-            self._emit_transitions(slot.candidate.model, transitions)
+        self._emit_transitions(slot.candidate.model, transitions)
+        quarantines = self.core.state.quarantines
+        cooldown_s = self.core.config.spec.breaker.auth_cooldown_s
         if error is not None and error.code is ErrorCode.AUTH:
-            cooldown_s = self.core.config.spec.breaker.auth_cooldown_s
-            await self.core.state.quarantines.apply(slot.label, "bar", wall, cooldown_s)
+            await quarantines.apply(slot.label, "bar", wall, cooldown_s)
         elif slot.credential_probe:
             op: Literal["clear", "release"] = (
                 "release" if error is not None and counts_against_health(error.code) else "clear"
             )
-            cooldown_s = self.core.config.spec.breaker.auth_cooldown_s
-            await self.core.state.quarantines.apply(slot.label, op, wall, cooldown_s)
+            await quarantines.apply(slot.label, op, wall, cooldown_s)
         slot.credential_probe = False
 
     async def _reserve(self, slot: Slot, budget: BudgetSpec) -> None:
@@ -469,8 +467,7 @@ class RequestRun:
         if won is None:
             raise self.exhausted()
         completion, slot = won
-        if slot.reservation is not None:
-            await self._release(slot, success=completion)
+        await self._release(slot, success=completion)
         return completion
 
     async def _call(self, slot: Slot, step: Call) -> Answer | ProviderError:

@@ -27,11 +27,10 @@ class Deadline:
 
     def attempt_budget(self, now: float) -> float:
         """How long the next provider call may take: the attempt cap or what is left, if less."""
-        left = self.start + self.total_s - now  # `remaining`, asked on every call
-        return min(self.attempt_s, left) if left > 0 else 0.0
+        return min(self.attempt_s, self.remaining(now))
 
     def expired(self, now: float) -> bool:
-        return now >= self.start + self.total_s
+        return now >= self.ends_at
 
     def elapsed(self, now: float) -> float:
         return max(0.0, now - self.start)
